@@ -1,0 +1,42 @@
+"""Fixes applied to moto before the local stand-in server starts serving.
+
+This is code for the local AWS stand-in only (``python -m tulip.localstack.moto_server``).
+Nothing in the product imports it, and against real AWS it is never loaded. Each fix lives in
+its own module, is small, is named, and says why it exists. The fixes monkeypatch moto's
+internals, so they are written against exactly one moto release: ``EXPECTED_MOTO_VERSION``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+EXPECTED_MOTO_VERSION = "5.2.5"
+
+
+class MotoVersionMismatch(RuntimeError):
+    """The installed moto is not the release these patches were written against."""
+
+
+def check_moto_version() -> None:
+    import moto
+
+    found = getattr(moto, "__version__", "unknown")
+    if found != EXPECTED_MOTO_VERSION:
+        raise MotoVersionMismatch(
+            f"tulip moto patches need moto=={EXPECTED_MOTO_VERSION}, found moto=={found}"
+        )
+
+
+_applied: list[str] = []
+
+
+def apply_all() -> list[str]:
+    """Apply every fix once (idempotent); return the names of the applied fixes, in order."""
+    check_moto_version()
+    if _applied:
+        return list(_applied)
+    fixes: list[tuple[str, Callable[[], None]]] = []
+    for name, apply in fixes:
+        apply()
+        _applied.append(name)
+    return list(_applied)

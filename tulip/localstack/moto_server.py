@@ -1,0 +1,107 @@
+"""Run the local moto server (the AWS stand-in) with TulipBroker's moto fixes applied.
+
+    python -m tulip.localstack.moto_server --host 127.0.0.1 --port 5000 [--unpatched]
+
+Threaded werkzeug server (several clients hit it at once), in the foreground. Prints exactly one
+line ``moto ready on http://HOST:PORT`` once it answers HTTP, and exits 0 on SIGTERM/SIGINT.
+``--unpatched`` serves stock moto (tests and benchmarks only). Refuses to start (exit 2, one line)
+if the installed moto is not the release the fixes were written against.
+Never imports Django.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from types import FrameType
+
+from tulip.localstack import moto_patches
+
+READY_TIMEOUT_S = 30.0
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tulip.localstack.moto_server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument(
+        "--unpatched", action="store_true", help="serve stock moto (tests and benchmarks only)"
+    )
+    parser.add_argument("--verbose", action="store_true", help="log every request (werkzeug access log)")
+    return parser.parse_args(argv)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/moto-api/", timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True  # any HTTP answer means the server is serving
+    except OSError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    try:
+        moto_patches.check_moto_version()
+    except moto_patches.MotoVersionMismatch as exc:
+        print(str(exc), file=sys.stderr, flush=True)
+        return 2
+
+    if not args.verbose:
+        # One access-log line per request on stderr costs real time under load tests.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    applied: list[str] = [] if args.unpatched else moto_patches.apply_all()
+
+    # Imported after patching so every backend module sees the patched classes.
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+
+    serving = threading.Thread(target=server.serve_forever, name="moto-serve", daemon=True)
+    serving.start()
+
+    url = f"http://{args.host}:{server.server_port}"
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while not _answers(url):
+        if stop.is_set():
+            break
+        if time.monotonic() > deadline:
+            print(f"moto did not answer on {url} within {READY_TIMEOUT_S:.0f}s", file=sys.stderr, flush=True)
+            server.shutdown()
+            return 1
+        time.sleep(0.05)
+    if not stop.is_set():
+        mode = "unpatched" if args.unpatched else f"fixes: {', '.join(applied) or 'none'}"
+        print(f"moto ready on {url}", flush=True)
+        print(f"moto {moto_patches.EXPECTED_MOTO_VERSION} ({mode})", file=sys.stderr, flush=True)
+    while not stop.wait(0.5):
+        pass
+    server.shutdown()
+    server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
