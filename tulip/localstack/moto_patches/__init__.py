@@ -35,7 +35,12 @@ def apply_all() -> list[str]:
     check_moto_version()
     if _applied:
         return list(_applied)
-    fixes: list[tuple[str, Callable[[], None]]] = []
+    from . import dynamodb_transactions, model_tracking
+
+    fixes: list[tuple[str, Callable[[], None]]] = [
+        (model_tracking.NAME, model_tracking.apply),
+        (dynamodb_transactions.NAME, dynamodb_transactions.apply),
+    ]
     for name, apply in fixes:
         apply()
         _applied.append(name)

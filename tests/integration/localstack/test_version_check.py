@@ -1,0 +1,31 @@
+"""The server refuses any moto other than the release the fixes were written against."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tulip.localstack import moto_patches
+
+from .support import REPO
+
+
+def test_refuses_other_moto_version() -> None:
+    code = (
+        "import moto, sys; moto.__version__ = '9.9.9'\n"
+        "from tulip.localstack.moto_server import main\n"
+        "sys.exit(main(['--port', '1']))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    lines = (out.stdout + out.stderr).strip().splitlines()
+    assert lines == ["tulip moto patches need moto==5.2.5, found moto==9.9.9"]
+
+
+def test_expected_version_is_installed_and_fixes_are_named() -> None:
+    import moto
+
+    assert moto_patches.EXPECTED_MOTO_VERSION == moto.__version__ == "5.2.5"
+    names = moto_patches.apply_all()
+    assert len(names) == len(set(names)) >= 2
+    assert moto_patches.apply_all() == names  # idempotent
