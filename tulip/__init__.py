@@ -1,0 +1,1 @@
+"""TulipBroker composition root: settings, URLs, ASGI and Celery apps, shared platform code."""

@@ -35,11 +35,12 @@ def apply_all() -> list[str]:
     check_moto_version()
     if _applied:
         return list(_applied)
-    from . import dynamodb_transactions, model_tracking
+    from . import dynamodb_streams, dynamodb_transactions, model_tracking
 
     fixes: list[tuple[str, Callable[[], None]]] = [
         (model_tracking.NAME, model_tracking.apply),
         (dynamodb_transactions.NAME, dynamodb_transactions.apply),
+        (dynamodb_streams.NAME, dynamodb_streams.apply),
     ]
     for name, apply in fixes:
         apply()

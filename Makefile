@@ -1,0 +1,68 @@
+# TulipBroker — two commands for a newcomer: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST := TULIP_ENV=test $(PY) -m pytest -p no:cacheprovider
+MYPY_TARGETS := matching/engine tulip/config.py tulip/context.py tulip/auth.py tulip/errors.py \
+                $(wildcard orders/services.py orders/storage.py orders/selectors.py \
+                           matching/services.py matching/storage.py ops/services.py ops/storage.py)
+
+.PHONY: help venv run test test-fast lint typecheck importlint test-deep test-chaos bench \
+        bench-engine bench-localstack bench-api bench-pipeline bench-ws engine-compiled clean
+
+help:
+	@echo "make run    - create .venv, install, start the local stack, print URLs and tokens"
+	@echo "make test   - lint, type-check, import contracts and the whole test suite"
+	@echo "make bench  - benchmarks (never part of make test); see docs/benchmarks.md"
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip==25.2
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m tulip.localstack
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+typecheck: $(STAMP)
+	$(PY) -m mypy --strict $(MYPY_TARGETS)
+
+importlint: $(STAMP)
+	$(VENV)/bin/lint-imports
+
+test: lint typecheck importlint
+	$(PYTEST) -m "not slow and not deep and not chaos" -n 2 --dist loadfile tests
+
+test-fast: $(STAMP)
+	$(PYTEST) -m "not slow and not deep and not chaos" tests/unit tests/property
+
+test-deep: $(STAMP)
+	TULIP_HYPOTHESIS_PROFILE=deep $(PYTEST) -p no:django tests/property -m deep
+
+test-chaos: $(STAMP)
+	$(PYTEST) -m "chaos or slow" tests/chaos tests/sim
+
+$(VENV)/.bench-installed: $(STAMP) requirements-bench.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt -c constraints.txt
+	@touch $@
+
+bench: bench-engine bench-localstack
+
+bench-engine: $(VENV)/.bench-installed
+	$(PY) -m bench.engine.run
+
+bench-localstack: $(STAMP)
+	$(PY) -m bench.localstack
+
+engine-compiled: $(STAMP)
+	$(PY) -m bench.engine.build_mypyc
+
+clean:
+	rm -rf .tulip .mypy_cache .ruff_cache .pytest_cache build

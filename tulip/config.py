@@ -1,0 +1,288 @@
+"""Configuration from the environment (design §3), parsed and validated once at start.
+
+Pure: no Django import, so the launcher, manage.py, the ASGI app and the Celery worker all share it.
+A bad value raises ConfigError naming the variable; the callers turn that into one line on stderr
+and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+ENVIRONMENTS = ("local", "test", "production")
+REGION_ROLES = ("leader", "follower")
+MATCHERS = ("simfill", "book")
+SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9]{0,11}$")
+AWS_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+# Flags that exist to break things on purpose; a production process refuses to start with them on.
+TEST_ONLY_FLAGS = ("injectLatencyMs",)
+MAX_INJECTED_LATENCY_MS = 60_000
+
+
+class ConfigError(Exception):
+    """One bad variable. str() is the single line printed before exiting."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"configuration error: {variable}: {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureFlags:
+    inject_latency_ms: int = 0
+    force_leader: str | None = None
+    deny_writes: bool = False
+
+    def as_contract(self) -> dict[str, object]:
+        """The camelCase shape of design §3, for /readyz and the admin."""
+        return {
+            "injectLatencyMs": self.inject_latency_ms,
+            "forceLeader": self.force_leader,
+            "denyWrites": self.deny_writes,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    environment: str
+    secret_key: str
+    debug: bool
+    allowed_hosts: tuple[str, ...]
+    orders_table: str
+    trades_table: str
+    events_fifo_url: str
+    events_dlq_url: str
+    celery_queue_url: str
+    region_role: str
+    leader_region: str
+    feature_flags: FeatureFlags
+    aws_region: str
+    aws_endpoint_url: str | None
+    cognito_user_pool_id: str
+    cognito_app_client_id: str
+    cognito_jwks_url: str
+    cognito_issuer: str
+    redis_url: str
+    redis_key_prefix: str
+    database_url: str | None
+    symbols: tuple[str, ...]
+    matcher: str
+    port: int
+    reports_bucket: str
+    log_level: str
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_local_aws(self) -> bool:
+        return self.aws_endpoint_url is not None
+
+    @property
+    def default_symbol(self) -> str:
+        return self.symbols[0]
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines as written by the launcher; blank lines and # comments ignored."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip()
+    return values
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = env.get(name, default).strip()
+    if value not in choices:
+        raise ConfigError(name, f"must be one of {'|'.join(choices)}, got {value!r}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(name, f"must be true or false, got {raw!r}")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(name, f"must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(name, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...], required: bool) -> str | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        if required:
+            raise ConfigError(name, "is required")
+        return None
+    parsed = urlparse(raw)
+    if parsed.scheme not in schemes or not (parsed.netloc or parsed.path):
+        raise ConfigError(name, f"must be a {'|'.join(schemes)} URL, got {raw!r}")
+    return raw
+
+
+def _name(env: Mapping[str, str], name: str, default: str, required: bool) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        if required:
+            raise ConfigError(name, "is required")
+        return default
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{3,255}", value):
+        raise ConfigError(name, f"is not a valid name: {value!r}")
+    return value
+
+
+def parse_feature_flags(raw: str | None, environment: str) -> FeatureFlags:
+    if raw is None or raw.strip() == "":
+        return FeatureFlags()
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ConfigError("FEATURE_FLAGS", "must be a JSON object") from None
+    if not isinstance(data, dict):
+        raise ConfigError("FEATURE_FLAGS", "must be a JSON object")
+    unknown = sorted(set(data) - {"injectLatencyMs", "forceLeader", "denyWrites"})
+    if unknown:
+        raise ConfigError("FEATURE_FLAGS", f"unknown flag(s): {', '.join(unknown)}")
+    latency = data.get("injectLatencyMs", 0)
+    if isinstance(latency, bool) or not isinstance(latency, int):
+        raise ConfigError("FEATURE_FLAGS", "injectLatencyMs must be an integer")
+    if not 0 <= latency <= MAX_INJECTED_LATENCY_MS:
+        raise ConfigError("FEATURE_FLAGS", f"injectLatencyMs must be 0..{MAX_INJECTED_LATENCY_MS}")
+    force_leader = data.get("forceLeader")
+    if force_leader is not None and (
+        not isinstance(force_leader, str) or not AWS_REGION_RE.match(force_leader)
+    ):
+        raise ConfigError("FEATURE_FLAGS", "forceLeader must be null or an AWS region name")
+    deny_writes = data.get("denyWrites", False)
+    if not isinstance(deny_writes, bool):
+        raise ConfigError("FEATURE_FLAGS", "denyWrites must be true or false")
+    flags = FeatureFlags(latency, force_leader, deny_writes)
+    if environment == "production":
+        for flag in TEST_ONLY_FLAGS:
+            if flag == "injectLatencyMs" and flags.inject_latency_ms:
+                raise ConfigError("FEATURE_FLAGS", f"{flag} is test-only and refused in production")
+    return flags
+
+
+def parse_symbols(raw: str | None) -> tuple[str, ...]:
+    if raw is None or raw.strip() == "":
+        return ("TULIP",)
+    symbols = tuple(s.strip() for s in raw.split(","))
+    for symbol in symbols:
+        if not SYMBOL_RE.match(symbol):
+            raise ConfigError("TULIP_SYMBOLS", f"bad symbol {symbol!r} (A-Z, 0-9, 1-12 chars)")
+    if len(set(symbols)) != len(symbols):
+        raise ConfigError("TULIP_SYMBOLS", "lists a symbol twice")
+    return symbols
+
+
+def load_config(env: Mapping[str, str]) -> Config:
+    """Parse and validate. Locally every AWS name has a default matching the launcher's."""
+    environment = _choice(env, "TULIP_ENV", ENVIRONMENTS, "local")
+    production = environment == "production"
+
+    secret_key = env.get("DJANGO_SECRET_KEY", "").strip()
+    if not secret_key:
+        if production:
+            raise ConfigError("DJANGO_SECRET_KEY", "is required in production")
+        secret_key = "tulip-local-not-secret"  # local/test only, never production
+    elif production and len(secret_key) < 32:
+        raise ConfigError("DJANGO_SECRET_KEY", "must be at least 32 characters in production")
+
+    aws_region = env.get("AWS_REGION", "").strip() or env.get("AWS_DEFAULT_REGION", "").strip()
+    aws_region = aws_region or "us-east-1"
+    if not AWS_REGION_RE.match(aws_region):
+        raise ConfigError("AWS_REGION", f"is not an AWS region name: {aws_region!r}")
+    endpoint = _url(env, "AWS_ENDPOINT_URL", ("http", "https"), required=False)
+    if production and endpoint:
+        raise ConfigError("AWS_ENDPOINT_URL", "must not be set in production (local stand-in only)")
+
+    pool_id = env.get("COGNITO_USER_POOL_ID", "").strip()
+    if production and not pool_id:
+        raise ConfigError("COGNITO_USER_POOL_ID", "is required in production")
+    if pool_id and not re.fullmatch(r"[\w-]+_[0-9A-Za-z]+", pool_id):
+        raise ConfigError("COGNITO_USER_POOL_ID", f"is not a user pool id: {pool_id!r}")
+    app_client_id = env.get("COGNITO_APP_CLIENT_ID", "").strip()
+    if production and not app_client_id:
+        raise ConfigError("COGNITO_APP_CLIENT_ID", "is required in production")
+    jwks_url = _url(env, "COGNITO_JWKS_URL", ("http", "https"), required=False)
+    if not jwks_url and pool_id:
+        base = endpoint.rstrip("/") if endpoint else f"https://cognito-idp.{aws_region}.amazonaws.com"
+        jwks_url = f"{base}/{pool_id}/.well-known/jwks.json"
+    issuer = env.get("COGNITO_ISSUER", "").strip() or (
+        f"https://cognito-idp.{aws_region}.amazonaws.com/{pool_id}" if pool_id else ""
+    )
+
+    region_role = _choice(env, "REGION_ROLE", REGION_ROLES, "leader")
+    leader_region = env.get("LEADER_REGION", "").strip() or aws_region
+    if not AWS_REGION_RE.match(leader_region):
+        raise ConfigError("LEADER_REGION", f"is not an AWS region name: {leader_region!r}")
+
+    redis_url = _url(env, "REDIS_URL", ("redis", "rediss", "unix"), required=production)
+    database_url = _url(
+        env, "DATABASE_URL", ("postgres", "postgresql", "sqlite", "pgsql"), required=False
+    )
+
+    allowed = env.get("DJANGO_ALLOWED_HOSTS", "").strip()
+    allowed_hosts = tuple(h.strip() for h in allowed.split(",") if h.strip()) or (
+        ("127.0.0.1", "localhost", "[::1]", "testserver") if not production else ()
+    )
+    if production and not allowed_hosts:
+        raise ConfigError("DJANGO_ALLOWED_HOSTS", "is required in production")
+
+    log_level = env.get("LOG_LEVEL", "INFO").strip().upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError("LOG_LEVEL", f"must be DEBUG|INFO|WARNING|ERROR, got {log_level!r}")
+
+    return Config(
+        environment=environment,
+        secret_key=secret_key,
+        debug=_bool(env, "DJANGO_DEBUG", False),
+        allowed_hosts=allowed_hosts,
+        orders_table=_name(env, "ORDERS_TABLE", "tulip-orders", production),
+        trades_table=_name(env, "TRADES_TABLE", "tulip-trades", production),
+        events_fifo_url=_url(env, "EVENTS_FIFO_URL", ("http", "https"), production) or "",
+        events_dlq_url=_url(env, "EVENTS_DLQ_URL", ("http", "https"), False) or "",
+        celery_queue_url=_url(env, "CELERY_QUEUE_URL", ("http", "https"), False) or "",
+        region_role=region_role,
+        leader_region=leader_region,
+        feature_flags=parse_feature_flags(env.get("FEATURE_FLAGS"), environment),
+        aws_region=aws_region,
+        aws_endpoint_url=endpoint,
+        cognito_user_pool_id=pool_id,
+        cognito_app_client_id=app_client_id,
+        cognito_jwks_url=jwks_url or "",
+        cognito_issuer=issuer,
+        redis_url=redis_url or "redis://127.0.0.1:6379/0",
+        redis_key_prefix=_name(env, "REDIS_KEY_PREFIX", "tulip", required=False),
+        database_url=database_url,
+        symbols=parse_symbols(env.get("TULIP_SYMBOLS")),
+        matcher=_choice(env, "MATCHER", MATCHERS, "book"),
+        port=_int(env, "PORT", 8000, 1, 65535),
+        reports_bucket=_name(env, "REPORTS_BUCKET", "tulip-reports", required=False),
+        log_level=log_level,
+    )

@@ -1,0 +1,5 @@
+import sys
+
+from tulip.localstack.launcher import main
+
+sys.exit(main())

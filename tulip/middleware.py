@@ -1,0 +1,89 @@
+"""Request-wide middleware: correlation ids, body size limit, and the JSON error body for Django's
+own error paths (404 from the URL resolver, 405 from non-DRF views, 413, 500)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from tulip import logs
+from tulip.context import new_correlation_id, set_correlation_id
+from tulip.errors import error_response
+
+log = logging.getLogger("tulip.http")
+
+# Paths that render HTML for people (the admin console, static files, the trading page) keep
+# Django's own pages; everything else is API and speaks the JSON error body.
+HTML_PREFIXES = ("/admin", "/static", "/api/docs")
+Handler = Callable[[HttpRequest], HttpResponse]
+
+
+def is_api_path(path: str) -> bool:
+    return path != "/" and not path.startswith(HTML_PREFIXES)
+
+
+class CorrelationIdMiddleware:
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        correlation_id = new_correlation_id(request.headers.get("X-Request-Id"))
+        set_correlation_id(correlation_id)
+        logs.clear()
+        logs.bind(requestId=correlation_id, region=settings.TULIP.aws_region)
+        response = self.get_response(request)
+        response["X-Correlation-Id"] = correlation_id
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "durationMs": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
+        return response
+
+
+class BodySizeLimitMiddleware:
+    """413 before any parsing: the declared length first, then the received body itself (a chunked
+    upload declares none)."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_api_path(request.path) and request.method in ("POST", "PUT", "PATCH"):
+            limit = settings.API_MAX_BODY_BYTES
+            try:
+                declared = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                return error_response(400, "Content-Length is not a number.")
+            if declared > limit or len(request.body) > limit:
+                return error_response(413, details={"maxBytes": limit})
+        return self.get_response(request)
+
+
+class JsonErrorMiddleware:
+    """Any API error response not already in the contract shape is replaced by it."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        already_shaped = response.has_header("X-Tulip-Error")
+        if already_shaped:
+            del response["X-Tulip-Error"]
+        if response.status_code < 400 or already_shaped or not is_api_path(request.path):
+            return response
+        shaped = error_response(response.status_code)
+        del shaped["X-Tulip-Error"]
+        if response.has_header("Allow"):
+            shaped["Allow"] = response["Allow"]
+        return shaped

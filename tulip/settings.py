@@ -1,0 +1,181 @@
+"""Django settings: the one place configuration is read (design §3).
+
+Values come from the environment; in the `local` environment the launcher's `.tulip/local.env`
+supplies what the environment does not, so `manage.py devtoken` in a second terminal finds the
+running stack. Bad configuration stops the process with one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import dj_database_url
+
+from tulip.config import ConfigError, load_config, read_env_file
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+STATE_DIR = Path(os.environ.get("TULIP_STATE_DIR", str(BASE_DIR / ".tulip")))
+
+
+def _environment() -> dict[str, str]:
+    env = dict(os.environ)
+    if env.get("TULIP_ENV", "local") == "local":
+        for key, value in read_env_file(STATE_DIR / "local.env").items():
+            env.setdefault(key, value)
+    return env
+
+
+try:
+    TULIP = load_config(_environment())
+except ConfigError as exc:  # one clear line, never a traceback
+    print(str(exc), file=sys.stderr)
+    raise SystemExit(2) from None
+
+SECRET_KEY = TULIP.secret_key
+DEBUG = TULIP.debug
+ALLOWED_HOSTS = list(TULIP.allowed_hosts)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "orders",
+    "matching",
+    "realtime",
+    "ops",
+]
+
+MIDDLEWARE = [
+    "tulip.middleware.CorrelationIdMiddleware",
+    "tulip.middleware.BodySizeLimitMiddleware",
+    "tulip.middleware.JsonErrorMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "tulip.urls"
+ASGI_APPLICATION = "tulip.asgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "tulip" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+if TULIP.database_url:
+    DATABASES = {"default": dj_database_url.parse(TULIP.database_url, conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("TULIP_SQLITE_PATH", str(STATE_DIR / "db.sqlite3")),
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = STATE_DIR / "static"
+
+# Order bodies are a few hundred bytes; anything past this is refused with 413 before parsing.
+API_MAX_BODY_BYTES = 16 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024  # admin forms; the API limit above is the stricter one
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tulip.auth.CognitoJWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["tulip.auth.IsTrader"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "tulip.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "TulipBroker API",
+    "DESCRIPTION": "Order entry and matching simulator. Contract: design §4.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [TULIP.redis_url],
+            "prefix": f"{TULIP.redis_key_prefix}:asgi",
+            "capacity": 1000,
+            "expiry": 30,
+        },
+    }
+}
+
+# Celery: the SQS transport for tasks; results in Redis so callers (and tests) can wait on them.
+CELERY_TASK_DEFAULT_QUEUE = "tulip-tasks"
+CELERY_BROKER_URL = "sqs://"
+if TULIP.aws_endpoint_url:
+    from urllib.parse import urlparse as _urlparse
+
+    _endpoint = _urlparse(TULIP.aws_endpoint_url)
+    CELERY_BROKER_URL = f"sqs://testing:testing@{_endpoint.hostname}:{_endpoint.port}/"
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "region": TULIP.aws_region,
+    "is_secure": not bool(TULIP.aws_endpoint_url),
+    "wait_time_seconds": 5,
+    "visibility_timeout": 60,
+    "polling_interval": 0.5,
+    "predefined_queues": (
+        {CELERY_TASK_DEFAULT_QUEUE: {"url": TULIP.celery_queue_url}} if TULIP.celery_queue_url else {}
+    ),
+}
+CELERY_RESULT_BACKEND = TULIP.redis_url
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "tulip.logs.JsonFormatter"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "root": {"handlers": ["stderr"], "level": TULIP.log_level},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "botocore": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+    },
+}
+
+if TULIP.environment == "production":
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
