@@ -47,5 +47,3 @@ def moto_factory() -> Iterator[Callable[..., MotoServer]]:
     yield factory
     for srv in started:
         srv.stop()
-
-

@@ -148,9 +148,7 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def create_table(
-    ddb: Any, name: str | None = None, *, stream: bool = False, range_key: bool = False
-) -> str:
+def create_table(ddb: Any, name: str | None = None, *, stream: bool = False, range_key: bool = False) -> str:
     name = name or unique("tbl")
     keys = [{"AttributeName": "pk", "KeyType": "HASH"}]
     attrs = [{"AttributeName": "pk", "AttributeType": "S"}]

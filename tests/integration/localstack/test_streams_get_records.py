@@ -56,7 +56,12 @@ def test_get_records_shape(server: MotoServer) -> None:
     table = create_table(server.dynamodb, stream=True)
     server.dynamodb.put_item(
         TableName=table,
-        Item={"pk": {"S": "a"}, "n": {"N": "1.50"}, "b": {"B": b"\x00xyz"}, "m": {"M": {"t": {"BOOL": True}}}},
+        Item={
+            "pk": {"S": "a"},
+            "n": {"N": "1.50"},
+            "b": {"B": b"\x00xyz"},
+            "m": {"M": {"t": {"BOOL": True}}},
+        },
     )
     server.dynamodb.delete_item(TableName=table, Key={"pk": {"S": "a"}})
     out = server.streams.get_records(ShardIterator=shard_iterator(server, table))
@@ -64,7 +69,12 @@ def test_get_records_shape(server: MotoServer) -> None:
     assert out["NextShardIterator"]
     assert insert["eventName"] == "INSERT" and remove["eventName"] == "REMOVE"
     image = insert["dynamodb"]["NewImage"]
-    assert image == {"pk": {"S": "a"}, "n": {"N": "1.50"}, "b": {"B": b"\x00xyz"}, "m": {"M": {"t": {"BOOL": True}}}}
+    assert image == {
+        "pk": {"S": "a"},
+        "n": {"N": "1.50"},
+        "b": {"B": b"\x00xyz"},
+        "m": {"M": {"t": {"BOOL": True}}},
+    }
     assert remove["dynamodb"]["OldImage"] == image and "NewImage" not in remove["dynamodb"]
     created = insert["dynamodb"]["ApproximateCreationDateTime"]
     assert isinstance(created, datetime.datetime)

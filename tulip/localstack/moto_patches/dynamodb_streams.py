@@ -76,9 +76,7 @@ class IteratorStore(OrderedDict[str, Any]):
         now = time.monotonic()
         super().__setitem__(arn, iterator)
         self.created[arn] = now
-        while self and (
-            len(self) > self.max_count or now - self.created[next(iter(self))] > self.ttl_s
-        ):
+        while self and (len(self) > self.max_count or now - self.created[next(iter(self))] > self.ttl_s):
             oldest, _ = self.popitem(last=False)
             self.created.pop(oldest, None)
 
