@@ -27,20 +27,16 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import time
 from collections import OrderedDict
 from typing import Any
+
+from ._util import env_number, replace
 
 NAME = "dynamodb_streams"
 
 _JSON_HEADERS = {"Content-Type": "application/x-amz-json-1.0"}
 _EPOCH = datetime.datetime(1970, 1, 1)
-
-
-def _env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw else default
 
 
 def _json_default(value: Any) -> Any:
@@ -68,8 +64,8 @@ class IteratorStore(OrderedDict[str, Any]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.ttl_s = _env_number("TULIP_MOTO_STREAM_ITERATOR_TTL_S", 900.0)
-        self.max_count = int(_env_number("TULIP_MOTO_STREAM_MAX_ITERATORS", 10_000))
+        self.ttl_s = env_number("TULIP_MOTO_STREAM_ITERATOR_TTL_S", 900.0)
+        self.max_count = int(env_number("TULIP_MOTO_STREAM_MAX_ITERATORS", 10_000))
         self.created: dict[str, float] = {}
 
     def __setitem__(self, arn: str, iterator: Any) -> None:
@@ -114,8 +110,8 @@ def _shard_get(self: Any, start: int, quantity: int) -> list[dict[str, Any]]:
 
 
 def _trim(shard: Any) -> None:
-    max_records = int(_env_number("TULIP_MOTO_STREAM_MAX_RECORDS", 100_000))
-    retention_s = _env_number("TULIP_MOTO_STREAM_RETENTION_S", 86_400.0)
+    max_records = int(env_number("TULIP_MOTO_STREAM_MAX_RECORDS", 100_000))
+    retention_s = env_number("TULIP_MOTO_STREAM_RETENTION_S", 86_400.0)
     items = shard.items
     drop = max(len(items) - max_records, 0)
     cutoff = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(
@@ -133,9 +129,9 @@ def apply() -> None:
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
-    DynamoDBStreamsHandler.get_records = _get_records_response
-    DynamoDBStreamsBackend.get_records = _backend_get_records
-    StreamShard.get = _shard_get
+    replace(DynamoDBStreamsHandler, "get_records", _get_records_response)
+    replace(DynamoDBStreamsBackend, "get_records", _backend_get_records)
+    replace(StreamShard, "get", _shard_get)
 
     original_init = DynamoDBStreamsBackend.__init__
 
@@ -143,7 +139,7 @@ def apply() -> None:
         original_init(self, region_name, account_id)
         self.shard_iterators = IteratorStore()
 
-    DynamoDBStreamsBackend.__init__ = init
+    replace(DynamoDBStreamsBackend, "__init__", init)
 
     original_add = StreamShard.add
 
@@ -151,4 +147,4 @@ def apply() -> None:
         original_add(self, old, new)
         _trim(self)
 
-    StreamShard.add = add
+    replace(StreamShard, "add", add)

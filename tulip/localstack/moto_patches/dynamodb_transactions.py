@@ -30,6 +30,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ._util import replace
+
 NAME = "dynamodb_transactions"
 
 #: One lock for all DynamoDB and DynamoDB Streams requests (the stand-in is GIL-bound anyway, so
@@ -199,7 +201,7 @@ def apply() -> None:
     from moto.dynamodb.responses import DynamoHandler
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
-    DynamoDBBackend.transact_write_items = _transact_write_items
+    replace(DynamoDBBackend, "transact_write_items", _transact_write_items)
     for handler in (DynamoHandler, DynamoDBStreamsHandler):
         if not getattr(handler.call_action, "__tulip_locked__", False):
-            handler.call_action = _locked(handler.call_action)
+            replace(handler, "call_action", _locked(handler.call_action))
