@@ -73,7 +73,9 @@ class ReferenceBook:
         for side in ("BUY", "SELL"):
             mine = [o for o in self.orders if o.side == side]
             mine.sort(key=lambda o: (-o.price if side == "BUY" else o.price, o.arrival))
-            out += [OpenOrder(o.order_id, o.client_id, side, o.price, o.qty, o.qty - o.remaining) for o in mine]  # type: ignore[arg-type]
+            out += [
+                OpenOrder(o.order_id, o.client_id, side, o.price, o.qty, o.qty - o.remaining) for o in mine
+            ]  # type: ignore[arg-type]
         return out
 
     # --------------------------------------------------------------- commands
@@ -90,14 +92,25 @@ class ReferenceBook:
     def cancel(self, cmd: CancelOrder) -> list[Event]:
         found = [o for o in self.orders if o.order_id == cmd.order_id]
         if not found:
-            return [CancelRejected(self._next(), self.symbol, cmd.ts, cmd.order_id, cmd.client_id, "not_open")]
+            return [
+                CancelRejected(self._next(), self.symbol, cmd.ts, cmd.order_id, cmd.client_id, "not_open")
+            ]
         o = found[0]
         if o.client_id != cmd.client_id:
-            return [CancelRejected(self._next(), self.symbol, cmd.ts, cmd.order_id, cmd.client_id, "not_owner")]
+            return [
+                CancelRejected(self._next(), self.symbol, cmd.ts, cmd.order_id, cmd.client_id, "not_owner")
+            ]
         self.orders.remove(o)
         return [
             OrderCancelled(
-                self._next(), self.symbol, cmd.ts, o.order_id, o.client_id, "user", o.remaining, o.qty - o.remaining
+                self._next(),
+                self.symbol,
+                cmd.ts,
+                o.order_id,
+                o.client_id,
+                "user",
+                o.remaining,
+                o.qty - o.remaining,
             )
         ]
 
@@ -156,7 +169,14 @@ class ReferenceBook:
                 self.orders.remove(m)
                 events.append(
                     OrderCancelled(
-                        self._next(), S, ts, m.order_id, m.client_id, "self_trade", m.remaining, m.qty - m.remaining
+                        self._next(),
+                        S,
+                        ts,
+                        m.order_id,
+                        m.client_id,
+                        "self_trade",
+                        m.remaining,
+                        m.qty - m.remaining,
                     )
                 )
                 if stp == "cancel_both":
@@ -170,8 +190,20 @@ class ReferenceBook:
                 self.orders.remove(m)
             events.append(
                 TradeExecuted(
-                    self._next(), S, ts, m.price, fill, cmd.side, m.order_id, m.client_id, m.remaining,
-                    m.qty - m.remaining, oid, cid, remaining, qty - remaining,
+                    self._next(),
+                    S,
+                    ts,
+                    m.price,
+                    fill,
+                    cmd.side,
+                    m.order_id,
+                    m.client_id,
+                    m.remaining,
+                    m.qty - m.remaining,
+                    oid,
+                    cid,
+                    remaining,
+                    qty - remaining,
                 )
             )
         if remaining and not stopped and sim:
@@ -179,18 +211,34 @@ class ReferenceBook:
             remaining -= fill
             events.append(
                 TradeExecuted(
-                    self._next(), S, ts, cmd.price, fill, cmd.side, "sim:" + oid, "__simfill__", 0, fill, oid, cid,
-                    remaining, qty - remaining,
+                    self._next(),
+                    S,
+                    ts,
+                    cmd.price,
+                    fill,
+                    cmd.side,
+                    "sim:" + oid,
+                    "__simfill__",
+                    0,
+                    fill,
+                    oid,
+                    cid,
+                    remaining,
+                    qty - remaining,
                 )
             )
         if remaining:
             if stopped:
-                events.append(OrderCancelled(self._next(), S, ts, oid, cid, "self_trade", remaining, qty - remaining))
+                events.append(
+                    OrderCancelled(self._next(), S, ts, oid, cid, "self_trade", remaining, qty - remaining)
+                )
             elif cmd.tif == "GTC":
                 self.arrivals += 1
                 self.orders.append(RefOrder(oid, cid, cmd.side, cmd.price, qty, remaining, self.arrivals))
                 events.append(
-                    OrderOpened(self._next(), S, ts, oid, cid, cmd.side, cmd.price, qty, remaining, qty - remaining)
+                    OrderOpened(
+                        self._next(), S, ts, oid, cid, cmd.side, cmd.price, qty, remaining, qty - remaining
+                    )
                 )
             else:
                 assert cmd.tif == "IOC"

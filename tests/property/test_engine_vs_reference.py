@@ -41,7 +41,11 @@ SYMBOL = "TULIP"
 DEPTH = 3  # small, so levels enter and leave the view often
 
 settings.register_profile(
-    "ci", max_examples=200, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "ci",
+    max_examples=200,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile(
     "deep", max_examples=4000, stateful_step_count=120, deadline=None, suppress_health_check=list(HealthCheck)
@@ -110,7 +114,9 @@ class EngineVsReference(RuleBasedStateMachine):
         stp=STPS,
         client=CLIENTS,
     )
-    def place(self, side: str, price: int, qty: int, tif: str, post_only: bool, stp: str | None, client: str) -> None:
+    def place(
+        self, side: str, price: int, qty: int, tif: str, post_only: bool, stp: str | None, client: str
+    ) -> None:
         self.n += 1
         cmd = PlaceOrder(f"o{self.n}", client, side, price, qty, self.n, tif, post_only, stp, f"ik{self.n}")  # type: ignore[arg-type]
         if qty > 0:
