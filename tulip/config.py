@@ -75,6 +75,8 @@ class Config:
     port: int
     reports_bucket: str
     log_level: str
+    sweeper_interval_s: float
+    sweeper_min_age_s: float
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -285,4 +287,6 @@ def load_config(env: Mapping[str, str]) -> Config:
         port=_int(env, "PORT", 8000, 1, 65535),
         reports_bucket=_name(env, "REPORTS_BUCKET", "tulip-reports", required=False),
         log_level=log_level,
+        sweeper_interval_s=_int(env, "SWEEPER_INTERVAL_S", 5, 1, 3600),
+        sweeper_min_age_s=_int(env, "SWEEPER_MIN_AGE_S", 5, 1, 3600),
     )

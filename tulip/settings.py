@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "tulip.middleware.CorrelationIdMiddleware",
     "tulip.middleware.BodySizeLimitMiddleware",
     "tulip.middleware.JsonErrorMiddleware",
+    "tulip.flags.InjectLatencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -161,6 +162,12 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": f"{TULIP.redis_key_prefix}:celery:"}
+CELERY_BEAT_SCHEDULE = {
+    "sweep-accepted-orders": {"task": "orders.sweep_accepted",
+                              "schedule": TULIP.sweeper_interval_s},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(STATE_DIR / "celerybeat-schedule")
 
 LOGGING = {
     "version": 1,

@@ -253,6 +253,7 @@ class LocalStack:
     def start_worker(self) -> None:
         self.spawn("worker", [PYTHON, "-m", "celery", "-A", "tulip", "worker",
                               "-Q", provision.Names().tasks_queue, "-c", "1", "--pool", "solo",
+                              "-B",  # embedded beat: the sweeper's schedule (one worker locally)
                               "-n", f"tasks-{os.getpid()}@%h", "--without-gossip",
                               "--without-mingle", "--without-heartbeat", "-l", "INFO"])
         self._wait("worker", lambda: "ready." in self.log_tail("worker", 200), timeout=90)

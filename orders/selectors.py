@@ -1,0 +1,190 @@
+"""Order-entry reads: never mutate (spec §5). Items become the contract's JSON shapes here."""
+
+from __future__ import annotations
+
+import json
+import logging
+from decimal import Decimal
+from typing import Any
+
+import redis
+
+from orders import storage
+from orders.domain import OPEN_STATES, TICKS_PER_UNIT, ticks_to_price
+from orders.storage import OrderItem, TradeItem
+from tulip.clock import now_iso
+from tulip.config import Config
+from tulip.errors import NotFound, ValidationFailed
+
+log = logging.getLogger("orders.selectors")
+MAX_DEPTH = 50
+DEFAULT_DEPTH = 5
+
+
+def order_json(order: OrderItem) -> dict[str, Any]:
+    filled = int(order.filled_qty or 0)
+    notional = int(order.filled_notional or 0)
+    average = None
+    if filled:
+        # notional is an exact integer (ticks × lots); the average need not sit on a tick, so it
+        # gets up to 4 decimals ("101.25", "101.2567").
+        exact = (Decimal(notional) / filled / TICKS_PER_UNIT).quantize(Decimal("0.0001"))
+        average = str(exact.quantize(Decimal("0.01"))) if exact % Decimal("0.01") == 0 else str(exact)
+    return {
+        "orderId": order.order_id,
+        "clientId": order.client_id,
+        "symbol": order.symbol,
+        "side": order.side,
+        "qty": int(order.qty),
+        "price": ticks_to_price(int(order.price_ticks)),
+        "timeInForce": order.time_in_force,
+        "postOnly": bool(order.post_only),
+        "status": order.status,
+        "filledQty": filled,
+        "avgFillPrice": average,
+        "createdAt": order.created_at,
+        "acceptedAt": order.accepted_at,
+        "updatedAt": order.updated_at,
+        "region": order.region,
+        "seq": int(order.seq) if order.seq is not None else None,
+    }
+
+
+def trade_json(trade: TradeItem) -> dict[str, Any]:
+    return {
+        "tradeId": trade.trade_id,
+        "symbol": trade.symbol,
+        "price": ticks_to_price(int(trade.price_ticks)),
+        "qty": int(trade.qty),
+        "takerSide": trade.taker_side,
+        "seq": int(trade.seq),
+        "ts": trade.ts,
+    }
+
+
+def fill_json(side: str, trade: TradeItem) -> dict[str, Any]:
+    return {
+        "tradeId": trade.trade_id,
+        "orderId": trade.buy_order_id if side == "BUY" else trade.sell_order_id,
+        "symbol": trade.symbol,
+        "side": side,
+        "price": ticks_to_price(int(trade.price_ticks)),
+        "qty": int(trade.qty),
+        "liquidity": "taker" if trade.taker_side == side else "maker",
+        "seq": int(trade.seq),
+        "ts": trade.ts,
+    }
+
+
+def get_order(client_id: str, order_id: str) -> dict[str, Any]:
+    order = storage.get_order(order_id) if order_id.isalnum() and len(order_id) <= 64 else None
+    if order is None or order.client_id != client_id:
+        raise NotFound("No such order.", {"orderId": order_id})
+    return order_json(order)
+
+
+def _symbol(cfg: Config, value: str | None, required: bool = False) -> str | None:
+    if value is None or value == "":
+        return cfg.default_symbol if required else None
+    if value not in cfg.symbols:
+        raise ValidationFailed("Unknown symbol.", {"symbol": [f"must be one of "
+                                                              f"{', '.join(cfg.symbols)}"]})
+    return value
+
+
+def _int_param(name: str, value: str | None, default: int, low: int, high: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValidationFailed(f"{name} must be an integer.", {name: ["must be an integer"]}) from None
+    if not low <= number <= high:
+        raise ValidationFailed(f"{name} is out of range.", {name: [f"must be {low}..{high}"]})
+    return number
+
+
+def list_orders(cfg: Config, client_id: str, params: dict[str, str]) -> dict[str, Any]:
+    status = params.get("status") or "all"
+    if status not in ("open", "all"):
+        raise ValidationFailed("status must be open or all.", {"status": ["must be open or all"]})
+    symbol = _symbol(cfg, params.get("symbol"))
+    limit = _int_param("limit", params.get("limit"), 50, 1, storage.MAX_PAGE)
+    try:
+        page = storage.client_orders(client_id, symbol, status == "open", limit,
+                                     params.get("cursor"))
+    except storage.BadCursor:
+        raise ValidationFailed("The cursor is not valid.", {"cursor": ["not a cursor we issued"]}) from None
+    return {"items": [order_json(o) for o in page.items], "nextCursor": page.next_cursor}
+
+
+def list_trades(cfg: Config, params: dict[str, str]) -> dict[str, Any]:
+    symbol = _symbol(cfg, params.get("symbol"), required=True)
+    assert symbol is not None
+    limit = _int_param("limit", params.get("limit"), 50, 1, storage.MAX_PAGE)
+    return {"items": [trade_json(t) for t in storage.recent_trades(symbol, limit)],
+            "nextCursor": None}
+
+
+def list_fills(cfg: Config, client_id: str, params: dict[str, str]) -> dict[str, Any]:
+    limit = _int_param("limit", params.get("limit"), 50, 1, storage.MAX_PAGE)
+    before = params.get("cursor")
+    before_seq = _int_param("cursor", before, 0, 1, 2**62) if before else None
+    symbol = _symbol(cfg, params.get("symbol"))
+    fills = storage.client_fills(client_id, limit, before_seq)
+    items = [fill_json(side, t) for side, t in fills if symbol is None or t.symbol == symbol]
+    next_cursor = str(int(fills[-1][1].seq)) if len(fills) == limit else None
+    return {"items": items, "nextCursor": next_cursor}
+
+
+def book_key(cfg: Config, symbol: str) -> str:
+    """Where the matcher publishes the top-of-book snapshot after each commit."""
+    return f"{cfg.redis_key_prefix}:book:{symbol}"
+
+
+def get_book(cfg: Config, params: dict[str, str]) -> dict[str, Any]:
+    symbol = _symbol(cfg, params.get("symbol"), required=True)
+    assert symbol is not None
+    depth = _int_param("depth", params.get("depth"), DEFAULT_DEPTH, 1, MAX_DEPTH)
+    snapshot = _cached_book(cfg, symbol)
+    if snapshot is None:
+        snapshot = book_from_dynamodb(symbol)
+    return {**snapshot, "bids": snapshot["bids"][:depth], "asks": snapshot["asks"][:depth]}
+
+
+def _cached_book(cfg: Config, symbol: str) -> dict[str, Any] | None:
+    """Redis is an optimisation (spec §14): any failure is a miss, never an error."""
+    try:
+        raw = redis.Redis.from_url(cfg.redis_url, socket_timeout=0.5,
+                                   socket_connect_timeout=0.5).get(book_key(cfg, symbol))
+        if raw is None:
+            return None
+        cached: dict[str, Any] = json.loads(raw)
+        return cached
+    except Exception:
+        log.warning("book cache unavailable; reading DynamoDB", extra={"symbol": symbol})
+        return None
+
+
+def book_from_dynamodb(symbol: str) -> dict[str, Any]:
+    """Aggregate the resting open orders (openOrders index, "B#" = on the book) into levels."""
+    seq = storage.shard_last_seq(symbol)
+    levels: dict[str, dict[int, list[int]]] = {"BUY": {}, "SELL": {}}
+    for order in storage.open_orders(symbol, "B#"):
+        if order.status not in OPEN_STATES:
+            continue
+        remaining = int(order.qty) - int(order.filled_qty or 0)
+        if remaining <= 0:
+            continue
+        level = levels[order.side].setdefault(int(order.price_ticks), [0, 0])
+        level[0] += remaining
+        level[1] += 1
+
+    def side(name: str, best_first_desc: bool) -> list[dict[str, Any]]:
+        prices = sorted(levels[name], reverse=best_first_desc)
+        return [{"price": ticks_to_price(p), "qty": levels[name][p][0],
+                 "orders": levels[name][p][1]} for p in prices]
+
+    return {"symbol": symbol, "seq": seq, "bids": side("BUY", True), "asks": side("SELL", False),
+            "ts": now_iso()}
+

@@ -1,0 +1,174 @@
+"""Order-entry writes: submit (durable before ack, idempotent) and cancel (conditional, retry-safe),
+and the sweeper that closes the crash window between the DynamoDB commit and the SQS send."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from orders import messages, queue, storage
+from orders.domain import (
+    ACCEPTED,
+    CANCELLED,
+    FILLED,
+    idempotency_hash,
+    ticks_to_price,
+    validate_order,
+)
+from orders.storage import IdempotencyItem, OrderItem
+from tulip import logs
+from tulip.clock import iso_ago, now_iso
+from tulip.config import Config
+from tulip.errors import Forbidden, IdempotencyConflict, NotFound, NotOpen, Unavailable, ValidationFailed
+
+log = logging.getLogger("orders.services")
+
+SWEEP_MIN_AGE_S = 5.0  # an ACCEPTED order younger than this may still be on its way to SQS
+SWEEP_BATCH = 200  # orders re-sent per symbol per sweep: bounded work per beat
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    order: OrderItem
+    created: bool  # True: 201 (new); False: 200 (identical replay)
+
+
+def _ensure_writable(cfg: Config) -> None:
+    if cfg.feature_flags.deny_writes:
+        raise Unavailable("Writes are disabled (denyWrites); retry later with the same key.")
+    if cfg.region_role != "leader":
+        # Model A: followers forward writes to the leader; until forwarding exists, refuse clearly.
+        raise Unavailable("This region is a follower; send writes to the leader region.",
+                          {"leaderRegion": cfg.feature_flags.force_leader or cfg.leader_region})
+
+
+def submit_order(cfg: Config, client_id: str, body: Any, header_key: str | None) -> SubmitResult:
+    _ensure_writable(cfg)
+    request, errors, forbidden = validate_order(body, header_key, cfg.symbols, client_id)
+    if forbidden:
+        raise Forbidden("clientId in the body does not match the token's subject.")
+    if request is None:
+        raise ValidationFailed("The order is not valid.", errors)
+
+    ik = idempotency_hash(client_id, request.idempotency_key)
+    fingerprint = request.fingerprint()
+    replay = _replay(ik, fingerprint)
+    if replay is not None:
+        return replay
+
+    now = now_iso()
+    order_id = secrets.token_hex(16)  # random ids spread partitions (spec §14)
+    logs.bind(orderId=order_id)
+    order = OrderItem(
+        storage.order_pk(order_id), storage.order_pk(order_id),
+        order_id=order_id, client_id=client_id, idempotency_key=ik, symbol=request.symbol,
+        side=request.side, qty=request.qty, price_ticks=request.price_ticks,
+        time_in_force=request.time_in_force, post_only=request.post_only, status=ACCEPTED,
+        filled_qty=0, filled_notional=0, created_at=now, accepted_at=now, updated_at=now,
+        region=cfg.aws_region, open_symbol=request.symbol,
+        open_sort=storage.accepted_sort_key(now, order_id),
+    )
+    record = IdempotencyItem(
+        storage.IDEMP_PREFIX + ik, storage.IDEMP_PREFIX + ik, order_id=order_id,
+        client_id=client_id, fingerprint=fingerprint, created_at=now,
+        expires_at=int(time.time()) + storage.IDEMPOTENCY_TTL_S,
+    )
+    try:
+        storage.put_order_with_idempotency(order, record)
+    except storage.AlreadyExists:
+        # A concurrent identical submit won the race between our read and our write.
+        replay = _replay(ik, fingerprint)
+        if replay is None:  # the winner's record must be readable now (strongly consistent)
+            raise Unavailable("Concurrent submit in progress; retry with the same key.") from None
+        return replay
+    # Durable now; only from here on may anyone be told (rule 5).
+    queue.send(cfg, accepted_message(order))
+    log.info("order accepted", extra={"symbol": request.symbol})
+    return SubmitResult(order, created=True)
+
+
+def _replay(ik: str, fingerprint: str) -> SubmitResult | None:
+    record = storage.get_idempotency(ik)
+    if record is None:
+        return None
+    logs.bind(orderId=record.order_id)
+    if record.fingerprint != fingerprint:
+        raise IdempotencyConflict(
+            "This idempotency key was already used for a different order.",
+            {"orderId": record.order_id})
+    order = storage.get_order(record.order_id)
+    if order is None:  # both were written in one transaction; this cannot be, so say so loudly
+        log.error("idempotency record without its order", extra={"orderId": record.order_id})
+        raise Unavailable("The original order could not be read; retry shortly.")
+    return SubmitResult(order, created=False)
+
+
+def accepted_message(order: OrderItem) -> messages.OrderAccepted:
+    return messages.OrderAccepted(
+        orderId=order.order_id, clientId=order.client_id, symbol=order.symbol, side=order.side,
+        qty=int(order.qty), price=ticks_to_price(int(order.price_ticks)),
+        timeInForce=order.time_in_force, postOnly=bool(order.post_only),
+        idempotencyKey=order.idempotency_key, acceptedAt=order.accepted_at)
+
+
+def cancel_order(cfg: Config, client_id: str, body: Any) -> OrderItem:
+    _ensure_writable(cfg)
+    if not isinstance(body, dict):
+        raise ValidationFailed("The body must be a JSON object.", {"body": ["must be an object"]})
+    unknown = sorted(set(body) - {"orderId", "clientId"})
+    order_id = body.get("orderId")
+    errors: dict[str, list[str]] = {name: ["unknown field"] for name in unknown}
+    if not isinstance(order_id, str) or not 1 <= len(order_id) <= 64 or not order_id.isalnum():
+        errors["orderId"] = ["is required: the id returned by POST /order"]
+    if "clientId" in body and body["clientId"] != client_id:
+        raise Forbidden("clientId in the body does not match the token's subject.")
+    if errors:
+        raise ValidationFailed("The cancel request is not valid.", errors)
+    assert isinstance(order_id, str)
+    logs.bind(orderId=order_id)
+
+    cancelled = storage.cancel_if_open(order_id, client_id, now_iso())
+    if cancelled is None:
+        current = storage.get_order(order_id)
+        if current is None or current.client_id != client_id:
+            # Someone else's order is indistinguishable from a missing one (no probing).
+            raise NotFound("No such order.", {"orderId": order_id})
+        if current.status == FILLED:
+            raise NotOpen("The order is already FILLED.", {"orderId": order_id,
+                                                           "status": FILLED})
+        if current.status != CANCELLED:  # a state we do not know how to cancel from
+            raise NotOpen("The order is not open.", {"orderId": order_id,
+                                                     "status": current.status})
+        cancelled = current
+    # Every successful answer (first or retried) re-sends: a send lost after the first commit is
+    # repaired by the client's retry, and SQS dedupe collapses the copies.
+    queue.send(cfg, messages.CancelRequested(orderId=order_id, clientId=client_id,
+                                             symbol=cancelled.symbol, requestedAt=now_iso()))
+    return cancelled
+
+
+def sweep_accepted(cfg: Config, min_age_s: float = SWEEP_MIN_AGE_S,
+                   resend_every_s: float = 60.0) -> int:
+    """Re-enqueue ACCEPTED orders the matcher has not picked up (crash between commit and send).
+    Idempotent: SQS dedupes on the IK, the matcher dedupes by order id and state. Each order is
+    claimed with a conditional write so that concurrent sweepers do not both send it."""
+    cutoff = iso_ago(min_age_s)
+    resend_before = iso_ago(resend_every_s)
+    sent = 0
+    for symbol in cfg.symbols:
+        for index, order in enumerate(storage.open_orders(symbol, "A#", f"A#{cutoff}")):
+            if index >= SWEEP_BATCH:
+                break
+            if order.status != ACCEPTED:
+                continue
+            if order.swept_at is not None and order.swept_at > resend_before:
+                continue
+            if storage.mark_swept(order.order_id, now_iso()) and queue.send(
+                    cfg, accepted_message(order)):
+                sent += 1
+    if sent:
+        log.warning("sweeper re-sent accepted orders", extra={"count": sent})
+    return sent
