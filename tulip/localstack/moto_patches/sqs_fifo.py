@@ -113,7 +113,9 @@ def _fifo_add_message(queue: Any, message: Any) -> None:
 # --- receive: in order, atomic, no spin ----------------------------------------------------
 
 
-def _take(backend: Any, queue: Any, count: int, visibility_timeout: int, attribute_names: list[str]) -> tuple[list[Any], float | None]:
+def _take(
+    backend: Any, queue: Any, count: int, visibility_timeout: int, attribute_names: list[str]
+) -> tuple[list[Any], float | None]:
     """Hand out up to ``count`` messages; also return when (epoch ms) a blocked group may free up."""
     from moto.sqs.models import _filter_message_attributes
 
