@@ -35,12 +35,13 @@ def apply_all() -> list[str]:
     check_moto_version()
     if _applied:
         return list(_applied)
-    from . import dynamodb_streams, dynamodb_transactions, model_tracking, sqs_fifo
+    from . import dynamodb_streams, dynamodb_transactions, dynamodb_update_insert, model_tracking, sqs_fifo
 
     fixes: list[tuple[str, Callable[[], None]]] = [
         (model_tracking.NAME, model_tracking.apply),
         (dynamodb_transactions.NAME, dynamodb_transactions.apply),
         (dynamodb_streams.NAME, dynamodb_streams.apply),
+        (dynamodb_update_insert.NAME, dynamodb_update_insert.apply),
         (sqs_fifo.NAME, sqs_fifo.apply),
     ]
     for name, apply in fixes:
