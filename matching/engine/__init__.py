@@ -15,6 +15,13 @@ If the optional mypyc build is present (``make engine-compiled``) the compiled `
 ``simfill`` modules are imported transparently; the source stays the fallback.
 """
 
+import os as _os
+
+# Optional mypyc build (see bench/engine/build_mypyc.py): searched before the sources unless
+# TULIP_ENGINE_PURE=1.  A missing folder costs nothing and leaves the interpreted engine in use.
+if _os.environ.get("TULIP_ENGINE_PURE", "") != "1":
+    __path__.insert(0, _os.path.join(_os.path.dirname(__file__), "_compiled"))
+
 from matching.engine.api import (
     DEFAULT_KIND,
     ENGINE_KINDS,
@@ -24,7 +31,7 @@ from matching.engine.api import (
     kind_from_env,
     make_engine,
 )
-from matching.engine.book import BookEngine
+from matching.engine.book import BookEngine, SimFillEngine
 from matching.engine.messages import (
     EMPTY_DELTA,
     CancelOrder,
@@ -49,7 +56,7 @@ from matching.engine.messages import (
     TimeInForce,
     TradeExecuted,
 )
-from matching.engine.simfill import SIM_CLIENT_ID, SimFillEngine, simulated_qty
+from matching.engine.simfill import SIM_CLIENT_ID, simulated_qty
 from matching.engine.units import from_lots, from_ticks, to_lots, to_ticks
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Final, Literal, Protocol, TypeAlias
 
-from matching.engine.book import BookEngine
+from matching.engine.book import BookEngine, SimFillEngine
 from matching.engine.messages import (
     Command,
     CommandResult,
@@ -14,7 +14,6 @@ from matching.engine.messages import (
     OpenOrder,
     StpMode,
 )
-from matching.engine.simfill import SimFillEngine
 
 EngineKind: TypeAlias = Literal["book", "simfill"]
 ENGINE_KINDS: Final = ("book", "simfill")

@@ -51,6 +51,7 @@ from matching.engine.messages import (
     new_result,
     new_trade,
 )
+from matching.engine.simfill import SIM_CLIENT_ID, simulated_qty
 
 EMPTY_RESULT: Final = CommandResult((), EMPTY_DELTA)
 # A deque holding more than this many tombstones beyond twice its live orders is compacted.
@@ -427,10 +428,16 @@ class BookEngine:
     ) -> tuple[Level, ...]:
         old = self._bid_view if is_bid else self._ask_view
         depth = self.depth
-        if len(old) == depth:
-            floor = old[0]
-            if max(touched) < floor:
-                return ()
+        if len(touched) == 1:
+            k = touched[0]
+            if len(old) == depth and k < old[0]:
+                return ()  # below a full view: invisible
+            level = levels.get(k)
+            if level is not None and k in old:
+                # The common case: an existing visible level changed size; membership unchanged.
+                return ((k if is_bid else -k, level.qty, level.count),)
+        elif len(old) == depth and max(touched) < old[0]:
+            return ()
         new = keys[-depth:]
         if new == old:
             # Membership unchanged: only touched levels inside the view changed.
@@ -597,3 +604,48 @@ class BookEngine:
         assert bb is None or ba is None or bb < ba, "book crossed"
         assert self._bid_view == self._bid_keys[-self.depth :], "bid view stale"
         assert self._ask_view == self._ask_keys[-self.depth :], "ask view stale"
+
+
+class SimFillEngine(BookEngine):
+    """``MATCHER=simfill``: same interface and event contract as ``BookEngine`` (see simfill.py)."""
+
+    def __init__(
+        self,
+        symbol: str,
+        *,
+        last_seq: int = 0,
+        depth: int = 5,
+        stp_default: StpMode = "cancel_newest",
+    ) -> None:
+        super().__init__(symbol, last_seq=last_seq, depth=depth, stp_default=stp_default)
+        self.kind = "simfill"
+        self._simulates = True
+
+    def _simulated_qty(self, cmd: PlaceOrder) -> int:
+        return simulated_qty(cmd)
+
+    def _simulate(self, cmd: PlaceOrder, events: list[Event], seq: int, remaining: int) -> tuple[int, int]:
+        fill = min(remaining, simulated_qty(cmd))
+        if fill <= 0:
+            return seq, remaining
+        remaining -= fill
+        seq += 1
+        events.append(
+            new_trade(
+                seq,
+                self.symbol,
+                cmd.ts,
+                cmd.price,
+                fill,
+                cmd.side,
+                "sim:" + cmd.order_id,
+                SIM_CLIENT_ID,
+                0,
+                fill,
+                cmd.order_id,
+                cmd.client_id,
+                remaining,
+                cmd.qty - remaining,
+            )
+        )
+        return seq, remaining

@@ -16,6 +16,10 @@ priority against what rests (real makers always fill first, and the simulated pr
 through them), Σ fills ≤ qty, IOC/FOK/postOnly semantics (postOnly orders never take simulated
 liquidity; FOK counts it in its all-or-nothing check), self-trade prevention, dedupe, gap-free seq,
 snapshots and state hashes.
+
+``SimFillEngine`` itself lives in ``book.py`` beside ``BookEngine`` (so the optional mypyc build is one
+compiled module, and a native class is only subclassed by compiled code); this module holds the
+simulation's pure decision function.
 """
 
 from __future__ import annotations
@@ -23,8 +27,7 @@ from __future__ import annotations
 import hashlib
 from typing import Final
 
-from matching.engine.book import BookEngine
-from matching.engine.messages import Event, PlaceOrder, StpMode, new_trade
+from matching.engine.messages import PlaceOrder
 
 SIM_CLIENT_ID: Final = "__simfill__"
 
@@ -47,48 +50,3 @@ def simulated_qty(cmd: PlaceOrder) -> int:
         tenths = 1 + seed[1] % 9
         return max(1, cmd.qty * tenths // 10)
     return cmd.qty
-
-
-class SimFillEngine(BookEngine):
-    """``MATCHER=simfill``: same interface and event contract as ``BookEngine``."""
-
-    def __init__(
-        self,
-        symbol: str,
-        *,
-        last_seq: int = 0,
-        depth: int = 5,
-        stp_default: StpMode = "cancel_newest",
-    ) -> None:
-        super().__init__(symbol, last_seq=last_seq, depth=depth, stp_default=stp_default)
-        self.kind = "simfill"
-        self._simulates = True
-
-    def _simulated_qty(self, cmd: PlaceOrder) -> int:
-        return simulated_qty(cmd)
-
-    def _simulate(self, cmd: PlaceOrder, events: list[Event], seq: int, remaining: int) -> tuple[int, int]:
-        fill = min(remaining, simulated_qty(cmd))
-        if fill <= 0:
-            return seq, remaining
-        remaining -= fill
-        seq += 1
-        events.append(
-            new_trade(
-                seq,
-                self.symbol,
-                cmd.ts,
-                cmd.price,
-                fill,
-                cmd.side,
-                "sim:" + cmd.order_id,
-                SIM_CLIENT_ID,
-                0,
-                fill,
-                cmd.order_id,
-                cmd.client_id,
-                remaining,
-                cmd.qty - remaining,
-            )
-        )
-        return seq, remaining

@@ -80,3 +80,24 @@ def test_replay_of_the_same_log_gives_the_recorded_hash(kind: str) -> None:
 def test_restart_midway_gives_the_same_events_and_state() -> None:
     log = command_log(n=8_000)
     assert digest("book", log) == digest("book", log, restart_at=4_000)
+
+
+def test_compiled_and_interpreted_engines_agree() -> None:
+    """When the optional mypyc build is present, the source fallback must give identical results."""
+    import os
+    import subprocess
+    import sys
+
+    import matching.engine.book as book_mod
+
+    if book_mod.__file__ is None or book_mod.__file__.endswith(".py"):
+        pytest.skip("no compiled engine present (make engine-compiled)")
+    code = (
+        "from tests.property.test_replay import command_log, digest;"
+        "import matching.engine.book as b; assert b.__file__.endswith('.py');"
+        "print(digest('book', command_log(n=5000)), digest('simfill', command_log(n=5000)))"
+    )
+    env = dict(os.environ, TULIP_ENGINE_PURE="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    here = f"{digest('book', command_log(n=5000))} {digest('simfill', command_log(n=5000))}"
+    assert out.stdout.strip() == here
