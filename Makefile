@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := TULIP_ENV=test $(PY) -m pytest -p no:cacheprovider
 MYPY_TARGETS := matching/engine tulip/config.py tulip/context.py tulip/auth.py tulip/errors.py \
+                tulip/clock.py orders/domain.py orders/messages.py orders/queue.py \
                 $(wildcard orders/services.py orders/storage.py orders/selectors.py \
                            matching/services.py matching/storage.py ops/services.py ops/storage.py)
 

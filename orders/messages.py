@@ -13,28 +13,28 @@ SCHEMA_VERSION: Final = 1
 
 @dataclass(frozen=True, slots=True)
 class OrderAccepted:
-    orderId: str  # noqa: N815 - wire names are the contract's camelCase
-    clientId: str  # noqa: N815
+    orderId: str
+    clientId: str
     symbol: str
     side: str
     qty: int
     price: str
-    timeInForce: str  # noqa: N815
-    postOnly: bool  # noqa: N815
-    idempotencyKey: str  # noqa: N815 - the IK hash, never the client's raw key
-    acceptedAt: str  # noqa: N815
+    timeInForce: str
+    postOnly: bool
+    idempotencyKey: str
+    acceptedAt: str
     type: str = "OrderAccepted"
-    schemaVersion: int = SCHEMA_VERSION  # noqa: N815
+    schemaVersion: int = SCHEMA_VERSION
 
 
 @dataclass(frozen=True, slots=True)
 class CancelRequested:
-    orderId: str  # noqa: N815
-    clientId: str  # noqa: N815
+    orderId: str
+    clientId: str
     symbol: str
-    requestedAt: str  # noqa: N815
+    requestedAt: str
     type: str = "CancelRequested"
-    schemaVersion: int = SCHEMA_VERSION  # noqa: N815
+    schemaVersion: int = SCHEMA_VERSION
 
 
 Message = OrderAccepted | CancelRequested
@@ -60,9 +60,10 @@ def decode(body: str) -> Message:
     if kind is None:
         raise UnknownMessage(f"unknown type {data.get('type')!r}")
     try:
-        return kind(**data)
+        message: Message = kind(**data)
     except TypeError:
         raise UnknownMessage("fields do not match the schema") from None
+    return message
 
 
 def group_id(symbol: str) -> str:

@@ -155,7 +155,7 @@ def get_book(cfg: Config, params: dict[str, str]) -> dict[str, Any]:
 def _cached_book(cfg: Config, symbol: str) -> dict[str, Any] | None:
     """Redis is an optimisation (spec §14): any failure is a miss, never an error."""
     try:
-        raw = redis.Redis.from_url(cfg.redis_url, socket_timeout=0.5,
+        raw: Any = redis.Redis.from_url(cfg.redis_url, socket_timeout=0.5,
                                    socket_connect_timeout=0.5).get(book_key(cfg, symbol))
         if raw is None:
             return None

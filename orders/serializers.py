@@ -15,57 +15,58 @@ ERROR_CODES = ["validation_error", "unauthorized", "forbidden", "not_found", "id
                "not_open", "payload_too_large", "unavailable", "internal"]
 
 
-class OrderRequestSerializer(serializers.Serializer):  # type: ignore[misc]
+class OrderRequestSerializer(serializers.Serializer):
     symbol = serializers.CharField(required=False, help_text="Default: first of TULIP_SYMBOLS.")
     side = serializers.ChoiceField(SIDES)
     qty = serializers.IntegerField(min_value=1, max_value=MAX_QTY)
-    price = serializers.CharField(
+    price = serializers.RegexField(
+        r"^[0-9]{1,7}(\.[0-9]{1,2})?$",
         help_text="> 0, on the 0.01 tick; a decimal string (\"101.25\") or a JSON number.")
-    timeInForce = serializers.ChoiceField(TIME_IN_FORCE, required=False, default="GTC")  # noqa: N815
-    postOnly = serializers.BooleanField(required=False, default=False)  # noqa: N815
-    idempotencyKey = serializers.RegexField(  # noqa: N815
+    timeInForce = serializers.ChoiceField(TIME_IN_FORCE, required=False, default="GTC")
+    postOnly = serializers.BooleanField(required=False, default=False)
+    idempotencyKey = serializers.RegexField(
         KEY_RE.pattern, required=False,
         help_text="Required here or as the Idempotency-Key header (both and different: 400).")
-    clientId = serializers.CharField(  # noqa: N815
+    clientId = serializers.CharField(
         required=False, help_text="Optional; must equal the token's sub or the answer is 403.")
 
 
-class CancelRequestSerializer(serializers.Serializer):  # type: ignore[misc]
-    orderId = serializers.CharField()  # noqa: N815
+class CancelRequestSerializer(serializers.Serializer):
+    orderId = serializers.CharField()
 
 
-class OrderSerializer(serializers.Serializer):  # type: ignore[misc]
-    orderId = serializers.CharField()  # noqa: N815
-    clientId = serializers.CharField()  # noqa: N815
+class OrderSerializer(serializers.Serializer):
+    orderId = serializers.CharField()
+    clientId = serializers.CharField()
     symbol = serializers.CharField()
     side = serializers.ChoiceField(SIDES)
     qty = serializers.IntegerField()
     price = serializers.CharField()
-    timeInForce = serializers.ChoiceField(TIME_IN_FORCE)  # noqa: N815
-    postOnly = serializers.BooleanField()  # noqa: N815
+    timeInForce = serializers.ChoiceField(TIME_IN_FORCE)
+    postOnly = serializers.BooleanField()
     status = serializers.ChoiceField(STATES)
-    filledQty = serializers.IntegerField()  # noqa: N815
-    avgFillPrice = serializers.CharField(allow_null=True)  # noqa: N815
-    createdAt = serializers.CharField()  # noqa: N815
-    acceptedAt = serializers.CharField()  # noqa: N815
-    updatedAt = serializers.CharField()  # noqa: N815
+    filledQty = serializers.IntegerField()
+    avgFillPrice = serializers.CharField(allow_null=True)
+    createdAt = serializers.CharField()
+    acceptedAt = serializers.CharField()
+    updatedAt = serializers.CharField()
     region = serializers.CharField()
     seq = serializers.IntegerField(allow_null=True)
 
 
-class TradeSerializer(serializers.Serializer):  # type: ignore[misc]
-    tradeId = serializers.CharField()  # noqa: N815
+class TradeSerializer(serializers.Serializer):
+    tradeId = serializers.CharField()
     symbol = serializers.CharField()
     price = serializers.CharField()
     qty = serializers.IntegerField()
-    takerSide = serializers.ChoiceField(SIDES)  # noqa: N815
+    takerSide = serializers.ChoiceField(SIDES)
     seq = serializers.IntegerField()
     ts = serializers.CharField()
 
 
-class FillSerializer(serializers.Serializer):  # type: ignore[misc]
-    tradeId = serializers.CharField()  # noqa: N815
-    orderId = serializers.CharField()  # noqa: N815
+class FillSerializer(serializers.Serializer):
+    tradeId = serializers.CharField()
+    orderId = serializers.CharField()
     symbol = serializers.CharField()
     side = serializers.ChoiceField(SIDES)
     price = serializers.CharField()
@@ -75,13 +76,13 @@ class FillSerializer(serializers.Serializer):  # type: ignore[misc]
     ts = serializers.CharField()
 
 
-class LevelSerializer(serializers.Serializer):  # type: ignore[misc]
+class LevelSerializer(serializers.Serializer):
     price = serializers.CharField()
     qty = serializers.IntegerField()
     orders = serializers.IntegerField()
 
 
-class BookSerializer(serializers.Serializer):  # type: ignore[misc]
+class BookSerializer(serializers.Serializer):
     symbol = serializers.CharField()
     seq = serializers.IntegerField()
     bids = LevelSerializer(many=True)
@@ -101,12 +102,12 @@ TradePageSerializer = page_of(TradeSerializer, "TradePage")
 FillPageSerializer = page_of(FillSerializer, "FillPage")
 
 
-class ErrorDetailSerializer(serializers.Serializer):  # type: ignore[misc]
+class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.ChoiceField(ERROR_CODES)
     message = serializers.CharField()
     details = serializers.DictField()
-    correlationId = serializers.CharField()  # noqa: N815
+    correlationId = serializers.CharField()
 
 
-class ErrorSerializer(serializers.Serializer):  # type: ignore[misc]
+class ErrorSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()

@@ -113,9 +113,10 @@ class IdempotencyItem(Model):
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
     order_id = UnicodeAttribute(attr_name="orderId")
-    client_id = UnicodeAttribute(attr_name="clientId")
+    # Not "clientId"/"createdAt": those names would project the record into clientOrders.
+    client_id = UnicodeAttribute(attr_name="ownerClientId")
     fingerprint = UnicodeAttribute()
-    created_at = UnicodeAttribute(attr_name="createdAt")
+    created_at = UnicodeAttribute(attr_name="recordedAt")
     expires_at = NumberAttribute(attr_name="expiresAt")
 
 
@@ -204,10 +205,7 @@ def bind(cfg: Config) -> None:
         meta.read_timeout_seconds = 10
         meta.max_retry_attempts = 3
         meta.max_pool_connections = 50
-        model._connection = None  # rebuilt lazily with the new settings
-        for index in (OrderItem.client_orders, OrderItem.open_orders, TradeItem.symbol_trades,
-                      TradeItem.buyer_fills, TradeItem.seller_fills):
-            index._connection = None
+        model._connection = None  # rebuilt lazily with the new settings (indexes use it too)
     _transactions = Connection(
         region=cfg.aws_region, host=cfg.aws_endpoint_url, connect_timeout_seconds=2,
         read_timeout_seconds=10, max_retry_attempts=3, max_pool_connections=50,
@@ -319,7 +317,7 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
 
 def client_orders(client_id: str, symbol: str | None, open_only: bool, limit: int,
                   cursor: str | None) -> Page:
-    condition = None
+    condition: Any = None
     if symbol:
         condition = OrderItem.symbol == symbol
     if open_only:
@@ -341,6 +339,7 @@ def client_orders(client_id: str, symbol: str | None, open_only: bool, limit: in
 
 def open_orders(symbol: str, prefix: str, upper: str | None = None) -> Iterator[OrderItem]:
     """The sparse openOrders index: prefix "B#" = resting in priority order, "A#" = ACCEPTED."""
+    condition: Any
     if upper is None:
         condition = OrderItem.open_sort.startswith(prefix)
     else:

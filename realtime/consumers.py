@@ -10,7 +10,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 CLOSE_UNAUTHORIZED = 4401
 
 
-class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         if self.scope.get("principal") is None:
             # Accept first so the close code reaches the browser (a refused handshake shows 1006).

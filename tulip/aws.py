@@ -39,6 +39,7 @@ def client(service: str, cfg: Config, profile: str = "product") -> Any:
             # moto accepts any credentials; fixed dummies keep a developer's real keys out of it.
             kwargs["aws_access_key_id"] = "testing"
             kwargs["aws_secret_access_key"] = "testing"
-        made = boto3.session.Session().client(service, **kwargs)
+        session: Any = boto3.session.Session()
+        made = session.client(service, **kwargs)
         _clients[key] = made
         return made

@@ -105,9 +105,7 @@ def error_body(status: int, message: str | None = None, details: dict[str, Any] 
 
 def error_response(status: int, message: str | None = None, details: dict[str, Any] | None = None,
                    code: str | None = None) -> JsonResponse:
-    response = JsonResponse(error_body(status, message, details, code), status=status)
-    response["X-Tulip-Error"] = "1"  # marks a body already in the contract shape
-    return response
+    return JsonResponse(error_body(status, message, details, code), status=status)
 
 
 def _validation_details(detail: Any) -> dict[str, Any]:
@@ -132,7 +130,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's EXCEPTION_HANDLER: every exception becomes the contract body; 500s are logged."""
     status, message, details, code = _classify(exc)
     response = Response(error_body(status, message, details, code), status=status)
-    response["X-Tulip-Error"] = "1"
     if isinstance(exc, drf.MethodNotAllowed):
         view = context.get("view")
         if view is not None:

@@ -70,20 +70,20 @@ class BodySizeLimitMiddleware:
 
 
 class JsonErrorMiddleware:
-    """Any API error response not already in the contract shape is replaced by it."""
+    """Any API error response that is not JSON (Django's own 404/405/400 pages) is replaced by the
+    contract body. JSON responses are ours already (the exception handler, or a view's deliberate
+    body such as /readyz's 503) and pass through."""
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        already_shaped = response.has_header("X-Tulip-Error")
-        if already_shaped:
-            del response["X-Tulip-Error"]
-        if response.status_code < 400 or already_shaped or not is_api_path(request.path):
+        if response.status_code < 400 or not is_api_path(request.path):
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
             return response
         shaped = error_response(response.status_code)
-        del shaped["X-Tulip-Error"]
         if response.has_header("Allow"):
             shaped["Allow"] = response["Allow"]
         return shaped

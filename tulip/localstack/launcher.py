@@ -81,6 +81,9 @@ class StackOptions:
     symbols: str = "TULIP"
     matcher: str = "book"
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Per-component overrides on top of the shared environment (fault injection in tests, e.g. an
+    # HTTP server whose queue URL is wrong while the sweeper's is right).
+    component_env: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -160,11 +163,13 @@ class LocalStack:
     def spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> Child:
         if name in self.children and self.children[name].process.poll() is None:
             raise StackError(f"{name} is already running")
+        if env is None:
+            env = dict(self.env, **self.options.component_env.get(name, {}))
         log_path = self.options.state_dir / "logs" / f"{name}.log"
         log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self._logs.append(log)
         process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=env or self.env, stdout=log, stderr=subprocess.STDOUT,
+            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
         )
         child = Child(name, process, log_path, command)

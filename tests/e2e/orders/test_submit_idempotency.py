@@ -1,0 +1,132 @@
+"""POST /order: durable before ack, and idempotent under concurrency and replays (spec §3.1, §5)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.support.orders import (
+    drain_queue,
+    idempotency_items,
+    new_client,
+    order_body,
+    order_items_of,
+    set_order_fields,
+)
+from tests.support.stack import StackHandle
+
+
+def test_new_order_is_201_durable_and_queued(entry_stack: StackHandle) -> None:
+    client_id, token = new_client(entry_stack)
+    body = order_body(price=101.5)
+    with entry_stack.http(token) as http:
+        response = http.post("/order", json=body)
+    assert response.status_code == 201, response.text
+    order = response.json()
+    assert order["status"] == "ACCEPTED"
+    assert order["clientId"] == client_id
+    assert order["price"] == "101.50"  # a JSON number is read as written, shown as a string
+    assert order["filledQty"] == 0 and order["avgFillPrice"] is None
+    assert set(order) == {"orderId", "clientId", "symbol", "side", "qty", "price", "timeInForce",
+                          "postOnly", "status", "filledQty", "avgFillPrice", "createdAt",
+                          "acceptedAt", "updatedAt", "region", "seq"}
+    # Durable: the item is in DynamoDB by the time the client hears 201.
+    [item] = order_items_of(entry_stack, client_id)
+    assert item["status"]["S"] == "ACCEPTED"
+    queued = [m for m in drain_queue(entry_stack) if m["orderId"] == order["orderId"]]
+    assert len(queued) == 1
+    message = queued[0]
+    assert message["schemaVersion"] == 1 and message["type"] == "OrderAccepted"
+    assert message["_group"] == "market-TULIP"
+    assert message["price"] == "101.50" and message["qty"] == 10
+
+
+def test_fifty_concurrent_identical_submits_make_one_order(entry_stack: StackHandle) -> None:
+    client_id, token = new_client(entry_stack)
+    body = order_body()
+    drain_queue(entry_stack, wait_s=0.2)
+
+    def submit(_: int) -> tuple[int, str]:
+        with entry_stack.http(token, timeout=60) as http:
+            response = http.post("/order", json=body)
+        return response.status_code, response.json().get("orderId", response.text)
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(submit, range(50)))
+    statuses = sorted(status for status, _ in results)
+    order_ids = {order_id for _, order_id in results}
+    assert statuses == [200] * 49 + [201], results
+    assert len(order_ids) == 1
+    assert len(order_items_of(entry_stack, client_id)) == 1
+    assert len(idempotency_items(entry_stack, client_id, body["idempotencyKey"])) == 1
+    (order_id,) = order_ids
+    assert [m["orderId"] for m in drain_queue(entry_stack)].count(order_id) == 1
+
+
+def test_header_key_is_equivalent_to_body_key(entry_stack: StackHandle) -> None:
+    _, token = new_client(entry_stack)
+    body = order_body()
+    key = body.pop("idempotencyKey")
+    with entry_stack.http(token) as http:
+        first = http.post("/order", json=body, headers={"Idempotency-Key": key})
+        second = http.post("/order", json=dict(body, idempotencyKey=key))
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json()["orderId"] == second.json()["orderId"]
+
+
+def test_replay_returns_current_state(entry_stack: StackHandle) -> None:
+    """After the matcher has moved the order on, a replay shows where it is now."""
+    _, token = new_client(entry_stack)
+    body = order_body(qty=4, price="10.00")
+    with entry_stack.http(token) as http:
+        created = http.post("/order", json=body).json()
+        set_order_fields(entry_stack, created["orderId"], status="FILLED", filledQty=4,
+                         filledNotionalTicks=4 * 1000, seq=7)
+        replay = http.post("/order", json=body)
+    assert replay.status_code == 200
+    assert replay.json()["status"] == "FILLED"
+    assert replay.json()["filledQty"] == 4
+    assert replay.json()["avgFillPrice"] == "10.00"
+    assert replay.json()["seq"] == 7
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"side": "SELL"}, {"qty": 11}, {"price": "101.26"}, {"timeInForce": "IOC"},
+     {"postOnly": True}, {"symbol": "TULIPB"}],
+    ids=lambda c: next(iter(c)),
+)
+def test_same_key_different_payload_is_409(entry_stack: StackHandle, change: dict[str, object]) -> None:
+    client_id, token = new_client(entry_stack)
+    body = order_body()
+    with entry_stack.http(token) as http:
+        original = http.post("/order", json=body).json()
+        conflict = http.post("/order", json=dict(body, **change))
+    assert conflict.status_code == 409
+    error = conflict.json()["error"]
+    assert error["code"] == "idempotency_conflict"
+    assert error["details"]["orderId"] == original["orderId"]
+    assert len(order_items_of(entry_stack, client_id)) == 1
+
+
+def test_equivalent_price_spellings_are_the_same_order(entry_stack: StackHandle) -> None:
+    _, token = new_client(entry_stack)
+    body = order_body(price="101.5")
+    with entry_stack.http(token) as http:
+        first = http.post("/order", json=body)
+        second = http.post("/order", json=dict(body, price=101.50))
+        third = http.post("/order", json=dict(body, price="101.500"))
+    assert [r.status_code for r in (first, second, third)] == [201, 200, 200]
+
+
+def test_same_key_from_two_clients_is_two_orders(entry_stack: StackHandle) -> None:
+    body = order_body()
+    ids = []
+    for _ in range(2):
+        _, token = new_client(entry_stack)
+        with entry_stack.http(token) as http:
+            response = http.post("/order", json=body)
+        assert response.status_code == 201
+        ids.append(response.json()["orderId"])
+    assert ids[0] != ids[1]
