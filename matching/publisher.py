@@ -1,0 +1,26 @@
+"""What the matcher needs from a fan-out after each commit. `realtime/` implements it; the
+composition root wires it, so `matching/` never imports `realtime/` (design §1)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+
+class Publisher(Protocol):
+    def publish_book_snapshot(self, symbol: str, snapshot: dict[str, Any]) -> None:
+        """Store the top-of-book snapshot (Redis) that GET /book serves."""
+
+    def publish(self, group: str, messages: Sequence[dict[str, Any]]) -> None:
+        """Send WebSocket messages (design §5 shapes) to a group: `trades.<symbol>`,
+        `book.<symbol>` or `orders.<clientId>`. Best effort: failures are logged, not raised."""
+
+
+class NullPublisher:
+    """For tools and benchmarks that commit without fan-out."""
+
+    def publish_book_snapshot(self, symbol: str, snapshot: dict[str, Any]) -> None:
+        return None
+
+    def publish(self, group: str, messages: Sequence[dict[str, Any]]) -> None:
+        return None
