@@ -10,7 +10,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from tulip import logs
+from tulip import logs, metrics
 from tulip.context import new_correlation_id, set_correlation_id
 from tulip.errors import error_response
 
@@ -38,13 +38,15 @@ class CorrelationIdMiddleware:
         logs.bind(requestId=correlation_id, region=settings.TULIP.aws_region)
         response = self.get_response(request)
         response["X-Correlation-Id"] = correlation_id
+        elapsed = time.perf_counter() - started
+        metrics.observe_request(request.method or "", response.status_code, elapsed)
         log.info(
             "request",
             extra={
                 "method": request.method,
                 "path": request.path,
                 "status": response.status_code,
-                "durationMs": round((time.perf_counter() - started) * 1000, 2),
+                "durationMs": round(elapsed * 1000, 2),
             },
         )
         return response

@@ -14,6 +14,9 @@ urlpatterns = [
                                                     authentication_classes=[]), name="docs"),
     path("admin/", admin.site.urls),
     path("", include("orders.urls")),
+    path("", include("matching.urls")),
+    path("", include("realtime.urls")),
+    path("", include("ops.urls")),
 ]
 
 handler400 = "tulip.errors.handler400"
