@@ -153,7 +153,9 @@ def main() -> int:
                 "--runs",
                 str(args.runs),
             ]
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            # (a) is always the interpreted source; (a') only runs when the mypyc build is present.
+            env = dict(os.environ, TULIP_ENGINE_PURE="1" if eng == "engine" else "")
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
             if proc.returncode != 0:
                 res[eng] = {"skipped": "failed: " + (proc.stderr.strip().splitlines() or ["?"])[-1]}
             else:

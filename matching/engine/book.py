@@ -316,7 +316,26 @@ class BookEngine:
                 )
         self._seq = seq
         # L2 delta: opposite side (consumed levels) and own side (the resting level), if any.
-        delta = self._delta(own_touched, touched) if is_buy else self._delta(touched, own_touched)
+        # Cheap exits first: most passive adds land below a full view and change nothing visible.
+        if own_touched:
+            view = self._bid_view if is_buy else self._ask_view
+            if len(view) == self.depth and own_touched < view[0]:
+                own_touched = 0
+        if not own_touched and not touched:
+            return new_result(tuple(events), EMPTY_DELTA)
+        if is_buy:
+            bids = (
+                self._side_delta([own_touched], self._bid_keys, self._bid_levels, True) if own_touched else ()
+            )
+            asks = self._side_delta(touched, self._ask_keys, self._ask_levels, False) if touched else ()
+        else:
+            bids = self._side_delta(touched, self._bid_keys, self._bid_levels, True) if touched else ()
+            asks = (
+                self._side_delta([own_touched], self._ask_keys, self._ask_levels, False)
+                if own_touched
+                else ()
+            )
+        delta = new_delta(bids, asks) if bids or asks else EMPTY_DELTA
         return new_result(tuple(events), delta)
 
     def _simulate(self, cmd: PlaceOrder, events: list[Event], seq: int, remaining: int) -> tuple[int, int]:

@@ -194,11 +194,14 @@ TestSimFillVsReference = SimFillVsReference.TestCase
 TestSimFillVsReference.settings = CI
 
 
+# pytest-timeout's project default (300 s) is for ordinary tests; a deep run takes minutes.
 @pytest.mark.deep
+@pytest.mark.timeout(3600)
 def test_deep_book_vs_reference() -> None:
     run_state_machine_as_test(EngineVsReference, settings=DEEP)
 
 
 @pytest.mark.deep
+@pytest.mark.timeout(3600)
 def test_deep_simfill_vs_reference() -> None:
     run_state_machine_as_test(SimFillVsReference, settings=DEEP)
