@@ -35,7 +35,14 @@ def apply_all() -> list[str]:
     check_moto_version()
     if _applied:
         return list(_applied)
-    from . import dynamodb_streams, dynamodb_transactions, dynamodb_update_insert, model_tracking, sqs_fifo
+    from . import (
+        dynamodb_streams,
+        dynamodb_transactions,
+        dynamodb_update_insert,
+        model_tracking,
+        sqs_fifo,
+        sqs_queue_depth,
+    )
 
     fixes: list[tuple[str, Callable[[], None]]] = [
         (model_tracking.NAME, model_tracking.apply),
@@ -43,6 +50,7 @@ def apply_all() -> list[str]:
         (dynamodb_streams.NAME, dynamodb_streams.apply),
         (dynamodb_update_insert.NAME, dynamodb_update_insert.apply),
         (sqs_fifo.NAME, sqs_fifo.apply),
+        (sqs_queue_depth.NAME, sqs_queue_depth.apply),
     ]
     for name, apply in fixes:
         apply()
