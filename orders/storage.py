@@ -125,7 +125,9 @@ class SymbolTradesIndex(GlobalSecondaryIndex["TradeItem"]):
         index_name = "symbolTrades"
         projection = AllProjection()
 
-    symbol = UnicodeAttribute(hash_key=True)
+    # Only trades carry tradeSymbol: market events also have `symbol` and `seq` and must not
+    # appear in this index.
+    trade_symbol = UnicodeAttribute(hash_key=True, attr_name="tradeSymbol")
     seq = NumberAttribute(range_key=True)
 
 
@@ -155,6 +157,7 @@ class TradeItem(Model):
     sk = UnicodeAttribute(range_key=True)
     trade_id = UnicodeAttribute(attr_name="tradeId")
     symbol = UnicodeAttribute()
+    trade_symbol = UnicodeAttribute(attr_name="tradeSymbol")
     seq = NumberAttribute()
     price_ticks = NumberAttribute(attr_name="priceTicks")
     qty = NumberAttribute()

@@ -58,6 +58,7 @@ class Config:
     events_fifo_url: str
     events_dlq_url: str
     celery_queue_url: str
+    matching_control_queue_url: str
     region_role: str
     leader_region: str
     feature_flags: FeatureFlags
@@ -270,6 +271,8 @@ def load_config(env: Mapping[str, str]) -> Config:
         events_fifo_url=_url(env, "EVENTS_FIFO_URL", ("http", "https"), production) or "",
         events_dlq_url=_url(env, "EVENTS_DLQ_URL", ("http", "https"), False) or "",
         celery_queue_url=_url(env, "CELERY_QUEUE_URL", ("http", "https"), False) or "",
+        matching_control_queue_url=_url(env, "MATCHING_CONTROL_QUEUE_URL", ("http", "https"),
+                                        False) or "",
         region_role=region_role,
         leader_region=leader_region,
         feature_flags=parse_feature_flags(env.get("FEATURE_FLAGS"), environment),

@@ -140,6 +140,7 @@ CHANNEL_LAYERS = {
 
 # Celery: the SQS transport for tasks; results in Redis so callers (and tests) can wait on them.
 CELERY_TASK_DEFAULT_QUEUE = "tulip-tasks"
+MATCHING_CONTROL_QUEUE = "matching-control"  # the matcher worker's own (control) queue
 CELERY_BROKER_URL = "sqs://"
 if TULIP.aws_endpoint_url:
     from urllib.parse import urlparse as _urlparse
@@ -152,9 +153,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "wait_time_seconds": 5,
     "visibility_timeout": 60,
     "polling_interval": 0.5,
-    "predefined_queues": (
-        {CELERY_TASK_DEFAULT_QUEUE: {"url": TULIP.celery_queue_url}} if TULIP.celery_queue_url else {}
-    ),
+    "predefined_queues": {
+        name: {"url": url}
+        for name, url in ((CELERY_TASK_DEFAULT_QUEUE, TULIP.celery_queue_url),
+                          (MATCHING_CONTROL_QUEUE, TULIP.matching_control_queue_url))
+        if url
+    },
 }
 CELERY_RESULT_BACKEND = TULIP.redis_url
 CELERY_RESULT_EXPIRES = 3600

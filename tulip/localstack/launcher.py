@@ -129,8 +129,9 @@ class LocalStack:
                 say("starting ASGI server (uvicorn)")
                 self.start_http()
             if opts.with_worker:
-                say("starting Celery worker")
+                say("starting Celery workers (tasks + sweeper, matcher)")
                 self.start_worker()
+                self.start_matcher()
         except BaseException:
             self.stop()
             raise
@@ -263,6 +264,15 @@ class LocalStack:
                               "--without-mingle", "--without-heartbeat", "-l", "INFO"])
         self._wait("worker", lambda: "ready." in self.log_tail("worker", 200), timeout=90)
 
+    def start_matcher(self) -> None:
+        self.spawn("matcher", [PYTHON, "-m", "celery", "-A", "tulip", "worker",
+                               "-Q", provision.Names().matching_control_queue, "-c", "1",
+                               "--pool", "solo", "--matcher", "-n", f"matcher-{os.getpid()}@%h",
+                               "--without-gossip", "--without-mingle", "--without-heartbeat",
+                               "-l", "INFO"])
+        self._wait("matcher", lambda: "matcher loop started" in self.log_tail("matcher", 400),
+                   timeout=90)
+
     def _run_checked(self, name: str, command: list[str]) -> None:
         result = subprocess.run(command, cwd=REPO_ROOT, env=self.env, capture_output=True,
                                 text=True, timeout=300, check=False)
@@ -296,6 +306,7 @@ class LocalStack:
             "EVENTS_FIFO_URL": self.provisioned.events_fifo_url,
             "EVENTS_DLQ_URL": self.provisioned.events_dlq_url,
             "CELERY_QUEUE_URL": self.provisioned.tasks_queue_url,
+            "MATCHING_CONTROL_QUEUE_URL": self.provisioned.matching_control_queue_url,
             "COGNITO_USER_POOL_ID": self.provisioned.user_pool_id,
             "COGNITO_APP_CLIENT_ID": self.provisioned.app_client_id,
             "COGNITO_JWKS_URL":

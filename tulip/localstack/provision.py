@@ -7,8 +7,9 @@ The shapes here are the product's storage contract (the CDK stack in deploy/ cre
   `A#<acceptedAt>#<id>` while ACCEPTED (the sweeper's range) and `B#<seq:020d>` once resting (the
   book's priority order, for rebuilds). TTL attribute `expiresAt` (idempotency records).
 - Trades table, pk/sk strings. Trades `TRADE#<id>`, market events `EVENTS#<symbol>`/`<seq:020d>`,
-  shard items `SHARD#<symbol>`. GSI `symbolTrades` (symbol, seq); GSIs `buyerFills`
-  (buyClientId, seq) and `sellerFills` (sellClientId, seq) for a client's fills.
+  shard items `SHARD#<symbol>`. GSI `symbolTrades` (tradeSymbol, seq; only trades carry
+  tradeSymbol); GSIs `buyerFills` (buyClientId, seq) and `sellerFills` (sellClientId, seq)
+  for a client's fills.
 - Both tables stream NEW_AND_OLD_IMAGES.
 - SQS: the events FIFO queue with a FIFO dead-letter queue (redrive after 5 receives), and a
   standard queue for Celery tasks.
@@ -27,7 +28,7 @@ ORDERS_INDEXES = {
     "openOrders": ("openSymbol", "openSort"),
 }
 TRADES_INDEXES = {
-    "symbolTrades": ("symbol", "seq"),
+    "symbolTrades": ("tradeSymbol", "seq"),
     "buyerFills": ("buyClientId", "seq"),
     "sellerFills": ("sellClientId", "seq"),
 }
@@ -48,6 +49,7 @@ class Names:
     events_queue: str = "tulip-events.fifo"
     events_dlq: str = "tulip-events-dlq.fifo"
     tasks_queue: str = "tulip-tasks"
+    matching_control_queue: str = "matching-control"
     user_pool: str = "tulip-local"
     app_client: str = "tulip-web"
     reports_bucket: str = "tulip-reports"
@@ -58,6 +60,7 @@ class Provisioned:
     events_fifo_url: str
     events_dlq_url: str
     tasks_queue_url: str
+    matching_control_queue_url: str
     user_pool_id: str
     app_client_id: str
 
@@ -94,7 +97,7 @@ def create_tables(ddb: Any, names: Names) -> None:
     )
 
 
-def create_queues(sqs: Any, names: Names) -> tuple[str, str, str]:
+def create_queues(sqs: Any, names: Names) -> tuple[str, str, str, str]:
     dlq_url = sqs.create_queue(
         QueueName=names.events_dlq,
         Attributes={"FifoQueue": "true", "MessageRetentionPeriod": "1209600"},
@@ -113,7 +116,9 @@ def create_queues(sqs: Any, names: Names) -> tuple[str, str, str]:
     )["QueueUrl"]
     tasks_url = sqs.create_queue(QueueName=names.tasks_queue,
                                  Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
-    return events_url, dlq_url, tasks_url
+    control_url = sqs.create_queue(QueueName=names.matching_control_queue,
+                                   Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+    return events_url, dlq_url, tasks_url, control_url
 
 
 def create_user_pool(cognito: Any, names: Names) -> tuple[str, str]:
@@ -161,7 +166,7 @@ def access_token(cognito: Any, pool_id: str, client_id: str, username: str,
 
 def provision(ddb: Any, sqs: Any, cognito: Any, s3: Any, names: Names) -> Provisioned:
     create_tables(ddb, names)
-    events_url, dlq_url, tasks_url = create_queues(sqs, names)
+    events_url, dlq_url, tasks_url, control_url = create_queues(sqs, names)
     pool_id, client_id = create_user_pool(cognito, names)
     s3.create_bucket(Bucket=names.reports_bucket)
-    return Provisioned(events_url, dlq_url, tasks_url, pool_id, client_id)
+    return Provisioned(events_url, dlq_url, tasks_url, control_url, pool_id, client_id)

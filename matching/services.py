@@ -1,0 +1,351 @@
+"""One shard's matcher: SQS messages in, engine commands, ONE fenced commit per batch, fan-out after.
+
+Flow of a batch (design §6): skip what the shard already applied (SQS SequenceNumber <= lastSqsSeq)
+or what DynamoDB says is no longer ACCEPTED -> apply the rest to the pure engine in order -> turn
+the events into trades, order updates, market events and the shard update -> commit -> only then
+delete the messages and publish. Any failure rebuilds the engine from DynamoDB (the state of record)
+and recomputes the same batch; nothing is deleted until a commit succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from matching import storage
+from matching.engine import (
+    CancelOrder,
+    Command,
+    Event,
+    L2Delta,
+    MatchingEngine,
+    OpenOrder,
+    OrderCancelled,
+    OrderOpened,
+    OrderRejected,
+    PlaceOrder,
+    Side,
+    TimeInForce,
+    TradeExecuted,
+    make_engine,
+)
+from matching.storage import CommandWrites, CommitPlan, CommitRejected, MatcherStorage, OrderUpdate
+from orders import messages
+from orders.domain import ticks_to_price
+from tulip import metrics
+from tulip.clock import now_iso, now_ms
+from tulip.config import Config
+
+log = logging.getLogger("matching.services")
+
+SNAPSHOT_DEPTH = 50  # levels kept in the Redis snapshot GET /book serves
+MAX_ATTEMPTS = 3  # recomputations of one batch before leaving it to SQS redelivery
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One SQS message as the loop hands it over."""
+
+    message_id: str
+    receipt_handle: str
+    body: str
+    sqs_seq: int
+    receive_count: int
+
+
+@dataclass
+class BatchOutcome:
+    delete: list[Received] = field(default_factory=list)  # safe to delete: committed or skipped
+    poison: list[Received] = field(default_factory=list)  # leave for redrive to the DLQ
+    events: list[dict[str, Any]] = field(default_factory=list)
+    commands: int = 0
+
+
+class CommitListener(Protocol):
+    """What happens after a commit (fan-out); wired by the composition root."""
+
+    def committed(self, symbol: str, events: Sequence[dict[str, Any]],
+                  snapshot: dict[str, Any]) -> None: ...
+
+
+class LostLeadership(Exception):
+    """Another matcher holds a newer epoch for this shard: stop matching it."""
+
+
+def _ms(iso_ts: str) -> int:
+    try:
+        return int(datetime.fromisoformat(iso_ts.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return now_ms()
+
+
+def _levels(levels: Sequence[tuple[int, int, int]]) -> list[list[Any]]:
+    return [[ticks_to_price(price), qty, count] for price, qty, count in levels]
+
+
+def event_payload(event: Event) -> tuple[str, dict[str, Any]]:
+    """Engine event -> (type, payload) of the stored market event (docs/storage.md)."""
+    if isinstance(event, TradeExecuted):
+        buy, sell = ((event.taker_order_id, event.maker_order_id) if event.taker_side == "BUY"
+                     else (event.maker_order_id, event.taker_order_id))
+        return "TradeExecuted", {
+            "tradeId": storage.trade_id(event.symbol, event.seq),
+            "price": ticks_to_price(event.price), "qty": event.qty, "takerSide": event.taker_side,
+            "makerOrderId": event.maker_order_id, "makerClientId": event.maker_client_id,
+            "makerRemaining": event.maker_remaining, "makerFilled": event.maker_filled,
+            "takerOrderId": event.taker_order_id, "takerClientId": event.taker_client_id,
+            "takerRemaining": event.taker_remaining, "takerFilled": event.taker_filled,
+            "buyOrderId": buy, "sellOrderId": sell,
+        }
+    if isinstance(event, OrderOpened):
+        return "OrderOpened", {"orderId": event.order_id, "clientId": event.client_id,
+                               "side": event.side, "price": ticks_to_price(event.price),
+                               "qty": event.qty, "remaining": event.remaining,
+                               "filled": event.filled}
+    if isinstance(event, OrderCancelled):
+        return "OrderCancelled", {"orderId": event.order_id, "clientId": event.client_id,
+                                  "reason": event.reason, "remaining": event.remaining,
+                                  "filled": event.filled}
+    if isinstance(event, OrderRejected):
+        return "OrderRejected", {"orderId": event.order_id, "clientId": event.client_id,
+                                 "reason": event.reason}
+    return "CancelRejected", {"orderId": event.order_id, "clientId": event.client_id,
+                              "reason": event.reason}
+
+
+class ShardMatcher:
+    """Owns one symbol's engine. Not thread-safe: the loop calls it from one thread at a time."""
+
+    def __init__(self, cfg: Config, symbol: str, store: MatcherStorage, leader_id: str,
+                 listener: CommitListener | None = None) -> None:
+        self.cfg = cfg
+        self.symbol = symbol
+        self.store = store
+        self.leader_id = leader_id
+        self.listener = listener
+        self.engine: MatchingEngine = make_engine(cfg.matcher, symbol, depth=SNAPSHOT_DEPTH)
+        self.epoch = 0
+        self.last_sqs_seq = 0
+        # Static facts (side, price, createdAt...) of orders on the book, for orderStatus payloads;
+        # bounded by the open orders, pruned when an order leaves the book.
+        self.orders: dict[str, storage.StoredOrder] = {}
+        self.active = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        shard = self.store.acquire_shard(self.symbol, self.leader_id, now_iso())
+        self.epoch = shard.epoch
+        self.rebuild()
+        self.active = True
+        log.info("matcher leads shard", extra={"symbol": self.symbol, "epoch": self.epoch,
+                                                "seq": self.engine.last_seq})
+
+    def rebuild(self) -> None:
+        """Book := DynamoDB's open orders (openOrders index) at the shard's lastSeq."""
+        shard = self.store.read_shard(self.symbol)
+        if shard.epoch != self.epoch:
+            self.active = False
+            raise LostLeadership(f"{self.symbol}: epoch {shard.epoch} != ours {self.epoch}")
+        resting = list(self.store.resting_orders(self.symbol))
+        self.orders = {o.order_id: o for o in resting}
+        self.engine = make_engine(self.cfg.matcher, self.symbol, depth=SNAPSHOT_DEPTH)
+        self.engine.restore_from_open_orders(
+            [OpenOrder(o.order_id, o.client_id, "BUY" if o.side == "BUY" else "SELL",
+                       o.price_ticks, o.qty, o.filled_qty) for o in resting],
+            shard.last_seq)
+        self.last_sqs_seq = shard.last_sqs_seq
+
+    # ------------------------------------------------------------------ batches
+    def process(self, batch: Sequence[Received]) -> BatchOutcome:
+        """Apply and commit a batch (all messages of this symbol, in SQS order)."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return self._attempt(batch)
+            except CommitRejected as exc:
+                metrics.MATCHER_BATCHES.labels(self.symbol, "rejected").inc()
+                log.warning("commit cancelled; rebuilding from DynamoDB and recomputing",
+                            extra={"symbol": self.symbol, "reasons": exc.reasons,
+                                   "attempt": attempt})
+                self.rebuild()  # raises LostLeadership when the epoch moved
+        raise RuntimeError(f"{self.symbol}: batch not committed after {MAX_ATTEMPTS} attempts")
+
+    def _attempt(self, batch: Sequence[Received]) -> BatchOutcome:
+        outcome = BatchOutcome()
+        decoded: list[tuple[Received, messages.Message]] = []
+        for received in batch:
+            if received.sqs_seq and received.sqs_seq <= self.last_sqs_seq:
+                outcome.delete.append(received)  # committed before; the delete was lost
+                continue
+            try:
+                decoded.append((received, messages.decode(received.body)))
+            except messages.UnknownMessage as exc:
+                # FIFO: nothing after a poison message may overtake it, so stop here; redrive
+                # moves it to the DLQ after maxReceiveCount and the group flows again.
+                metrics.POISON_MESSAGES.labels(self.symbol).inc()
+                log.error("poison message", extra={"symbol": self.symbol, "why": str(exc),
+                                                   "messageId": received.message_id,
+                                                   "receiveCount": received.receive_count})
+                outcome.poison.append(received)
+                break
+
+        accepted_ids = [m.orderId for _, m in decoded if isinstance(m, messages.OrderAccepted)]
+        states = self.store.orders(accepted_ids) if accepted_ids else {}
+        ts = now_ms()
+        now = now_iso()
+        plan = CommitPlan(self.cfg, self.symbol, self.epoch, self.engine.last_seq, now)
+        for received, message in decoded:
+            command = self._command(message, states, ts)
+            if command is None:
+                outcome.delete.append(received)
+                plan.last_sqs_seq = max(plan.last_sqs_seq, received.sqs_seq)
+                continue
+            result = self.engine.apply(command)
+            writes, stored = self._writes(result.events, result.l2_delta, received.sqs_seq, now)
+            if writes is not None:
+                plan.commands.append(writes)
+            outcome.events.extend(stored)
+            outcome.delete.append(received)
+            outcome.commands += 1
+            if isinstance(message, messages.OrderAccepted):
+                metrics.observe_event_lag("accept_to_match", (ts - _ms(message.acceptedAt)) / 1000)
+            metrics.MATCHER_MESSAGES.labels(self.symbol, message.type).inc()
+
+        if plan.commands:
+            self.store.commit(plan)
+        self.last_sqs_seq = max(self.last_sqs_seq, plan.last_sqs_seq,
+                                *(r.sqs_seq for r in outcome.delete))
+        self._forget_closed(outcome.events)
+        metrics.MATCHER_BATCHES.labels(self.symbol, "committed").inc()
+        return outcome
+
+    def _command(self, message: messages.Message, states: dict[str, storage.StoredOrder],
+                 ts: int) -> Command | None:
+        if isinstance(message, messages.CancelRequested):
+            if message.symbol != self.symbol:
+                return None
+            return CancelOrder(message.orderId, message.clientId, ts)
+        stored = states.get(message.orderId)
+        if stored is None or stored.status != "ACCEPTED" or stored.symbol != self.symbol:
+            # Already matched (a redelivery), cancelled before it reached us, or unknown: the
+            # order's state in DynamoDB is the dedupe of record (design §6).
+            return None
+        if self.engine.order(message.orderId) is not None:
+            return None
+        self.orders[stored.order_id] = stored
+        side: Side = "BUY" if stored.side == "BUY" else "SELL"
+        tif: TimeInForce = ("IOC" if stored.time_in_force == "IOC" else
+                            "FOK" if stored.time_in_force == "FOK" else "GTC")
+        return PlaceOrder(stored.order_id, stored.client_id, side, stored.price_ticks, stored.qty,
+                          ts, tif, stored.post_only, None, message.idempotencyKey)
+
+    def _writes(self, events: Sequence[Event], delta: L2Delta, sqs_seq: int,
+                now: str) -> tuple[CommandWrites | None, list[dict[str, Any]]]:
+        if not events:
+            return None, []
+        puts: list[dict[str, Any]] = []
+        updates: dict[str, OrderUpdate] = {}
+        stored_events: list[dict[str, Any]] = []
+
+        def touch(order_id: str, expected: int, filled: int, notional: int, status: str,
+                  seq: int, open_sort: str | None = None, closed: bool = False,
+                  reason: str | None = None) -> None:
+            update = OrderUpdate(order_id, expected, filled, notional, status, seq, open_sort,
+                                 closed, reason)
+            earlier = updates.get(order_id)
+            updates[order_id] = earlier.merge(update) if earlier else update
+
+        for index, event in enumerate(events):
+            kind, payload = event_payload(event)
+            if index == len(events) - 1:
+                payload["l2"] = {"bids": _levels(delta.bids), "asks": _levels(delta.asks)}
+            record = {"seq": event.seq, "symbol": self.symbol, "type": kind, "ts": now,
+                      "payload": payload}
+            stored_events.append(record)
+            puts.append(self._event_put(record))
+            if isinstance(event, TradeExecuted):
+                puts.append(self._trade_put(event, now))
+                notional = event.price * event.qty
+                for order_id, filled, remaining in (
+                        (event.maker_order_id, event.maker_filled, event.maker_remaining),
+                        (event.taker_order_id, event.taker_filled, event.taker_remaining)):
+                    touch(order_id, filled - event.qty, filled, notional,
+                          "FILLED" if remaining == 0 else "PARTIALLY_FILLED", event.seq,
+                          closed=remaining == 0)
+            elif isinstance(event, OrderOpened):
+                touch(event.order_id, event.filled, event.filled, 0,
+                      "OPEN" if event.filled == 0 else "PARTIALLY_FILLED", event.seq,
+                      open_sort=f"B#{event.seq:020d}")
+            elif isinstance(event, OrderCancelled):
+                if event.reason == "user":
+                    continue  # POST /cancel already wrote CANCELLED; the book just drops it
+                touch(event.order_id, event.filled, event.filled, 0, "CANCELLED", event.seq,
+                      closed=True, reason=event.reason)
+            elif isinstance(event, OrderRejected):
+                touch(event.order_id, 0, 0, 0, "CANCELLED", event.seq, closed=True,
+                      reason=f"rejected:{event.reason}")
+        return CommandWrites(puts, updates, events[-1].seq, sqs_seq), stored_events
+
+    def _event_put(self, record: dict[str, Any]) -> dict[str, Any]:
+        return {"Put": {
+            "TableName": self.cfg.trades_table,
+            "Item": {"pk": {"S": f"EVENTS#{self.symbol}"}, "sk": {"S": f"{record['seq']:020d}"},
+                     "seq": {"N": str(record["seq"])}, "symbol": {"S": self.symbol},
+                     "type": {"S": record["type"]}, "ts": {"S": record["ts"]},
+                     "payload": {"S": json.dumps(record["payload"], separators=(",", ":"))}},
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }}
+
+    def _trade_put(self, event: TradeExecuted, now: str) -> dict[str, Any]:
+        tid = storage.trade_id(self.symbol, event.seq)
+        maker_is_buyer = event.taker_side == "SELL"
+        buy_order, sell_order = ((event.maker_order_id, event.taker_order_id) if maker_is_buyer
+                                 else (event.taker_order_id, event.maker_order_id))
+        buy_client, sell_client = ((event.maker_client_id, event.taker_client_id)
+                                   if maker_is_buyer else
+                                   (event.taker_client_id, event.maker_client_id))
+        item = {
+            "pk": {"S": f"TRADE#{tid}"}, "sk": {"S": f"TRADE#{tid}"}, "tradeId": {"S": tid},
+            "symbol": {"S": self.symbol}, "tradeSymbol": {"S": self.symbol},
+            "seq": {"N": str(event.seq)}, "priceTicks": {"N": str(event.price)}, "qty": {"N": str(event.qty)},
+            "takerSide": {"S": event.taker_side}, "buyOrderId": {"S": buy_order},
+            "sellOrderId": {"S": sell_order}, "buyClientId": {"S": buy_client},
+            "sellClientId": {"S": sell_client}, "makerOrderId": {"S": event.maker_order_id},
+            "takerOrderId": {"S": event.taker_order_id}, "ts": {"S": now},
+            "region": {"S": self.cfg.aws_region},
+        }
+        return {"Put": {"TableName": self.cfg.trades_table, "Item": item,
+                        "ConditionExpression": "attribute_not_exists(pk)"}}
+
+    def _forget_closed(self, events: Sequence[dict[str, Any]]) -> None:
+        for record in events:
+            payload = record["payload"]
+            for key in ("orderId", "makerOrderId", "takerOrderId"):
+                order_id = payload.get(key)
+                if order_id and self.engine.order(order_id) is None:
+                    self.orders.pop(order_id, None)
+
+    # ------------------------------------------------------------------ fan-out
+    def book_snapshot(self) -> dict[str, Any]:
+        view = self.engine.l2(SNAPSHOT_DEPTH)
+
+        def side(levels: Sequence[tuple[int, int, int]]) -> list[dict[str, Any]]:
+            return [{"price": ticks_to_price(p), "qty": q, "orders": c} for p, q, c in levels]
+
+        return {"symbol": self.symbol, "seq": self.engine.last_seq, "bids": side(view.bids),
+                "asks": side(view.asks), "ts": now_iso()}
+
+    def publish(self, events: Sequence[dict[str, Any]]) -> None:
+        """After the commit only; best effort (the state of record is already durable)."""
+        if self.listener is None or not events:
+            return
+        started = time.perf_counter()
+        try:
+            self.listener.committed(self.symbol, events, self.book_snapshot())
+        except Exception:
+            log.exception("publish failed (clients resync by seq)", extra={"symbol": self.symbol})
+        metrics.observe_event_lag("commit_to_publish", time.perf_counter() - started)
