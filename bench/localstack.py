@@ -269,14 +269,54 @@ def render(
     return "\n".join(lines)
 
 
+def document(table: str, elapsed: float, when: datetime.datetime) -> str:
+    import moto
+
+    from tulip.localstack.moto_patches import fix_modules
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown CPU",
+    )
+    fixes = "\n".join(
+        f"- `{module.NAME}`: {(module.__doc__ or '').splitlines()[0].split(': ', 1)[-1]}"
+        for module in fix_modules()
+    )
+    return f"""# Local stack benchmark: moto fixes (patched) vs stock moto {moto.__version__} (unpatched)
+
+Command: `{COMMAND}` (Makefile target `bench-localstack`). One run measures both variants, with a
+fresh server process (`python -m tulip.localstack.moto_server [--unpatched]`) per variant and
+table size. Run {when:%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPUs ({cpu}), Python
+{platform.python_version()}, moto {moto.__version__}; {elapsed:.0f} s in all.
+
+TransactWriteItems of 2 and 20 conditional Puts (`attribute_not_exists(pk)`) on a table with
+Streams on (NEW_AND_OLD_IMAGES) already holding N order-shaped items; client-side wall time per
+call. RSS growth: server VmRSS after minus before all of that size's transactions. Unpatched
+sample counts are small at 5,000 and 20,000 items (seconds per call there, and every table copy is
+kept in memory), so their p95 is close to their max.
+
+{table}
+
+FIFO: a queue holding N messages over 50 groups; each sample receives up to 10 messages (no long
+poll), deletes them, sends one message (timed) and refills with a batch of 10.
+
+Fixes applied in the patched server (`tulip/localstack/moto_patches/`, one module each; the
+launcher's moto server refuses any moto other than {moto.__version__}):
+
+{fixes}
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.localstack")
     parser.add_argument("--quick", action="store_true", help="small sizes and samples (smoke run)")
     parser.add_argument("--no-fifo", action="store_true")
     parser.add_argument("--out", default=str(REPO / "docs" / "bench-localstack.md"))
     args = parser.parse_args(argv)
-
-    import moto
 
     sizes = QUICK_SIZES if args.quick else SIZES
     started = time.monotonic()
@@ -297,33 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n({elapsed:.0f} s)")
 
     if not args.quick:
-        cpu = next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            platform.processor() or "unknown CPU",
-        )
-        doc = f"""# Local stack benchmark: moto fixes (patched) vs stock moto {moto.__version__} (unpatched)
-
-Command: `{COMMAND}` (Makefile: `make bench-localstack`). One run, both variants, a fresh server
-process (`python -m tulip.localstack.moto_server [--unpatched]`) per variant and table size.
-
-Run {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPUs ({cpu}),
-Python {platform.python_version()}, moto {moto.__version__}; {elapsed:.0f} s in all.
-
-TransactWriteItems of 2 and 20 conditional Puts (`attribute_not_exists(pk)`) on a table with
-Streams on (NEW_AND_OLD_IMAGES) already holding N order-shaped items; client-side wall time per
-call. RSS growth: server VmRSS after minus before all of that size's transactions. Unpatched
-sample counts are small at 5,000 and 20,000 items (seconds per call there, and every table copy is
-kept in memory), so their p95 is close to their max.
-
-{table}
-
-FIFO: a queue holding N messages over 50 groups; each sample receives up to 10 messages (no long
-poll), deletes them, sends one message (timed) and refills with a batch of 10.
-"""
+        doc = document(table, elapsed, datetime.datetime.now(datetime.UTC))
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(doc)
         print(f"wrote {args.out}")

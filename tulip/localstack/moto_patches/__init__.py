@@ -8,7 +8,7 @@ internals, so they are written against exactly one moto release: ``EXPECTED_MOTO
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from types import ModuleType
 
 EXPECTED_MOTO_VERSION = "5.2.5"
 
@@ -30,11 +30,8 @@ def check_moto_version() -> None:
 _applied: list[str] = []
 
 
-def apply_all() -> list[str]:
-    """Apply every fix once (idempotent); return the names of the applied fixes, in order."""
-    check_moto_version()
-    if _applied:
-        return list(_applied)
+def fix_modules() -> list[ModuleType]:
+    """The fix modules, in the order they are applied (each has ``NAME`` and ``apply()``)."""
     from . import (
         dynamodb_streams,
         dynamodb_transactions,
@@ -44,15 +41,21 @@ def apply_all() -> list[str]:
         sqs_queue_depth,
     )
 
-    fixes: list[tuple[str, Callable[[], None]]] = [
-        (model_tracking.NAME, model_tracking.apply),
-        (dynamodb_transactions.NAME, dynamodb_transactions.apply),
-        (dynamodb_streams.NAME, dynamodb_streams.apply),
-        (dynamodb_update_insert.NAME, dynamodb_update_insert.apply),
-        (sqs_fifo.NAME, sqs_fifo.apply),
-        (sqs_queue_depth.NAME, sqs_queue_depth.apply),
+    return [
+        model_tracking,
+        dynamodb_transactions,
+        dynamodb_streams,
+        dynamodb_update_insert,
+        sqs_fifo,
+        sqs_queue_depth,
     ]
-    for name, apply in fixes:
-        apply()
-        _applied.append(name)
+
+
+def apply_all() -> list[str]:
+    """Apply every fix once (idempotent); return the names of the applied fixes, in order."""
+    check_moto_version()
+    if not _applied:
+        for module in fix_modules():
+            module.apply()
+            _applied.append(module.NAME)
     return list(_applied)
