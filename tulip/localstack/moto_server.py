@@ -7,6 +7,12 @@ line ``moto ready on http://HOST:PORT`` once it answers HTTP, and exits 0 on SIG
 ``--unpatched`` serves stock moto (tests and benchmarks only). Refuses to start (exit 2, one line)
 if the installed moto is not the release the fixes were written against.
 Never imports Django.
+
+Bounds and windows of the fixes (environment of this process; defaults are AWS's):
+TULIP_MOTO_FIFO_DEDUPE_WINDOW_S (300), TULIP_MOTO_STREAM_ITERATOR_TTL_S (900),
+TULIP_MOTO_STREAM_MAX_ITERATORS (10000), TULIP_MOTO_STREAM_RETENTION_S (86400),
+TULIP_MOTO_STREAM_MAX_RECORDS (100000; AWS has no count bound, this keeps a long load test's
+memory flat).
 """
 
 from __future__ import annotations
