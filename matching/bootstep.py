@@ -19,11 +19,19 @@ class MatcherStep(bootsteps.StartStopStep):  # type: ignore[misc]
         self.loop: Any = None
 
     def start(self, parent: Any) -> None:
+        from celery.signals import worker_shutting_down
+
         from tulip.bootstrap import build_matcher_loop
 
         self.loop = build_matcher_loop()
+        # Stop receiving as soon as the shutdown begins, not after Celery's consumer has closed.
+        worker_shutting_down.connect(self._stop_receiving, weak=False)
         self.loop.start()
         log.info("matcher loop started", extra={"symbols": list(self.loop.matchers)})
+
+    def _stop_receiving(self, **_: Any) -> None:
+        if self.loop is not None:
+            self.loop.stopping.set()
 
     def stop(self, parent: Any) -> None:
         if self.loop is not None:

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 from matching.queue import EventsQueue
 from matching.services import LostLeadership, Received, ShardMatcher
@@ -21,7 +22,8 @@ ERROR_BACKOFF_S = 1.0
 
 class MatcherLoop:
     def __init__(self, matchers: dict[str, ShardMatcher], queue: EventsQueue,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, fault: Callable[[str], None] | None = None) -> None:
+        self.fault = fault
         self.matchers = matchers
         self.by_group = {group_id(symbol): m for symbol, m in matchers.items()}
         self.queue = queue
@@ -45,6 +47,9 @@ class MatcherLoop:
         self.stopping.set()
         for thread in self.threads:
             thread.join(timeout)
+        for symbol, matcher in self.matchers.items():
+            log.info("matcher stopped", extra={"symbol": symbol, "seq": matcher.engine.last_seq,
+                                               "stateHash": matcher.engine.state_hash()})
 
     def _run(self) -> None:
         while not self.stopping.is_set() and not self.deposed.is_set():
@@ -75,6 +80,8 @@ class MatcherLoop:
             with self.locks[matcher.symbol]:
                 logs.bind(symbol=matcher.symbol)
                 outcome = matcher.process(batch)
+                if self.fault and outcome.commands:
+                    self.fault("after_commit")
                 self.queue.delete(outcome.delete)
                 self.queue.release(outcome.poison)
                 matcher.publish(outcome.events)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -122,8 +122,10 @@ class ShardMatcher:
     """Owns one symbol's engine. Not thread-safe: the loop calls it from one thread at a time."""
 
     def __init__(self, cfg: Config, symbol: str, store: MatcherStorage, leader_id: str,
-                 listener: CommitListener | None = None) -> None:
+                 listener: CommitListener | None = None,
+                 fault: Callable[[str], None] | None = None) -> None:
         self.cfg = cfg
+        self.fault = fault
         self.symbol = symbol
         self.store = store
         self.leader_id = leader_id
@@ -143,7 +145,8 @@ class ShardMatcher:
         self.rebuild()
         self.active = True
         log.info("matcher leads shard", extra={"symbol": self.symbol, "epoch": self.epoch,
-                                                "seq": self.engine.last_seq})
+                                                "seq": self.engine.last_seq,
+                                                "stateHash": self.engine.state_hash()})
 
     def rebuild(self) -> None:
         """Book := DynamoDB's open orders (openOrders index) at the shard's lastSeq."""
@@ -216,6 +219,8 @@ class ShardMatcher:
             metrics.MATCHER_MESSAGES.labels(self.symbol, message.type).inc()
 
         if plan.commands:
+            if self.fault:
+                self.fault("before_commit")
             self.store.commit(plan)
         self.last_sqs_seq = max(self.last_sqs_seq, plan.last_sqs_seq,
                                 *(r.sqs_seq for r in outcome.delete))

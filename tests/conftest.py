@@ -11,12 +11,15 @@ import pytest
 
 from tests.support.stack import StackHandle, start_stack
 
+# One symbol per matcher test keeps their ledgers apart on the shared stack.
+SESSION_SYMBOLS = "TULIP,TULIPB,MA,MB,MC,MD,ME,MF"
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
     """One full stack per test process (per xdist worker), shared by the tests that only read or
     write their own data. Tests that break the stack on purpose use `private_stack`."""
-    handle = start_stack(tmp_path_factory.mktemp("stack"))
+    handle = start_stack(tmp_path_factory.mktemp("stack"), symbols=SESSION_SYMBOLS)
     try:
         yield handle
     finally:

@@ -12,6 +12,7 @@ from typing import Any
 import redis
 from django.conf import settings
 
+from matching.faults import CrashPlan
 from matching.loop import MatcherLoop
 from matching.queue import EventsQueue
 from matching.services import ShardMatcher
@@ -67,6 +68,12 @@ def build_matcher_loop() -> MatcherLoop:
     store = MatcherStorage(cfg)
     listener = RealtimeFanout(cfg)
     leader = f"{socket.gethostname()}:{os.getpid()}"
-    matchers = {symbol: ShardMatcher(cfg, symbol, store, leader, listener)
+    fault = None
+    crash_spec = os.environ.get("TULIP_MATCHER_CRASH", "")
+    if crash_spec:
+        if cfg.environment == "production":
+            raise RuntimeError("TULIP_MATCHER_CRASH is a test-only fault and refused in production")
+        fault = CrashPlan(crash_spec).reached
+    matchers = {symbol: ShardMatcher(cfg, symbol, store, leader, listener, fault)
                 for symbol in cfg.symbols}
-    return MatcherLoop(matchers, EventsQueue(cfg))
+    return MatcherLoop(matchers, EventsQueue(cfg), fault=fault)

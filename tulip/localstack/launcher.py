@@ -208,6 +208,16 @@ class LocalStack:
             return ""
         return "\n".join(child.log_path.read_text(errors="replace").splitlines()[-lines:])
 
+    def _logged_since(self, name: str, offset: int, text: str) -> bool:
+        """`text` appeared in the component's log after byte `offset` (this run, not a former)."""
+        with open(self.children[name].log_path, "rb") as log:
+            log.seek(offset)
+            return text.encode() in log.read()
+
+    def _log_size(self, name: str) -> int:
+        path = self.options.state_dir / "logs" / f"{name}.log"
+        return path.stat().st_size if path.exists() else 0
+
     def _fail(self, name: str, why: str) -> StackError:
         return StackError(f"{name} {why}; last log lines ({self.children[name].log_path}):\n"
                           f"{self.log_tail(name)}")
@@ -257,20 +267,22 @@ class LocalStack:
         self._wait("http", lambda: self._http_ok(f"{self.http_url}/healthz"), timeout=60)
 
     def start_worker(self) -> None:
+        offset = self._log_size("worker")
         self.spawn("worker", [PYTHON, "-m", "celery", "-A", "tulip", "worker",
                               "-Q", provision.Names().tasks_queue, "-c", "1", "--pool", "solo",
                               "-B",  # embedded beat: the sweeper's schedule (one worker locally)
                               "-n", f"tasks-{os.getpid()}@%h", "--without-gossip",
                               "--without-mingle", "--without-heartbeat", "-l", "INFO"])
-        self._wait("worker", lambda: "ready." in self.log_tail("worker", 200), timeout=90)
+        self._wait("worker", lambda: self._logged_since("worker", offset, "ready."), timeout=90)
 
     def start_matcher(self) -> None:
+        offset = self._log_size("matcher")
         self.spawn("matcher", [PYTHON, "-m", "celery", "-A", "tulip", "worker",
                                "-Q", provision.Names().matching_control_queue, "-c", "1",
                                "--pool", "solo", "--matcher", "-n", f"matcher-{os.getpid()}@%h",
                                "--without-gossip", "--without-mingle", "--without-heartbeat",
                                "-l", "INFO"])
-        self._wait("matcher", lambda: "matcher loop started" in self.log_tail("matcher", 400),
+        self._wait("matcher", lambda: self._logged_since("matcher", offset, "matcher loop started"),
                    timeout=90)
 
     def _run_checked(self, name: str, command: list[str]) -> None:
