@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from matching import storage
 from matching.engine import (
+    SIM_CLIENT_ID,
     CancelOrder,
     Command,
     Event,
@@ -275,9 +276,13 @@ class ShardMatcher:
             if isinstance(event, TradeExecuted):
                 puts.append(self._trade_put(event, now))
                 notional = event.price * event.qty
-                for order_id, filled, remaining in (
-                        (event.maker_order_id, event.maker_filled, event.maker_remaining),
-                        (event.taker_order_id, event.taker_filled, event.taker_remaining)):
+                for order_id, client_id, filled, remaining in (
+                        (event.maker_order_id, event.maker_client_id, event.maker_filled,
+                         event.maker_remaining),
+                        (event.taker_order_id, event.taker_client_id, event.taker_filled,
+                         event.taker_remaining)):
+                    if client_id == SIM_CLIENT_ID:
+                        continue  # SimFill's simulated counterparty has no order item
                     touch(order_id, filled - event.qty, filled, notional,
                           "FILLED" if remaining == 0 else "PARTIALLY_FILLED", event.seq,
                           closed=remaining == 0)

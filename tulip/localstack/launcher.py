@@ -79,6 +79,8 @@ class StackOptions:
     database_url: str | None = None  # None: SQLite in state_dir
     redis_key_prefix: str | None = None  # None: "tulip" locally, unique per test stack
     symbols: str = "TULIP"
+    # Crash tests shorten it so a batch lost mid-flight is redelivered in seconds, not 30.
+    events_visibility_timeout_s: int = provision.EVENTS_VISIBILITY_TIMEOUT_S
     matcher: str = "book"
     extra_env: dict[str, str] = field(default_factory=dict)
     # Per-component overrides on top of the shared environment (fault injection in tests, e.g. an
@@ -118,7 +120,7 @@ class LocalStack:
             say(f"moto ready at {self.moto_url}; provisioning tables, queues, user pool, bucket")
             self.provisioned = provision.provision(
                 self.boto("dynamodb"), self.boto("sqs"), self.boto("cognito-idp"), self.boto("s3"),
-                self.names)
+                self.names, opts.events_visibility_timeout_s)
             say("starting Redis")
             redis_url = self._start_redis()
             self.env = self._child_env(redis_url)

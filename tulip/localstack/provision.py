@@ -97,7 +97,8 @@ def create_tables(ddb: Any, names: Names) -> None:
     )
 
 
-def create_queues(sqs: Any, names: Names) -> tuple[str, str, str, str]:
+def create_queues(sqs: Any, names: Names,
+                  visibility_timeout_s: int = EVENTS_VISIBILITY_TIMEOUT_S) -> tuple[str, str, str, str]:
     dlq_url = sqs.create_queue(
         QueueName=names.events_dlq,
         Attributes={"FifoQueue": "true", "MessageRetentionPeriod": "1209600"},
@@ -109,7 +110,7 @@ def create_queues(sqs: Any, names: Names) -> tuple[str, str, str, str]:
         Attributes={
             "FifoQueue": "true",
             "ContentBasedDeduplication": "false",  # the producer sets the IK as dedupe id
-            "VisibilityTimeout": str(EVENTS_VISIBILITY_TIMEOUT_S),
+            "VisibilityTimeout": str(visibility_timeout_s),
             "RedrivePolicy": json.dumps(
                 {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": DLQ_MAX_RECEIVE_COUNT}),
         },
@@ -164,9 +165,10 @@ def access_token(cognito: Any, pool_id: str, client_id: str, username: str,
     return token
 
 
-def provision(ddb: Any, sqs: Any, cognito: Any, s3: Any, names: Names) -> Provisioned:
+def provision(ddb: Any, sqs: Any, cognito: Any, s3: Any, names: Names,
+              visibility_timeout_s: int = EVENTS_VISIBILITY_TIMEOUT_S) -> Provisioned:
     create_tables(ddb, names)
-    events_url, dlq_url, tasks_url, control_url = create_queues(sqs, names)
+    events_url, dlq_url, tasks_url, control_url = create_queues(sqs, names, visibility_timeout_s)
     pool_id, client_id = create_user_pool(cognito, names)
     s3.create_bucket(Bucket=names.reports_bucket)
     return Provisioned(events_url, dlq_url, tasks_url, control_url, pool_id, client_id)
