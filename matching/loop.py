@@ -22,8 +22,12 @@ ERROR_BACKOFF_S = 1.0
 
 class MatcherLoop:
     def __init__(self, matchers: dict[str, ShardMatcher], queue: EventsQueue,
-                 threads: int | None = None, fault: Callable[[str], None] | None = None) -> None:
+                 threads: int | None = None, fault: Callable[[str], None] | None = None,
+                 per_message: bool = False) -> None:
         self.fault = fault
+        # per_message: one commit per message, the baseline group commit is measured against.
+        self.per_message = per_message
+        self.breakdown = CycleBreakdown()
         self.matchers = matchers
         self.by_group = {group_id(symbol): m for symbol, m in matchers.items()}
         self.queue = queue
@@ -47,6 +51,7 @@ class MatcherLoop:
         self.stopping.set()
         for thread in self.threads:
             thread.join(timeout)
+        log.info("cycle breakdown", extra=self.breakdown.summary())
         for symbol, matcher in self.matchers.items():
             log.info("matcher stopped", extra={"symbol": symbol, "seq": matcher.engine.last_seq,
                                                "stateHash": matcher.engine.state_hash()})
@@ -65,9 +70,11 @@ class MatcherLoop:
                 time.sleep(ERROR_BACKOFF_S)
 
     def cycle(self) -> int:
+        started = time.perf_counter()
         received = self.queue.receive(LONG_POLL_S)
         if not received:
             return 0
+        receive_s = time.perf_counter() - started
         groups: dict[str, list[Received]] = defaultdict(list)
         for group, message in received:
             groups[group].append(message)
@@ -79,10 +86,46 @@ class MatcherLoop:
                 continue
             with self.locks[matcher.symbol]:
                 logs.bind(symbol=matcher.symbol)
-                outcome = matcher.process(batch)
-                if self.fault and outcome.commands:
-                    self.fault("after_commit")
-                self.queue.delete(outcome.delete)
-                self.queue.release(outcome.poison)
-                matcher.publish(outcome.events)
+                batches = [[m] for m in batch] if self.per_message else [batch]
+                for part in batches:
+                    self._one_batch(matcher, part, receive_s)
+                    receive_s = 0.0
         return len(received)
+
+    def _one_batch(self, matcher: ShardMatcher, batch: list[Received], receive_s: float) -> None:
+        outcome = matcher.process(batch)
+        if self.fault and outcome.commands:
+            self.fault("after_commit")
+        deleting = time.perf_counter()
+        self.queue.delete(outcome.delete)
+        self.queue.release(outcome.poison)
+        publishing = time.perf_counter()
+        matcher.publish(outcome.events)
+        self.breakdown.add(len(batch), receive_s, outcome.engine_s, outcome.commit_s,
+                           publishing - deleting, time.perf_counter() - publishing)
+
+
+class CycleBreakdown:
+    """Where a batch's time goes (receive / engine / commit / delete / publish), for the pipeline
+    benchmark and the logs. Totals only: bounded memory however long the worker runs."""
+
+    STAGES = ("receive", "engine", "commit", "delete", "publish")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.batches = 0
+        self.messages = 0
+        self.totals = dict.fromkeys(self.STAGES, 0.0)
+
+    def add(self, messages: int, *durations: float) -> None:
+        with self.lock:
+            self.batches += 1
+            self.messages += messages
+            for stage, seconds in zip(self.STAGES, durations, strict=True):
+                self.totals[stage] += seconds
+
+    def summary(self) -> dict[str, float | int]:
+        with self.lock:
+            per_batch = {f"{stage}Ms": round(1000 * total / self.batches, 3) if self.batches else 0.0
+                         for stage, total in self.totals.items()}
+            return {"batches": self.batches, "messages": self.messages, **per_batch}

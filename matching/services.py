@@ -65,6 +65,8 @@ class BatchOutcome:
     poison: list[Received] = field(default_factory=list)  # leave for redrive to the DLQ
     events: list[dict[str, Any]] = field(default_factory=list)
     commands: int = 0
+    engine_s: float = 0.0  # decode + state reads + engine + plan
+    commit_s: float = 0.0
 
 
 class CommitListener(Protocol):
@@ -179,6 +181,7 @@ class ShardMatcher:
         raise RuntimeError(f"{self.symbol}: batch not committed after {MAX_ATTEMPTS} attempts")
 
     def _attempt(self, batch: Sequence[Received]) -> BatchOutcome:
+        started = time.perf_counter()
         outcome = BatchOutcome()
         decoded: list[tuple[Received, messages.Message]] = []
         for received in batch:
@@ -219,10 +222,13 @@ class ShardMatcher:
                 metrics.observe_event_lag("accept_to_match", (ts - _ms(message.acceptedAt)) / 1000)
             metrics.MATCHER_MESSAGES.labels(self.symbol, message.type).inc()
 
+        committing = time.perf_counter()
+        outcome.engine_s = committing - started
         if plan.commands:
             if self.fault:
                 self.fault("before_commit")
             self.store.commit(plan)
+        outcome.commit_s = time.perf_counter() - committing
         self.last_sqs_seq = max(self.last_sqs_seq, plan.last_sqs_seq,
                                 *(r.sqs_seq for r in outcome.delete))
         self._forget_closed(outcome.events)

@@ -76,4 +76,5 @@ def build_matcher_loop() -> MatcherLoop:
         fault = CrashPlan(crash_spec).reached
     matchers = {symbol: ShardMatcher(cfg, symbol, store, leader, listener, fault)
                 for symbol in cfg.symbols}
-    return MatcherLoop(matchers, EventsQueue(cfg), fault=fault)
+    return MatcherLoop(matchers, EventsQueue(cfg), fault=fault,
+                       per_message=cfg.matcher_commit == "per_message")

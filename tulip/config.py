@@ -73,6 +73,7 @@ class Config:
     database_url: str | None
     symbols: tuple[str, ...]
     matcher: str
+    matcher_commit: str
     port: int
     reports_bucket: str
     log_level: str
@@ -287,6 +288,8 @@ def load_config(env: Mapping[str, str]) -> Config:
         database_url=database_url,
         symbols=parse_symbols(env.get("TULIP_SYMBOLS")),
         matcher=_choice(env, "MATCHER", MATCHERS, "book"),
+        # per_message exists to measure group commit against (make bench-pipeline).
+        matcher_commit=_choice(env, "MATCHER_COMMIT", ("group", "per_message"), "group"),
         port=_int(env, "PORT", 8000, 1, 65535),
         reports_bucket=_name(env, "REPORTS_BUCKET", "tulip-reports", required=False),
         log_level=log_level,
