@@ -48,19 +48,28 @@ test-deep: $(STAMP)
 	TULIP_HYPOTHESIS_PROFILE=deep $(PYTEST) -p no:django tests/property -m deep
 
 test-chaos: $(STAMP)
-	$(PYTEST) -m "chaos or slow" tests/chaos tests/sim
+	$(PYTEST) -m "chaos or slow" tests/chaos
 
 $(VENV)/.bench-installed: $(STAMP) requirements-bench.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt -c constraints.txt
 	@touch $@
 
-bench: bench-engine bench-localstack
+bench: bench-engine bench-localstack bench-api bench-pipeline bench-ws
 
 bench-engine: $(VENV)/.bench-installed
 	$(PY) -m bench.engine.run
 
 bench-localstack: $(STAMP)
 	$(PY) -m bench.localstack
+
+bench-api: $(STAMP)
+	TULIP_ENV=test $(PY) -m bench.api
+
+bench-pipeline: $(STAMP)
+	TULIP_ENV=test $(PY) -m bench.pipeline
+
+bench-ws: $(STAMP)
+	TULIP_ENV=test $(PY) -m bench.ws
 
 engine-compiled: $(STAMP)
 	$(PY) -m bench.engine.build_mypyc
