@@ -19,6 +19,6 @@ app.user_options["worker"].add(
     Option(["--matcher"], is_flag=True, default=False,
            help="Run the matching loop (events FIFO queue) in this worker."))
 
-from matching.bootstep import MatcherStep  # noqa: E402
+from tulip.matcher_step import MatcherStep  # noqa: E402
 
 app.steps["worker"].add(MatcherStep)

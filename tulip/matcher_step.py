@@ -9,7 +9,7 @@ from typing import Any
 
 from celery import bootsteps
 
-log = logging.getLogger("matching.bootstep")
+log = logging.getLogger("tulip.matcher_step")
 
 
 class MatcherStep(bootsteps.StartStopStep):  # type: ignore[misc]
