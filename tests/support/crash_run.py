@@ -56,7 +56,8 @@ def run_with_crash(tmp_path: Path, count: int, seed: int, crash: str,
         if matcher.poll() is not None:
             handle.stack.options.component_env.pop("matcher", None)
             handle.stack.start_matcher()
-        wait_until_matched(handle, [order["orderId"] for order, _ in placed], timeout=180)
+        wait_until_matched(handle, [order["orderId"] for order, _ in placed],
+                           timeout=max(180.0, count * 0.5))
         assert_ledger(handle, SYMBOL)
         _assert_book_equals_reference(handle, traders, placed)
     finally:

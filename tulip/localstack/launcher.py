@@ -73,6 +73,7 @@ class StackOptions:
     http_port: int | None = None  # None: a free port
     with_http: bool = True
     with_worker: bool = True
+    with_matcher: bool = True  # only with the worker; off for tests that count queued messages
     moto_patched: bool = True
     environment: str = "local"
     redis_url: str | None = None  # None: REDIS_URL from the environment if reachable, else embedded
@@ -133,7 +134,8 @@ class LocalStack:
             if opts.with_worker:
                 say("starting Celery workers (tasks + sweeper, matcher)")
                 self.start_worker()
-                self.start_matcher()
+                if opts.with_matcher:
+                    self.start_matcher()
         except BaseException:
             self.stop()
             raise
