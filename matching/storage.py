@@ -10,10 +10,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from orders.domain import OPEN_STATES
 from tulip import aws
 from tulip.config import Config
 
-OPEN_STATES = ("ACCEPTED", "OPEN", "PARTIALLY_FILLED")
 MAX_TRANSACTION_ITEMS = 100
 MAX_REBUILD_PAGES = 10_000  # 10k pages x 1 MB: far past any book we simulate; bounds the loop
 

@@ -127,23 +127,23 @@ class CognitoJWTAuthentication(authentication.BaseAuthentication):
         return 'Bearer realm="tulip"'
 
 
-class IsTrader(permissions.BasePermission):
-    """Authenticated with a verified token and a member of the traders group."""
+class InGroup(permissions.BasePermission):
+    """Authenticated with a verified token (else 401) and a member of `group` (else 403)."""
 
+    group = ""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not isinstance(user, Principal):
+            raise exceptions.NotAuthenticated("Authentication is required: send a Bearer token.")
+        return self.group in user.groups
+
+
+class IsTrader(InGroup):
+    group = TRADER_GROUP
     message = "This account may not trade (not in the 'traders' group)."
 
-    def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        if not isinstance(user, Principal):
-            raise exceptions.NotAuthenticated("Authentication is required: send a Bearer token.")
-        return user.is_trader
 
-
-class IsStaff(permissions.BasePermission):
+class IsStaff(InGroup):
+    group = STAFF_GROUP
     message = "Staff only (the 'ops' group)."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        if not isinstance(user, Principal):
-            raise exceptions.NotAuthenticated("Authentication is required: send a Bearer token.")
-        return user.is_staff

@@ -11,19 +11,21 @@ from typing import Any
 from tests.support.stack import StackHandle
 
 
-def _scan(stack: StackHandle, table: str, prefix: str) -> list[dict[str, Any]]:
-    ddb = stack.boto("dynamodb")
+def _all_pages(call: Any, **kwargs: Any) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True,
-                              "FilterExpression": "begins_with(pk, :p)",
-                              "ExpressionAttributeValues": {":p": {"S": prefix}}}
     for _ in range(10_000):
-        page = ddb.scan(**kwargs)
+        page = call(**kwargs)
         items.extend(page["Items"])
         if "LastEvaluatedKey" not in page:
             return items
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    raise AssertionError("scan did not finish")
+    raise AssertionError("paging did not finish")
+
+
+def _scan(stack: StackHandle, table: str, prefix: str) -> list[dict[str, Any]]:
+    return _all_pages(stack.boto("dynamodb").scan, TableName=table, ConsistentRead=True,
+                      FilterExpression="begins_with(pk, :p)",
+                      ExpressionAttributeValues={":p": {"S": prefix}})
 
 
 def orders(stack: StackHandle, symbol: str | None = None) -> dict[str, dict[str, Any]]:
@@ -40,18 +42,9 @@ def trades(stack: StackHandle, symbol: str | None = None) -> list[dict[str, Any]
 
 
 def events(stack: StackHandle, symbol: str) -> list[dict[str, Any]]:
-    ddb = stack.boto("dynamodb")
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": stack.env["TRADES_TABLE"], "ConsistentRead": True,
-                              "KeyConditionExpression": "pk = :p",
-                              "ExpressionAttributeValues": {":p": {"S": f"EVENTS#{symbol}"}}}
-    for _ in range(10_000):
-        page = ddb.query(**kwargs)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    raise AssertionError("query did not finish")
+    return _all_pages(stack.boto("dynamodb").query, TableName=stack.env["TRADES_TABLE"],
+                      ConsistentRead=True, KeyConditionExpression="pk = :p",
+                      ExpressionAttributeValues={":p": {"S": f"EVENTS#{symbol}"}})
 
 
 def shard_last_seq(stack: StackHandle, symbol: str) -> int:
