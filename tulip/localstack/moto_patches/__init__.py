@@ -33,6 +33,10 @@ _applied: list[str] = []
 def fix_modules() -> list[ModuleType]:
     """The fix modules, in the order they are applied (each has ``NAME`` and ``apply()``)."""
     from . import (
+        dynamodb_ast_traversal,
+        dynamodb_expression_cache,
+        dynamodb_item_size,
+        dynamodb_read_responses,
         dynamodb_streams,
         dynamodb_transactions,
         dynamodb_update_insert,
@@ -46,6 +50,10 @@ def fix_modules() -> list[ModuleType]:
         dynamodb_transactions,
         dynamodb_streams,
         dynamodb_update_insert,
+        dynamodb_expression_cache,
+        dynamodb_ast_traversal,
+        dynamodb_item_size,
+        dynamodb_read_responses,
         sqs_fifo,
         sqs_queue_depth,
     ]

@@ -20,6 +20,12 @@ TransactionCanceledException with one CancellationReason per operation, in order
 errors roll back and re-raise. Every DynamoDB and DynamoDB Streams request runs under one
 re-entrant lock (``DYNAMODB_LOCK``), so a transaction is atomic for other clients and reads never
 iterate a dict that a write is changing.
+
+Each operation's ConditionExpression is evaluated once, by the transaction, against the current
+item; the write itself is then made without the condition. moto evaluated it a second time inside
+put_item/update_item/delete_item, against the same item (nothing can change it in between: the
+lock is held and no earlier operation of the transaction may touch the same item), so the result
+is identical and a parse plus an evaluation per operation is saved.
 """
 
 from __future__ import annotations
@@ -149,7 +155,7 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
                 self.put_item(
                     table_name,
                     op["Item"],
-                    condition_expression=condition_expression,
+                    condition_expression=None,  # evaluated above, on the same item
                     expression_attribute_names=expression_attribute_names,
                     expression_attribute_values=expression_attribute_values,
                 )
@@ -158,7 +164,7 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
                 self.delete_item(
                     table_name,
                     key,
-                    condition_expression=condition_expression,
+                    condition_expression=None,  # evaluated above, on the same item
                     expression_attribute_names=expression_attribute_names,
                     expression_attribute_values=expression_attribute_values,
                 )
@@ -168,7 +174,7 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
                     table_name,
                     key,
                     update_expression=op["UpdateExpression"],
-                    condition_expression=condition_expression,
+                    condition_expression=None,  # evaluated above, on the same item
                     expression_attribute_names=expression_attribute_names,
                     expression_attribute_values=expression_attribute_values,
                 )

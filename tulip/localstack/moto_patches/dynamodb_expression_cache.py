@@ -1,0 +1,112 @@
+"""Fix ``dynamodb_expression_cache``: each distinct expression string is tokenised and parsed once.
+
+Why (measured on moto 5.2.5, a 30-item matcher transaction, cProfile): every ConditionExpression
+is lexed with seven regular expressions per token three times per operation (request validation,
+the transaction's check, then again inside put_item/update_item), and every UpdateExpression is
+tokenised and parsed into an AST twice (request validation, update_item). The matcher sends the
+same few expression strings over and over with different values: ~25 % of a transaction's server
+time went to re-parsing identical strings.
+
+Fix (results are unchanged; only repeated work is skipped):
+
+* ``UpdateExpressionParser.make`` keeps the parsed AST per expression string (bounded LRU). The
+  AST is never mutated by its users: request validation only reads it and the update validator
+  works on its own deep copy (``Validator.__init__``), so sharing it is safe. Parse errors are not
+  cached (they are raised again on every call).
+* ``ConditionExpressionParser._lex_condition_expression`` keeps the token list per expression
+  string and hands each call fresh token nodes (their ``children`` lists are new), so the later
+  parsing stages, which substitute this request's attribute names and values, run as before.
+* ``UpdateExpressionValidator`` runs its three expression-only checks (ActionCountValidator,
+  OverlappingPathsValidator, UpdateHashRangeKeyValidator: ~45 % of validation time, each an
+  AST traversal with a recursive ``find_clauses`` per node) once per (parsed expression,
+  attribute names, table key attributes). They read nothing else, do not change the AST and
+  run first, so once they passed for that input they pass again; a failing input is not
+  remembered and raises every time. The item-dependent processors always run.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import deque
+from typing import Any
+
+from ._util import replace
+
+NAME = "dynamodb_expression_cache"
+
+#: Distinct expression strings kept (the product uses a few dozen; tests and tools add some).
+CACHE_SIZE = 4096
+
+# (id of the parsed AST, attribute names, table key attributes) -> the AST (kept alive so its id
+# cannot be reused while the entry exists)
+_checked: dict[tuple[int, tuple[tuple[str, str], ...], tuple[str, ...]], Any] = {}
+
+
+def _validate_once(original_validate: Any, pure: tuple[type, ...]) -> Any:
+    def validate(self: Any) -> Any:
+        names = self.expression_attribute_names or {}
+        key = (id(self._tulip_source), tuple(sorted(names.items())), tuple(self.table.table_key_attrs))
+        if _checked.get(key) is not self._tulip_source:
+            result = original_validate(self)
+            if len(_checked) >= CACHE_SIZE:
+                _checked.clear()
+            _checked[key] = self._tulip_source
+            return result
+        node = self.node_to_validate
+        for processor in self.processors:
+            if not isinstance(processor, pure):
+                node = processor.traverse(node)
+        return node
+
+    return validate
+
+
+def apply() -> None:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    original_make = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
+
+    @functools.lru_cache(maxsize=CACHE_SIZE)
+    def parsed(cls: type, expression_str: str) -> Any:
+        return original_make(cls, expression_str)
+
+    def make(cls: type, expression_str: str) -> Any:
+        if not isinstance(expression_str, str):  # unhashable or odd input: moto's own path
+            return original_make(cls, expression_str)
+        return parsed(cls, expression_str)
+
+    replace(UpdateExpressionParser, "make", classmethod(make))
+
+    original_lex = ConditionExpressionParser._lex_condition_expression
+
+    @functools.lru_cache(maxsize=CACHE_SIZE)
+    def tokens(expression: str) -> tuple[tuple[str, str, str, Any], ...]:
+        lexer = ConditionExpressionParser(expression, None, None)
+        return tuple((n.nonterminal, n.kind, n.text, n.value) for n in original_lex(lexer))
+
+    def lex(self: Any) -> deque[Any]:
+        expression = self.condition_expression
+        if not isinstance(expression, str):
+            return original_lex(self)
+        node = self.Node
+        return deque(node(nt, kind, text, value, []) for nt, kind, text, value in tokens(expression))
+
+    replace(ConditionExpressionParser, "_lex_condition_expression", lex)
+
+    from moto.dynamodb.parsing.validators import (
+        ActionCountValidator,
+        OverlappingPathsValidator,
+        UpdateExpressionValidator,
+        UpdateHashRangeKeyValidator,
+    )
+
+    original_init = UpdateExpressionValidator.__init__
+
+    def init(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, expression, *args, **kwargs)
+        self._tulip_source = expression
+
+    replace(UpdateExpressionValidator, "__init__", init)
+    pure = (ActionCountValidator, OverlappingPathsValidator, UpdateHashRangeKeyValidator)
+    replace(UpdateExpressionValidator, "validate", _validate_once(UpdateExpressionValidator.validate, pure))
