@@ -5,7 +5,7 @@ CloudWatch publisher, multiprocess aggregation) is ops' concern (ops/metrics_exp
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 NAMESPACE = "tulipbroker"
 
@@ -38,3 +38,18 @@ def observe_request(method: str, status: int, seconds: float) -> None:
 def observe_event_lag(stage: str, seconds: float) -> None:
     """stage: "commit_to_publish" or "accept_to_match"."""
     EVENT_LAG.labels(stage).observe(max(0.0, seconds))
+
+
+# Set by `manage.py reconcile` (a short-lived process): "mostrecent" keeps its value in the
+# multiprocess directory after it exits, so /metrics and the CloudWatch publisher still see it.
+OPEN_DOUBLE_FILLS = Gauge(f"{NAMESPACE}_reconcile_double_fills", "Open double-fill findings of the "
+                          "last reconciliation run", multiprocess_mode="mostrecent")
+OPEN_FINDINGS = Gauge(f"{NAMESPACE}_reconcile_findings", "Open findings of the last reconciliation "
+                      "run", multiprocess_mode="mostrecent")
+
+
+def record_reconcile(double_fills: int, findings: int) -> None:
+    if double_fills:
+        DOUBLE_FILL_VIOLATIONS.inc(double_fills)
+    OPEN_DOUBLE_FILLS.set(double_fills)
+    OPEN_FINDINGS.set(findings)

@@ -1,0 +1,220 @@
+"""The reconciliation checks, pure: a snapshot of DynamoDB in, findings out (no I/O, no Django), so
+`manage.py reconcile`, the pipeline gate's Lambda and unit tests run the very same code.
+
+A finding has a stable `key` naming the inconsistency *as observed* (order id plus the numbers
+that disagree). `--fix` appends a `Reconciled` event carrying that key; a later run treats a
+finding whose key a Reconciled event carries as resolved. History stays as it was (trades are
+never removed, gaps never back-filled); the Reconciled event is the ledger's record that ops
+compensated. If the same order drifts further (another extra fill), the numbers, hence the key,
+change and it is reported again.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ops.storage import RECONCILED, EventRow, OrderRow, ShardRow, TradeRow
+
+DOUBLE_FILL = "double_fill"
+FILLED_QTY_MISMATCH = "filled_qty_mismatch"
+DUPLICATE_IDEMPOTENCY = "duplicate_idempotency"
+SEQ_GAP = "seq_gap"
+SEQ_AHEAD = "seq_ahead"
+ACCEPTED_UNSEEN = "accepted_unseen"
+TRADE_WITHOUT_EVENT = "trade_without_event"
+PROJECTION_MISMATCH = "projection_mismatch"
+KINDS = (DOUBLE_FILL, FILLED_QTY_MISMATCH, DUPLICATE_IDEMPOTENCY, SEQ_GAP, SEQ_AHEAD,
+         ACCEPTED_UNSEEN, TRADE_WITHOUT_EVENT, PROJECTION_MISMATCH)
+OPEN = ("ACCEPTED", "OPEN", "PARTIALLY_FILLED")
+# SimFill's simulated counterparty has no order item (tests/support/ledger.py says the same).
+SIM_PREFIX = "sim:"
+
+
+@dataclass(frozen=True, slots=True)
+class FindingData:
+    kind: str
+    key: str
+    symbol: str
+    expected: str
+    actual: str
+    order_ids: tuple[str, ...] = ()
+    trade_ids: tuple[str, ...] = ()
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "key": self.key, "symbol": self.symbol,
+                "expected": self.expected, "actual": self.actual,
+                "orderIds": list(self.order_ids), "tradeIds": list(self.trade_ids),
+                "detail": self.detail}
+
+
+@dataclass
+class SymbolSnapshot:
+    symbol: str
+    shard: ShardRow
+    trades: list[TradeRow]
+    events: list[EventRow]
+    accepted_unseen: list[OrderRow]
+
+
+@dataclass
+class Snapshot:
+    orders: list[OrderRow]
+    symbols: dict[str, SymbolSnapshot]
+    # IK hash -> orderId of the idempotency record (the order the client was answered with)
+    idempotency_owner: dict[str, str | None] = field(default_factory=dict)
+    # True when orders were filtered (--since/--symbol): a trade for an order outside the filter
+    # is then not a finding.
+    partial_orders: bool = False
+
+
+def resolved_keys(events: Iterable[EventRow]) -> set[str]:
+    keys: set[str] = set()
+    for event in events:
+        if event.type == RECONCILED:
+            key = event.payload.get("findingKey")
+            if isinstance(key, str):
+                keys.add(key)
+    return keys
+
+
+def fill_findings(snapshot: Snapshot) -> list[FindingData]:
+    """Appendix B: Σ trade qty per order leg ≤ qty, and == the order's filledQty."""
+    filled: dict[str, int] = defaultdict(int)
+    trades_of: dict[str, list[str]] = defaultdict(list)
+    for symbol_snapshot in snapshot.symbols.values():
+        for trade in symbol_snapshot.trades:
+            for leg in (trade.buy_order_id, trade.sell_order_id):
+                filled[leg] += trade.qty
+                trades_of[leg].append(trade.trade_id)
+    findings: list[FindingData] = []
+    for order in snapshot.orders:
+        if order.symbol not in snapshot.symbols:
+            continue
+        total = filled.get(order.order_id, 0)
+        trade_ids = tuple(sorted(trades_of.get(order.order_id, [])))
+        if total > order.qty:
+            # The stronger finding; a mismatch on the same order is implied and not repeated.
+            findings.append(FindingData(
+                DOUBLE_FILL, f"{DOUBLE_FILL}:{order.order_id}:{total}", order.symbol,
+                expected=f"sum(trade qty) <= qty {order.qty}", actual=f"sum(trade qty) = {total}",
+                order_ids=(order.order_id,), trade_ids=trade_ids,
+                detail=f"status {order.status}, filledQty {order.filled_qty}"))
+        elif total != order.filled_qty:
+            findings.append(FindingData(
+                FILLED_QTY_MISMATCH,
+                f"{FILLED_QTY_MISMATCH}:{order.order_id}:{total}:{order.filled_qty}", order.symbol,
+                expected=f"filledQty = sum(trade qty) = {total}",
+                actual=f"filledQty = {order.filled_qty}", order_ids=(order.order_id,),
+                trade_ids=trade_ids, detail=f"status {order.status}, qty {order.qty}"))
+    return findings
+
+
+def idempotency_findings(snapshot: Snapshot) -> list[FindingData]:
+    """Rule 1: one order per (clientId, idempotencyKey), i.e. per IK hash."""
+    by_ik: dict[str, list[OrderRow]] = defaultdict(list)
+    for order in snapshot.orders:
+        if order.idempotency_key:
+            by_ik[order.idempotency_key].append(order)
+    findings: list[FindingData] = []
+    for ik, group in sorted(by_ik.items()):
+        if len(group) < 2:
+            continue
+        keeper = canonical_order(group, snapshot.idempotency_owner.get(ik))
+        for duplicate in sorted(group, key=lambda o: (o.created_at, o.order_id)):
+            if duplicate.order_id == keeper.order_id:
+                continue
+            findings.append(FindingData(
+                DUPLICATE_IDEMPOTENCY, f"{DUPLICATE_IDEMPOTENCY}:{duplicate.order_id}",
+                duplicate.symbol, expected=f"1 order for idempotency key {ik[:12]}…",
+                actual=f"{len(group)} orders",
+                order_ids=(keeper.order_id, duplicate.order_id),
+                detail=f"keeps {keeper.order_id}; duplicate status {duplicate.status}"))
+    return findings
+
+
+def canonical_order(group: list[OrderRow], owner: str | None) -> OrderRow:
+    """The order the idempotency record names (the one the client was answered with), else the
+    oldest."""
+    for order in group:
+        if order.order_id == owner:
+            return order
+    return min(group, key=lambda o: (o.created_at, o.order_id))
+
+
+def sequence_findings(symbol_snapshot: SymbolSnapshot) -> list[FindingData]:
+    """Rule 4 / design §6: stored events are exactly seq 1..lastSeq of the shard."""
+    symbol = symbol_snapshot.symbol
+    seqs = sorted({e.seq for e in symbol_snapshot.events})
+    last = symbol_snapshot.shard.last_seq
+    present = set(seqs)
+    findings: list[FindingData] = []
+    for lo, hi in _ranges(s for s in range(1, last + 1) if s not in present):
+        findings.append(FindingData(
+            SEQ_GAP, f"{SEQ_GAP}:{symbol}:{lo}-{hi}", symbol,
+            expected=f"events {lo}..{hi} stored (lastSeq {last})",
+            actual="missing" if lo == hi else f"{hi - lo + 1} events missing"))
+    for lo, hi in _ranges(s for s in seqs if s > last or s < 1):
+        findings.append(FindingData(
+            SEQ_AHEAD, f"{SEQ_AHEAD}:{symbol}:{lo}-{hi}", symbol,
+            expected=f"no event beyond lastSeq {last}", actual=f"events {lo}..{hi} stored",
+            detail="the SHARD item is behind its events: needs a human (no automatic fix)"))
+    return findings
+
+
+def _ranges(values: Iterable[int]) -> list[tuple[int, int]]:
+    ranges: list[tuple[int, int]] = []
+    for value in values:
+        if ranges and value == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], value)
+        else:
+            ranges.append((value, value))
+    return ranges
+
+
+def trade_event_findings(symbol_snapshot: SymbolSnapshot) -> list[FindingData]:
+    """Every trade is in the event log as TradeExecuted at its seq (the replay source)."""
+    executed = {e.seq: e.payload.get("tradeId") for e in symbol_snapshot.events
+                if e.type == "TradeExecuted"}
+    findings: list[FindingData] = []
+    for trade in sorted(symbol_snapshot.trades, key=lambda t: t.seq):
+        if executed.get(trade.seq) != trade.trade_id:
+            findings.append(FindingData(
+                TRADE_WITHOUT_EVENT, f"{TRADE_WITHOUT_EVENT}:{trade.trade_id}", trade.symbol,
+                expected=f"TradeExecuted {trade.trade_id} at seq {trade.seq}",
+                actual="no such event" if trade.seq not in executed else
+                f"TradeExecuted {executed[trade.seq]} at that seq",
+                order_ids=(trade.buy_order_id, trade.sell_order_id), trade_ids=(trade.trade_id,)))
+    return findings
+
+
+def unseen_findings(symbol_snapshot: SymbolSnapshot, min_age_s: float) -> list[FindingData]:
+    return [FindingData(
+        ACCEPTED_UNSEEN, f"{ACCEPTED_UNSEEN}:{o.order_id}", o.symbol,
+        expected=f"seen by the matcher within {min_age_s:g}s of acceptance",
+        actual=f"still ACCEPTED since {o.accepted_at}", order_ids=(o.order_id,))
+        for o in symbol_snapshot.accepted_unseen]
+
+
+def check(snapshot: Snapshot, unseen_age_s: float) -> tuple[list[FindingData], list[FindingData]]:
+    """(open findings, findings already resolved by a Reconciled event)."""
+    findings = fill_findings(snapshot) + idempotency_findings(snapshot)
+    resolved: set[str] = set()
+    for symbol_snapshot in snapshot.symbols.values():
+        findings += sequence_findings(symbol_snapshot)
+        findings += trade_event_findings(symbol_snapshot)
+        findings += unseen_findings(symbol_snapshot, unseen_age_s)
+        resolved |= resolved_keys(symbol_snapshot.events)
+    open_findings = [f for f in findings if f.key not in resolved]
+    done = [f for f in findings if f.key in resolved]
+    return open_findings, done
+
+
+def summarize(findings: Iterable[FindingData]) -> dict[str, int]:
+    counts = dict.fromkeys(KINDS, 0)
+    for finding in findings:
+        counts[finding.kind] = counts.get(finding.kind, 0) + 1
+    return counts

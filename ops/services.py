@@ -1,0 +1,373 @@
+"""Ops writes: reconciliation runs (and their --fix), the stream projection, finding reviews.
+
+DynamoDB is reached only through ops.storage; Django's database holds what ops records."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from ops import checks
+from ops.checks import FindingData, Snapshot, SymbolSnapshot
+from ops.models import (
+    Finding,
+    ProjectedOrder,
+    ProjectedTrade,
+    ReconciliationRun,
+    StreamCheckpoint,
+    pad_seq,
+)
+from ops.storage import (
+    AppendConflict,
+    AppendPlan,
+    CompensatingCancel,
+    OpsStorage,
+    OrderRow,
+    StreamReader,
+    StreamRecord,
+)
+from tulip import metrics
+from tulip.clock import iso, now_iso
+from tulip.config import Config
+
+log = logging.getLogger("ops.services")
+
+DEFAULT_UNSEEN_AGE_S = 60.0  # well past the sweeper's re-send (SWEEPER_MIN_AGE_S, 5 s)
+DEFAULT_PROJECTION_LAG_S = 30.0  # the projector polls every second; 30 s is a stuck projector
+FIX_ATTEMPTS = 3
+FIXABLE = (checks.DOUBLE_FILL, checks.FILLED_QTY_MISMATCH, checks.DUPLICATE_IDEMPOTENCY,
+           checks.SEQ_GAP, checks.ACCEPTED_UNSEEN, checks.TRADE_WITHOUT_EVENT,
+           checks.PROJECTION_MISMATCH)
+
+
+@dataclass
+class CheckResult:
+    symbols: tuple[str, ...]
+    findings: list[FindingData]
+    resolved: list[FindingData]
+    snapshot: Snapshot
+    notes: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------- reading DynamoDB
+def take_snapshot(cfg: Config, symbols: Iterable[str] | None, since: str | None,
+                  unseen_age_s: float, store: OpsStorage | None = None) -> Snapshot:
+    store = store or OpsStorage(cfg)
+    wanted = tuple(symbols) if symbols else ()
+    if len(wanted) == 1:
+        orders = store.orders(symbol=wanted[0], since=since)
+    else:
+        orders = [o for o in store.orders(since=since) if not wanted or o.symbol in wanted]
+    # Without --symbol: the configured symbols plus any symbol an order names (retired ones too).
+    names = wanted or tuple(sorted(set(cfg.symbols) | {o.symbol for o in orders if o.symbol}))
+    cutoff = iso(datetime.now(UTC) - timedelta(seconds=unseen_age_s))
+    per_symbol = {
+        s: SymbolSnapshot(s, store.shard(s), store.trades(s), store.events(s),
+                          store.accepted_before(s, cutoff))
+        for s in names}
+    owners: dict[str, str | None] = {}
+    counts: dict[str, int] = {}
+    for order in orders:
+        counts[order.idempotency_key] = counts.get(order.idempotency_key, 0) + 1
+    for ik, count in counts.items():
+        if ik and count > 1:
+            owners[ik] = store.idempotency_owner(ik)
+    return Snapshot(orders, per_symbol, owners, partial_orders=bool(since or wanted))
+
+
+def run_checks(cfg: Config, symbols: Iterable[str] | None = None, since: str | None = None,
+               unseen_age_s: float = DEFAULT_UNSEEN_AGE_S, with_projection: bool = True,
+               projection_lag_s: float = DEFAULT_PROJECTION_LAG_S) -> CheckResult:
+    """Every check against DynamoDB (plus, with Django's database, the projection's agreement)."""
+    snapshot = take_snapshot(cfg, symbols, since, unseen_age_s)
+    findings, resolved = checks.check(snapshot, unseen_age_s)
+    notes: list[str] = []
+    if with_projection:
+        if StreamCheckpoint.objects.exists():
+            findings += projection_findings(snapshot, projection_lag_s)
+        else:
+            notes.append("projection check skipped: the projector has never run against this "
+                         "database (start `manage.py project_streams`)")
+    return CheckResult(tuple(snapshot.symbols), findings, resolved, snapshot, notes)
+
+
+def projection_findings(snapshot: Snapshot, lag_s: float) -> list[FindingData]:
+    """The projection agrees with DynamoDB for every item older than the allowed lag."""
+    horizon = iso(datetime.now(UTC) - timedelta(seconds=lag_s))
+    ids = [o.order_id for o in snapshot.orders]
+    rows = {r.order_id: r for r in ProjectedOrder.objects.filter(order_id__in=ids)}
+    findings: list[FindingData] = []
+    for order in snapshot.orders:
+        if order.updated_at > horizon:
+            continue  # still within the projector's allowed lag
+        row = rows.get(order.order_id)
+        actual = "missing" if row is None else f"{row.status} filledQty {row.filled_qty}"
+        expected = f"{order.status} filledQty {order.filled_qty}"
+        if row is None or row.status != order.status or row.filled_qty != order.filled_qty:
+            findings.append(FindingData(
+                checks.PROJECTION_MISMATCH,
+                f"{checks.PROJECTION_MISMATCH}:order:{order.order_id}:{order.updated_at}",
+                order.symbol, expected=expected, actual=actual, order_ids=(order.order_id,)))
+    for symbol_snapshot in snapshot.symbols.values():
+        trade_ids = [t.trade_id for t in symbol_snapshot.trades]
+        have = set(ProjectedTrade.objects.filter(trade_id__in=trade_ids)
+                   .values_list("trade_id", flat=True))
+        for trade in symbol_snapshot.trades:
+            if trade.trade_id not in have and trade.ts <= horizon:
+                findings.append(FindingData(
+                    checks.PROJECTION_MISMATCH, f"{checks.PROJECTION_MISMATCH}:trade:{trade.trade_id}",
+                    trade.symbol, expected="trade projected", actual="missing",
+                    trade_ids=(trade.trade_id,)))
+    return findings
+
+
+# ---------------------------------------------------------------------- reconcile
+def reconcile(cfg: Config, symbols: Iterable[str] | None = None, since: str | None = None,
+              fix: bool = False, unseen_age_s: float = DEFAULT_UNSEEN_AGE_S,
+              projection_lag_s: float = DEFAULT_PROJECTION_LAG_S,
+              triggered_by: str = "") -> tuple[ReconciliationRun, CheckResult]:
+    wanted = tuple(symbols) if symbols else ()
+    run = ReconciliationRun.objects.create(symbols=",".join(wanted) or "*", since=since or "",
+                                           fix=fix, triggered_by=triggered_by)
+    try:
+        result = run_checks(cfg, wanted, since, unseen_age_s, True, projection_lag_s)
+        rows = {f.key: Finding.objects.create(
+            run=run, kind=f.kind, key=f.key[:200], symbol=f.symbol, order_ids=list(f.order_ids),
+            trade_ids=list(f.trade_ids), expected=f.expected[:200], actual=f.actual[:200],
+            detail=f.detail[:300]) for f in result.findings}
+        actions: list[dict[str, Any]] = []
+        if fix:
+            store = OpsStorage(cfg)
+            for finding in result.findings:
+                outcome = fix_finding(cfg, store, finding, run.pk)
+                actions.append(outcome)
+                row = rows[finding.key]
+                row.fix_action = str(outcome["action"])[:300]
+                row.fix_seq = outcome.get("seq")
+                if outcome["ok"]:
+                    row.review_state = Finding.FIXED
+                    row.reviewed_by = "reconcile --fix"
+                    row.reviewed_at = timezone.now()
+                row.save()
+        doubles = sum(1 for f in result.findings if f.kind == checks.DOUBLE_FILL)
+        metrics.record_reconcile(doubles, len(result.findings))
+        run.finding_count = len(result.findings)
+        run.resolved_count = len(result.resolved)
+        run.summary = {"counts": checks.summarize(result.findings), "notes": result.notes,
+                       "symbols": list(result.symbols),
+                       "resolvedBefore": [f.key for f in result.resolved][:200]}
+        run.actions = actions
+        run.status = "findings" if result.findings else "clean"
+        return run, result
+    except Exception:
+        run.status = "error"
+        raise
+    finally:
+        run.finished_at = timezone.now()
+        run.save()
+
+
+def fix_finding(cfg: Config, store: OpsStorage, finding: FindingData, run_id: int) -> dict[str, Any]:
+    """Compensate one finding: a Reconciled event carrying its key (+ compensating cancels where
+    the order is still open), appended with the matcher's fencing. Never deletes or rewrites."""
+    if finding.kind == checks.PROJECTION_MISMATCH:
+        return reproject(cfg, store, finding)
+    if finding.kind not in FIXABLE:
+        return {"key": finding.key, "ok": False, "action": "no automatic fix; needs review"}
+    for attempt in range(1, FIX_ATTEMPTS + 1):
+        shard = store.shard(finding.symbol)
+        cancels = _compensations(store, finding)
+        if finding.kind == checks.ACCEPTED_UNSEEN and not cancels:
+            return {"key": finding.key, "ok": True, "action": "already seen by the matcher"}
+        payload = {"findingKey": finding.key, "kind": finding.kind, "runId": run_id,
+                   "expected": finding.expected, "actual": finding.actual,
+                   "orderIds": list(finding.order_ids), "tradeIds": list(finding.trade_ids),
+                   "reason": "reconciled"}
+        plan = AppendPlan(finding.symbol, shard, now_iso(), [(payload, cancels)])
+        try:
+            seq = store.append(plan)
+        except AppendConflict as exc:
+            log.warning("reconciled append cancelled; re-reading",
+                        extra={"key": finding.key, "reasons": exc.reasons, "attempt": attempt})
+            continue
+        _notify_matcher(cfg, store, [c.order_id for c in cancels])
+        cancelled = ", ".join(c.order_id for c in cancels)
+        action = f"Reconciled seq {seq}" + (f"; cancelled {cancelled}" if cancels else "")
+        return {"key": finding.key, "ok": True, "action": action, "seq": seq,
+                "cancelled": [c.order_id for c in cancels]}
+    return {"key": finding.key, "ok": False,
+            "action": f"append kept conflicting after {FIX_ATTEMPTS} attempts; run again"}
+
+
+def _compensations(store: OpsStorage, finding: FindingData) -> list[CompensatingCancel]:
+    """Which orders to cancel for this finding: only ones still open, at the state read now."""
+    if finding.kind in (checks.DOUBLE_FILL, checks.FILLED_QTY_MISMATCH, checks.ACCEPTED_UNSEEN):
+        targets = finding.order_ids[:1]
+    elif finding.kind == checks.DUPLICATE_IDEMPOTENCY:
+        targets = finding.order_ids[1:]  # the duplicate; the first id is the order kept
+    else:
+        return []
+    cancels: list[CompensatingCancel] = []
+    for order_id in targets:
+        order: OrderRow | None = store.order(order_id)
+        if order is None or order.status not in checks.OPEN or order.symbol != finding.symbol:
+            continue
+        if finding.kind == checks.ACCEPTED_UNSEEN and order.status != "ACCEPTED":
+            continue
+        cancels.append(CompensatingCancel(order.order_id, order.status, order.filled_qty))
+    return cancels
+
+
+def _notify_matcher(cfg: Config, store: OpsStorage, order_ids: list[str]) -> None:
+    """Best effort, after the commit: a CancelRequested so the matcher's in-memory book drops the
+    order now (it would anyway, when its next conditional update on it fails)."""
+    if not order_ids or not cfg.events_fifo_url:
+        return
+    from orders import messages, queue  # order entry's producer: one encoder of the contract
+
+    for order_id in order_ids:
+        order = store.order(order_id)
+        if order is not None and order.symbol in cfg.symbols:
+            queue.send(cfg, messages.CancelRequested(orderId=order_id, clientId=order.client_id,
+                                                     symbol=order.symbol, requestedAt=now_iso()))
+
+
+def reproject(cfg: Config, store: OpsStorage, finding: FindingData) -> dict[str, Any]:
+    """The projection is derived data: re-read the item from DynamoDB and overwrite the row."""
+    done: list[str] = []
+    for order_id in finding.order_ids:
+        item = store.order_item(order_id)
+        if item is not None:
+            upsert_order(item, None)
+            done.append(order_id)
+    for trade_id in finding.trade_ids:
+        item = store.trade_item(trade_id)
+        if item is not None:
+            upsert_trade(item, None)
+            done.append(trade_id)
+    return {"key": finding.key, "ok": bool(done),
+            "action": f"re-projected {', '.join(done)} from DynamoDB" if done else "item gone"}
+
+
+# ---------------------------------------------------------------------- review workflow
+def review(finding: Finding, state: str, user: str, note: str | None = None) -> Finding:
+    if state not in dict(Finding.REVIEW_STATES):
+        raise ValueError(f"unknown review state {state!r}")
+    finding.review_state = state
+    finding.reviewed_by = user[:150]
+    finding.reviewed_at = timezone.now()
+    if note:
+        finding.note = (finding.note + "\n" if finding.note else "") + note
+    finding.save()
+    return finding
+
+
+# ---------------------------------------------------------------------- projection
+def _s(image: dict[str, Any], name: str, default: str = "") -> str:
+    value = image.get(name, {})
+    return str(value["S"]) if "S" in value else default
+
+
+def _n(image: dict[str, Any], name: str, default: int = 0) -> int:
+    value = image.get(name, {})
+    return int(value["N"]) if "N" in value else default
+
+
+def _newer(row_seq: str, record_seq: str | None) -> bool:
+    return record_seq is None or not row_seq or pad_seq(record_seq) > row_seq
+
+
+def upsert_order(image: dict[str, Any], stream_seq: str | None) -> bool:
+    """Apply an order image unless the row already reflects this or a later stream record."""
+    order_id = _s(image, "orderId")
+    if not order_id:
+        return False
+    row = ProjectedOrder.objects.filter(order_id=order_id).first()
+    if row is not None and not _newer(row.stream_seq, stream_seq):
+        return False
+    values: dict[str, Any] = {
+        "symbol": _s(image, "symbol"), "client_id": _s(image, "clientId"),
+        "side": _s(image, "side"), "qty": _n(image, "qty"), "price_ticks": _n(image, "priceTicks"),
+        "time_in_force": _s(image, "timeInForce"), "status": _s(image, "status"),
+        "filled_qty": _n(image, "filledQty"), "cancel_reason": _s(image, "cancelReason"),
+        "idempotency_key": _s(image, "idempotencyKey"), "region": _s(image, "region"),
+        "seq": _n(image, "seq") if "seq" in image else None,
+        "created_at": _s(image, "createdAt"), "updated_at": _s(image, "updatedAt")}
+    if stream_seq is not None:
+        values["stream_seq"] = pad_seq(stream_seq)
+    ProjectedOrder.objects.update_or_create(order_id=order_id, defaults=values)
+    return True
+
+
+def upsert_trade(image: dict[str, Any], stream_seq: str | None) -> bool:
+    trade_id = _s(image, "tradeId")
+    if not trade_id:
+        return False
+    row = ProjectedTrade.objects.filter(trade_id=trade_id).first()
+    if row is not None and not _newer(row.stream_seq, stream_seq):
+        return False
+    values: dict[str, Any] = {
+        "symbol": _s(image, "symbol"), "seq": _n(image, "seq"), "qty": _n(image, "qty"),
+        "price_ticks": _n(image, "priceTicks"), "taker_side": _s(image, "takerSide"),
+        "buy_order_id": _s(image, "buyOrderId"), "sell_order_id": _s(image, "sellOrderId"),
+        "buy_client_id": _s(image, "buyClientId"), "sell_client_id": _s(image, "sellClientId"),
+        "ts": _s(image, "ts")}
+    if stream_seq is not None:
+        values["stream_seq"] = pad_seq(stream_seq)
+    ProjectedTrade.objects.update_or_create(trade_id=trade_id, defaults=values)
+    return True
+
+
+def apply_record(record: StreamRecord) -> bool:
+    """Orders table: order items only; trades table: trade items only (events and shard items are
+    not browsed in the admin). REMOVE never happens to these items (history is kept); ignored."""
+    pk = _s(record.keys, "pk")
+    if record.new_image is None or record.event_name == "REMOVE":
+        return False
+    if record.table == "orders" and pk.startswith("ORDER#"):
+        return upsert_order(record.new_image, record.sequence_number)
+    if record.table == "trades" and pk.startswith("TRADE#"):
+        return upsert_trade(record.new_image, record.sequence_number)
+    return False
+
+
+@dataclass
+class ProjectionPass:
+    records: int = 0
+    applied: int = 0
+    shards: int = 0
+
+
+def project_once(cfg: Config, reader: StreamReader | None = None,
+                 batch: int = 500) -> ProjectionPass:
+    """One pass over every shard of both streams from the stored checkpoints. Each shard's batch
+    and its new checkpoint commit in ONE database transaction: killed anywhere, the projector
+    resumes after exactly what it applied (and re-applying a record is a no-op anyway)."""
+    reader = reader or StreamReader(cfg)
+    result = ProjectionPass()
+    for kind, table in (("orders", cfg.orders_table), ("trades", cfg.trades_table)):
+        arn = reader.stream_arn(table)
+        if not arn:
+            continue
+        for shard_id in reader.shard_ids(arn):
+            result.shards += 1
+            checkpoint, _ = StreamCheckpoint.objects.get_or_create(
+                stream_arn=arn, shard_id=shard_id, defaults={"table": kind})
+            records = reader.read(kind, arn, shard_id, checkpoint.sequence_number or None, batch)
+            if not records:
+                checkpoint.save(update_fields=["updated_at"])  # heartbeat for the admin
+                continue
+            with transaction.atomic():
+                applied = sum(1 for r in records if apply_record(r))
+                checkpoint.sequence_number = records[-1].sequence_number
+                checkpoint.records_applied += applied
+                checkpoint.save()
+            result.records += len(records)
+            result.applied += applied
+    return result
