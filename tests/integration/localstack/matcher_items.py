@@ -82,12 +82,13 @@ class MatcherScenario:
         for _ in range(messages):
             selling = self._count % 2 == 0
             self._count += 1
-            order_id = f"{self.symbol}-{uuid.uuid4().hex[:12]}"
-            side, tif, price = ("SELL", "GTC", 10_000 + self._count % 7) if selling else ("BUY", "IOC", 10_100)
+            order_id = f"{self.symbol}-{self._count:08d}"  # deterministic: servers compare equal
+            side, tif, price = (("SELL", "GTC", 10_000 + self._count % 7) if selling
+                                else ("BUY", "IOC", 10_100))
             client = f"client-{self._count % 4 + (0 if selling else 4)}"
             item = {
                 **order_key(order_id), "orderId": {"S": order_id}, "clientId": {"S": client},
-                "idempotencyKey": {"S": uuid.uuid4().hex * 2}, "symbol": {"S": self.symbol},
+                "idempotencyKey": {"S": f"{self._count:064x}"}, "symbol": {"S": self.symbol},
                 "side": {"S": side}, "qty": {"N": "1"}, "priceTicks": {"N": str(price)},
                 "timeInForce": {"S": tif}, "postOnly": {"BOOL": False}, "status": {"S": "ACCEPTED"},
                 "filledQty": {"N": "0"}, "filledNotionalTicks": {"N": "0"}, "createdAt": {"S": NOW},
@@ -110,7 +111,8 @@ class MatcherScenario:
             "ConditionExpression": "attribute_not_exists(pk)",
         }}
 
-    def _trade_put(self, seq: int, price: int, maker: tuple[str, str], taker: tuple[str, str]) -> dict[str, Any]:
+    def _trade_put(self, seq: int, price: int, maker: tuple[str, str],
+                   taker: tuple[str, str]) -> dict[str, Any]:
         tid = trade_id(self.symbol, seq)
         item = {
             "pk": {"S": f"TRADE#{tid}"}, "sk": {"S": f"TRADE#{tid}"}, "tradeId": {"S": tid},

@@ -37,6 +37,7 @@ def fix_modules() -> list[ModuleType]:
         dynamodb_expression_cache,
         dynamodb_item_size,
         dynamodb_read_responses,
+        dynamodb_request_parse,
         dynamodb_streams,
         dynamodb_transactions,
         dynamodb_update_insert,
@@ -54,6 +55,7 @@ def fix_modules() -> list[ModuleType]:
         dynamodb_ast_traversal,
         dynamodb_item_size,
         dynamodb_read_responses,
+        dynamodb_request_parse,
         sqs_fifo,
         sqs_queue_depth,
     ]

@@ -25,6 +25,7 @@ Fix (same traversal order, same processors, same results):
 from __future__ import annotations
 
 import copy
+import importlib
 from typing import Any
 
 from ._util import replace
@@ -39,7 +40,9 @@ _ATOMIC = frozenset({str, int, float, bool, type(None), bytes})
 
 
 def apply() -> None:
-    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
+    # moto's parsing modules are "# type: ignore" files: reach them untyped.
+    ast_nodes = importlib.import_module("moto.dynamodb.parsing.ast_nodes")
+    DepthFirstTraverser, Node = ast_nodes.DepthFirstTraverser, ast_nodes.Node
 
     def handler_index(self: Any, node_type: type) -> int:
         key = (type(self), node_type)

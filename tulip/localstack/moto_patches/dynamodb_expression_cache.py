@@ -16,6 +16,13 @@ Fix (results are unchanged; only repeated work is skipped):
 * ``ConditionExpressionParser._lex_condition_expression`` keeps the token list per expression
   string and hands each call fresh token nodes (their ``children`` lists are new), so the later
   parsing stages, which substitute this request's attribute names and values, run as before.
+* ``ConditionExpressionParser.parse`` keeps its result (the condition tree and the names and
+  values it found) per (expression, attribute names, attribute values), bounded LRU: the
+  request-level validation of TransactWriteItems and the transaction's own check parse the same
+  condition with the same names and values, and value-free conditions such as
+  ``attribute_not_exists(pk)`` repeat across requests. The tree is immutable (its nodes only set
+  attributes in ``__init__``; evaluation reads them), so one tree serves every evaluation. Parse
+  errors are not cached.
 * ``UpdateExpressionValidator`` runs its three expression-only checks (ActionCountValidator,
   OverlappingPathsValidator, UpdateHashRangeKeyValidator: ~45 % of validation time, each an
   AST traversal with a recursive ``find_clauses`` per node) once per (parsed expression,
@@ -27,7 +34,9 @@ Fix (results are unchanged; only repeated work is skipped):
 from __future__ import annotations
 
 import functools
-from collections import deque
+import importlib
+import json
+from collections import OrderedDict, deque
 from typing import Any
 
 from ._util import replace
@@ -40,6 +49,10 @@ CACHE_SIZE = 4096
 # (id of the parsed AST, attribute names, table key attributes) -> the AST (kept alive so its id
 # cannot be reused while the entry exists)
 _checked: dict[tuple[int, tuple[tuple[str, str], ...], tuple[str, ...]], Any] = {}
+
+
+def _frozen(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=repr) if value else ""
 
 
 def _validate_once(original_validate: Any, pure: tuple[type, ...]) -> Any:
@@ -63,9 +76,13 @@ def _validate_once(original_validate: Any, pure: tuple[type, ...]) -> Any:
 
 def apply() -> None:
     from moto.dynamodb.comparisons import ConditionExpressionParser
-    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
-    original_make = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
+    # moto's parsing modules are "# type: ignore" files: reach them untyped.
+    UpdateExpressionParser = importlib.import_module(
+        "moto.dynamodb.parsing.expressions"
+    ).UpdateExpressionParser
+
+    original_make = UpdateExpressionParser.make.__func__
 
     @functools.lru_cache(maxsize=CACHE_SIZE)
     def parsed(cls: type, expression_str: str) -> Any:
@@ -93,6 +110,31 @@ def apply() -> None:
         return deque(node(nt, kind, text, value, []) for nt, kind, text, value in tokens(expression))
 
     replace(ConditionExpressionParser, "_lex_condition_expression", lex)
+
+    original_parse = ConditionExpressionParser.parse
+    parsed_conditions: OrderedDict[tuple[str, str, str], tuple[Any, list[str], list[str]]] = OrderedDict()
+
+    def parse(self: Any) -> Any:
+        expression = self.condition_expression
+        if not expression or not isinstance(expression, str):
+            return original_parse(self)
+        key = (expression, _frozen(self.expression_attribute_names),
+               _frozen(self.expression_attribute_values))
+        hit = parsed_conditions.get(key)
+        if hit is None:
+            op = original_parse(self)
+            hit = (op, list(self.expr_attr_names_found), list(self.expr_attr_values_found))
+            parsed_conditions[key] = hit
+            if len(parsed_conditions) > CACHE_SIZE:
+                parsed_conditions.popitem(last=False)
+            return op
+        parsed_conditions.move_to_end(key)
+        op, names_found, values_found = hit
+        self.expr_attr_names_found.extend(names_found)
+        self.expr_attr_values_found.extend(values_found)
+        return op
+
+    replace(ConditionExpressionParser, "parse", parse)
 
     from moto.dynamodb.parsing.validators import (
         ActionCountValidator,
