@@ -1,3 +1,4 @@
+# mypy: disallow-subclassing-any=False
 """Ops data in Django's database (design §1): the read projection of orders/trades, stream
 checkpoints, reconciliation runs and findings, runtime feature-flag overrides, SLO samples.
 DynamoDB stays the system of record; everything here can be rebuilt from it."""
@@ -61,7 +62,7 @@ class ProjectedTrade(models.Model):
         ordering = ["-symbol", "-seq"]
 
     def __str__(self) -> str:
-        return self.trade_id
+        return str(self.trade_id)
 
 
 class StreamCheckpoint(models.Model):

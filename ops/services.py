@@ -14,7 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from ops import checks
-from ops.checks import FindingData, Snapshot, SymbolSnapshot
+from ops.checks import FindingData, Snapshot
+from ops.ledger import take_snapshot
 from ops.models import (
     Finding,
     ProjectedOrder,
@@ -53,32 +54,6 @@ class CheckResult:
     resolved: list[FindingData]
     snapshot: Snapshot
     notes: list[str] = field(default_factory=list)
-
-
-# ---------------------------------------------------------------------- reading DynamoDB
-def take_snapshot(cfg: Config, symbols: Iterable[str] | None, since: str | None,
-                  unseen_age_s: float, store: OpsStorage | None = None) -> Snapshot:
-    store = store or OpsStorage(cfg)
-    wanted = tuple(symbols) if symbols else ()
-    if len(wanted) == 1:
-        orders = store.orders(symbol=wanted[0], since=since)
-    else:
-        orders = [o for o in store.orders(since=since) if not wanted or o.symbol in wanted]
-    # Without --symbol: the configured symbols plus any symbol an order names (retired ones too).
-    names = wanted or tuple(sorted(set(cfg.symbols) | {o.symbol for o in orders if o.symbol}))
-    cutoff = iso(datetime.now(UTC) - timedelta(seconds=unseen_age_s))
-    per_symbol = {
-        s: SymbolSnapshot(s, store.shard(s), store.trades(s), store.events(s),
-                          store.accepted_before(s, cutoff))
-        for s in names}
-    owners: dict[str, str | None] = {}
-    counts: dict[str, int] = {}
-    for order in orders:
-        counts[order.idempotency_key] = counts.get(order.idempotency_key, 0) + 1
-    for ik, count in counts.items():
-        if ik and count > 1:
-            owners[ik] = store.idempotency_owner(ik)
-    return Snapshot(orders, per_symbol, owners, partial_orders=bool(since or wanted))
 
 
 def run_checks(cfg: Config, symbols: Iterable[str] | None = None, since: str | None = None,
@@ -371,3 +346,17 @@ def project_once(cfg: Config, reader: StreamReader | None = None,
             result.records += len(records)
             result.applied += applied
     return result
+
+
+# ---------------------------------------------------------------------- SLO samples
+SAMPLE_RETENTION = timedelta(hours=24)
+
+
+def record_samples(values: dict[str, float]) -> None:
+    """Keep the published SLO values for the admin's panel (last minutes), pruning old rows."""
+    now = timezone.now()
+    from ops.models import MetricSample
+
+    MetricSample.objects.bulk_create(
+        [MetricSample(ts=now, name=name, value=value) for name, value in sorted(values.items())])
+    MetricSample.objects.filter(ts__lt=now - SAMPLE_RETENTION).delete()

@@ -37,12 +37,20 @@ class SubmitResult:
 
 
 def _ensure_writable(cfg: Config) -> None:
-    if cfg.feature_flags.deny_writes:
+    # Runtime flags (env overlaid by the admin's overrides, cached <= 1 s): ops can stop writers
+    # or move leadership without restarting the servers (runbooks, spec §17).
+    from ops.flags import current_flags
+
+    flags = current_flags(cfg)
+    if flags.deny_writes:
         raise Unavailable("Writes are disabled (denyWrites); retry later with the same key.")
-    if cfg.region_role != "leader":
+    # forceLeader, when set, decides leadership (failover drills); otherwise REGION_ROLE does.
+    leads = (flags.force_leader == cfg.aws_region if flags.force_leader
+             else cfg.region_role == "leader")
+    if not leads:
         # Model A: followers forward writes to the leader; until forwarding exists, refuse clearly.
         raise Unavailable("This region is a follower; send writes to the leader region.",
-                          {"leaderRegion": cfg.feature_flags.force_leader or cfg.leader_region})
+                          {"leaderRegion": flags.force_leader or cfg.leader_region})
 
 
 def submit_order(cfg: Config, client_id: str, body: Any, header_key: str | None) -> SubmitResult:

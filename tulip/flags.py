@@ -1,5 +1,6 @@
 """Feature-flag middleware: injectLatencyMs delays every request (test-only; refused in production
-by config validation). denyWrites is enforced by the write services themselves."""
+by config validation and ignored there at runtime). The value is the runtime one (env overlaid by
+the admin's override, ops.flags, cached <= 1 s). denyWrites is enforced by the write services."""
 
 from __future__ import annotations
 
@@ -15,7 +16,12 @@ class InjectLatencyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        delay_ms = settings.TULIP.feature_flags.inject_latency_ms
+        cfg = settings.TULIP
+        if cfg.environment == "production":
+            return self.get_response(request)
+        from ops.flags import current_flags
+
+        delay_ms = current_flags(cfg).inject_latency_ms
         if delay_ms:
             time.sleep(delay_ms / 1000)
         return self.get_response(request)

@@ -1,0 +1,146 @@
+"""Tracing (spec §11): OpenTelemetry with AWS X-Ray trace ids and propagation, spans around
+DynamoDB/SQS (botocore instrumentation), Redis (redis instrumentation) and whatever code wraps
+itself in `span(...)` (the matcher loop, the projector).
+
+Locally the spans go to a JSON-lines file under the state dir (`$TULIP_STATE_DIR/traces/
+<service>.jsonl`, or TULIP_TRACE_FILE), one span per line, so they are visible without a
+collector; on AWS the same spans go wherever an OTLP/X-Ray exporter is configured (out of scope
+here). Setup is idempotent and never fails the process: no tracing is better than no service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("tulip.tracing")
+
+_lock = threading.Lock()
+_configured: str | None = None
+
+try:
+    from opentelemetry import propagate, trace
+    from opentelemetry.propagators.aws import AwsXRayPropagator
+    from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    _AVAILABLE = True
+except ImportError:  # requirements-ops.txt not installed: spans become no-ops
+    _AVAILABLE = False
+
+
+def trace_path(service_name: str) -> Path:
+    explicit = os.environ.get("TULIP_TRACE_FILE")
+    if explicit:
+        return Path(explicit)
+    state = Path(os.environ.get("TULIP_STATE_DIR", str(Path(__file__).resolve().parents[1] /
+                                                       ".tulip")))
+    return state / "traces" / f"{service_name}.jsonl"
+
+
+if _AVAILABLE:
+
+    class JsonLinesExporter(SpanExporter):
+        """One JSON object per finished span, appended to a file (thread-safe)."""
+
+        def __init__(self, path: Path) -> None:
+            self.path = path
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = threading.Lock()
+
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            lines = []
+            for item in spans:
+                context = item.get_span_context()
+                if context is None:
+                    continue
+                trace_id = f"{context.trace_id:032x}"
+                lines.append(json.dumps({
+                    "name": item.name,
+                    # X-Ray form: 1-<8 hex epoch>-<24 hex>, as the X-Ray console shows it.
+                    "xrayTraceId": f"1-{trace_id[:8]}-{trace_id[8:]}",
+                    "traceId": trace_id, "spanId": f"{context.span_id:016x}",
+                    "parentId": f"{item.parent.span_id:016x}" if item.parent else None,
+                    "service": item.resource.attributes.get("service.name"),
+                    "start": item.start_time, "end": item.end_time,
+                    "durationMs": round(((item.end_time or 0) - (item.start_time or 0)) / 1e6, 3),
+                    "status": item.status.status_code.name,
+                    "attributes": {k: _plain(v) for k, v in (item.attributes or {}).items()},
+                }, default=str))
+            if lines:
+                with self._lock, open(self.path, "a", encoding="utf-8") as handle:
+                    handle.write("\n".join(lines) + "\n")
+            return SpanExportResult.SUCCESS
+
+        def shutdown(self) -> None:
+            return None
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def setup_tracing(service_name: str) -> bool:
+    """Install the tracer provider once per process. True when tracing is active."""
+    global _configured
+    if not _AVAILABLE or os.environ.get("TULIP_TRACING", "on").lower() in ("0", "off", "false"):
+        return False
+    with _lock:
+        if _configured is not None:
+            return True
+        try:
+            provider = TracerProvider(
+                resource=Resource.create({"service.name": f"tulipbroker-{service_name}"}),
+                id_generator=AwsXRayIdGenerator())
+            provider.add_span_processor(BatchSpanProcessor(
+                JsonLinesExporter(trace_path(service_name)), schedule_delay_millis=1000))
+            trace.set_tracer_provider(provider)
+            propagate.set_global_textmap(AwsXRayPropagator())
+            _instrument()
+        except Exception:  # tracing must never take the service down
+            log.exception("tracing setup failed; continuing without spans")
+            return False
+        _configured = service_name
+        return True
+
+
+def _instrument() -> None:
+    with contextlib.suppress(ImportError):
+        from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+
+        BotocoreInstrumentor().instrument()  # type: ignore[no-untyped-call]  # DynamoDB, SQS
+    with contextlib.suppress(ImportError):
+        from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+        RedisInstrumentor().instrument()
+
+
+def flush() -> None:
+    if _AVAILABLE:
+        provider = trace.get_tracer_provider()
+        force = getattr(provider, "force_flush", None)
+        if force is not None:
+            force()
+
+
+@contextlib.contextmanager
+def span(name: str, **attrs: Any) -> Iterator[Any]:
+    """A span around a block (no-op without tracing). Attribute values: str, bool, int, float."""
+    if not _AVAILABLE:
+        yield None
+        return
+    tracer = trace.get_tracer("tulipbroker")
+    with tracer.start_as_current_span(name) as current:
+        for key, value in attrs.items():
+            if value is not None:
+                current.set_attribute(key, value if isinstance(value, str | bool | int | float)
+                                      else str(value))
+        yield current
