@@ -7,7 +7,12 @@ server process is started, the table filled with BatchWriteItem, then TransactWr
 of 20 Puts are timed (p50/p95, client-side wall time) and the server's RSS growth over those
 transactions is read from /proc/<pid>/status. Unpatched sample counts are small at large sizes
 (one 20-operation transaction takes ~25 s and ~1-2 GB there). Also: FIFO SendMessage and 10-message
-ReceiveMessage latency at 100 / 1,000 queued messages. Benchmarks only: never part of the tests.
+ReceiveMessage latency at 100 / 1,000 queued messages. And the matcher's own commit: a
+TransactWriteItems of N realistic matcher items (N = 3, 30, 60: trade and event Puts, merged order
+Updates with SET/ADD/REMOVE and the open-state condition, the fenced shard Update; built by
+``tests/integration/localstack/matcher_items.py`` on tables shaped as provisioned: GSIs with ALL
+projection, Streams NEW_AND_OLD_IMAGES). ``--matcher-only`` runs just that part and prints it.
+Benchmarks only: never part of the tests.
 """
 
 from __future__ import annotations
@@ -52,6 +57,9 @@ SAMPLES: dict[tuple[bool, int], dict[int, int]] = {
     (False, 20_000): {2: 3, 20: 2},
 }
 QUICK_SIZES = (0, 2_000)
+MATCHER_ITEMS = (3, 30, 60)
+# samples per N for each variant (stock moto copies both tables per operation)
+MATCHER_SAMPLES = {True: 40, False: 10}
 
 
 @dataclass
@@ -182,6 +190,46 @@ def bench_transactions(patched: bool, size: int, samples: dict[int, int]) -> dic
         return result
 
 
+def bench_matcher(patched: bool, samples: int) -> dict[int, tuple[float, float, int, float]]:
+    """p50 / p95 (ms) of the matcher's TransactWriteItems of ~N items, samples, mean item count."""
+    from tests.integration.localstack.matcher_items import MatcherScenario, create_matcher_tables
+
+    out: dict[int, tuple[float, float, int, float]] = {}
+    with moto(patched) as server:
+        ddb = server.client("dynamodb")
+        scenario = MatcherScenario(ddb, *create_matcher_tables(ddb))
+        for size in MATCHER_ITEMS:
+            for _ in range(2):  # warm-up (first use of each expression string)
+                ddb.transact_write_items(TransactItems=scenario.transaction(size))
+                scenario.committed()
+            times: list[float] = []
+            counts: list[int] = []
+            for _ in range(samples):
+                items = scenario.transaction(size)
+                started = time.perf_counter()
+                ddb.transact_write_items(TransactItems=items)
+                times.append((time.perf_counter() - started) * 1000)
+                scenario.committed()
+                counts.append(len(items))
+            out[size] = (_percentile(times, 50), _percentile(times, 95), len(times), statistics.mean(counts))
+    return out
+
+
+def render_matcher(matcher: dict[bool, dict[int, tuple[float, float, int, float]]]) -> str:
+    lines = [
+        "| matcher transaction (N items) | mean items | variant | p50 (ms) | p95 (ms) | samples "
+        "| p50 per item (ms) |",
+        "|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for size in MATCHER_ITEMS:
+        for patched in (False, True):
+            p50, p95, count, items = matcher[patched][size]
+            variant = "patched" if patched else "unpatched"
+            lines.append(f"| {size} | {items:.1f} | {variant} | {p50:,.1f} | {p95:,.1f} | {count} "
+                         f"| {p50 / items:.2f} |")
+    return "\n".join(lines)
+
+
 def bench_fifo(patched: bool, depths: tuple[int, ...] = (100, 1_000), samples: int = 20) -> dict[int, Any]:
     out: dict[int, Any] = {}
     with moto(patched) as server:
@@ -269,7 +317,7 @@ def render(
     return "\n".join(lines)
 
 
-def document(table: str, elapsed: float, when: datetime.datetime) -> str:
+def document(table: str, elapsed: float, when: datetime.datetime, matcher_table: str = "") -> str:
     import moto
 
     from tulip.localstack.moto_patches import fix_modules
@@ -304,6 +352,16 @@ kept in memory), so their p95 is close to their max.
 FIFO: a queue holding N messages over 50 groups; each sample receives up to 10 messages (no long
 poll), deletes them, sends one message (timed) and refills with a batch of 10.
 
+The matcher's commit (`--matcher-only` runs just this part): one TransactWriteItems of ~N
+realistic matcher items (trade and event Puts with `attribute_not_exists`, merged order Updates
+`SET … ADD filledNotionalTicks … REMOVE openSymbol, openSort` conditioned on
+`#st IN (:o1, :o2, :o3) AND filledQty = :expected`, the shard Update fenced on
+`epoch = :epoch AND lastSeq = :expected`; N is reached in whole commands, so the mean item count
+is shown) on orders/trades tables shaped as provisioned (2-3 GSIs, ALL projection, Streams
+NEW_AND_OLD_IMAGES); client-side wall time per call after two warm-up transactions per N.
+
+{matcher_table}
+
 Fixes applied in the patched server (`tulip/localstack/moto_patches/`, one module each; the
 launcher's moto server refuses any moto other than {moto.__version__}):
 
@@ -315,11 +373,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.localstack")
     parser.add_argument("--quick", action="store_true", help="small sizes and samples (smoke run)")
     parser.add_argument("--no-fifo", action="store_true")
+    parser.add_argument("--matcher-only", action="store_true",
+                        help="only the matcher-transaction rows (printed, not written)")
     parser.add_argument("--out", default=str(REPO / "docs" / "bench-localstack.md"))
     args = parser.parse_args(argv)
 
     sizes = QUICK_SIZES if args.quick else SIZES
     started = time.monotonic()
+    matcher: dict[bool, dict[int, tuple[float, float, int, float]]] = {}
+    for patched in (True, False):
+        print(f"matcher transactions: {'patched' if patched else 'unpatched'} ...", flush=True)
+        matcher[patched] = bench_matcher(patched, 3 if args.quick else MATCHER_SAMPLES[patched])
+    matcher_table = render_matcher(matcher)
+    if args.matcher_only:
+        print(matcher_table)
+        return 0
     tx: dict[tuple[bool, int], dict[str, Any]] = {}
     for size in sizes:
         for patched in (True, False):
@@ -334,10 +402,12 @@ def main(argv: list[str] | None = None) -> int:
     table = render(tx, fifo, sizes)
     elapsed = time.monotonic() - started
     print(table)
+    print()
+    print(matcher_table)
     print(f"\n({elapsed:.0f} s)")
 
     if not args.quick:
-        doc = document(table, elapsed, datetime.datetime.now(datetime.UTC))
+        doc = document(table, elapsed, datetime.datetime.now(datetime.UTC), matcher_table)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(doc)
         print(f"wrote {args.out}")

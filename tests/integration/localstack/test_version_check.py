@@ -40,6 +40,11 @@ def test_expected_version_is_installed_and_fixes_are_named() -> None:
         "dynamodb_transactions",
         "dynamodb_streams",
         "dynamodb_update_insert",
+        "dynamodb_expression_cache",
+        "dynamodb_ast_traversal",
+        "dynamodb_item_size",
+        "dynamodb_read_responses",
+        "dynamodb_request_parse",
         "sqs_fifo",
         "sqs_queue_depth",
     ]

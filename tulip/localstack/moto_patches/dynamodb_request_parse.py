@@ -26,7 +26,7 @@ _PLAIN = ("string", "boolean")
 def apply() -> None:
     from moto.core.parse import BaseJSONParser
 
-    original = BaseJSONParser._parse_structure
+    original: Any = BaseJSONParser._parse_structure
     if getattr(original, "__tulip_fast_attribute_value__", False):
         return
 
