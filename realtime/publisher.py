@@ -1,0 +1,131 @@
+"""`matching.publisher.Publisher` over Redis + the Channels layer (docs/storage.md, "Publication
+after commit"). The matcher's worker thread calls it synchronously after each durable commit.
+
+Best effort by contract: every failure is logged and swallowed (clients resync by seq; the
+state of record is already in DynamoDB). Every wait is bounded by PUBLISH_TIMEOUT_S so a dead
+Redis slows the matcher by at most that much per call.
+
+The channel layer lives on one private event loop thread for the publisher's lifetime: the
+`async_to_sync` of each call without it would open a new loop — and new Redis connections —
+per publish."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
+
+import redis
+from channels_redis.core import RedisChannelLayer
+
+from tulip.config import Config
+
+log = logging.getLogger("realtime.publisher")
+
+PUBLISH_TIMEOUT_S = 2.0
+# Must match the consumers' layer (tulip/settings.py CHANNEL_LAYERS): capacity is enforced by the
+# sender, the prefix decides which keys the consumers read.
+LAYER_CAPACITY = 1000
+LAYER_EXPIRY_S = 30
+T = TypeVar("T")
+
+
+class ChannelsPublisher:
+    def __init__(self, redis_url: str, key_prefix: str, cfg: Config | None = None) -> None:
+        self.redis_url = redis_url
+        self.key_prefix = key_prefix
+        self.cfg = cfg
+        self.redis = redis.Redis.from_url(redis_url, socket_timeout=PUBLISH_TIMEOUT_S,
+                                          socket_connect_timeout=PUBLISH_TIMEOUT_S)
+        self.layer = RedisChannelLayer(hosts=[redis_url], prefix=f"{key_prefix}:asgi",
+                                       capacity=LAYER_CAPACITY, expiry=LAYER_EXPIRY_S)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        # Last published trade seq per symbol: fills the trade chain across batches (see
+        # realtime/messages.py); unknown after a restart, then read back from DynamoDB.
+        self._last_trade: dict[str, int] = {}
+
+    # ---------------------------------------------------------------- Publisher protocol
+    def publish_book_snapshot(self, symbol: str, snapshot: dict[str, Any]) -> None:
+        try:
+            self.redis.set(self.book_key(symbol), json.dumps(snapshot, separators=(",", ":")))
+        except Exception:
+            log.warning("book snapshot not published", exc_info=True, extra={"symbol": symbol})
+
+    def publish(self, group: str, messages: Sequence[dict[str, Any]]) -> None:
+        if not messages:
+            return
+        try:
+            if group.startswith("trades."):
+                self._chain_trades(group.partition(".")[2], messages)
+            self._run(self._send_all(group, messages))
+        except Exception:
+            log.warning("group publish failed (clients resync by seq)", exc_info=True,
+                        extra={"group": group, "count": len(messages)})
+
+    # ---------------------------------------------------------------- helpers
+    def book_key(self, symbol: str) -> str:
+        if self.cfg is not None:
+            from orders.selectors import book_key
+
+            return book_key(self.cfg, symbol)
+        return f"{self.key_prefix}:book:{symbol}"
+
+    def _chain_trades(self, symbol: str, messages: Sequence[dict[str, Any]]) -> None:
+        """Give the batch's first trade its prevSeq when messages_for_events could not."""
+        trades = [m for m in messages if m.get("type") == "trade"]
+        if not trades:
+            return
+        with self._lock:
+            first = trades[0]
+            if first.get("prevSeq") is None:
+                known = self._last_trade.get(symbol)
+                if known is None and self.cfg is not None:
+                    from realtime import storage
+
+                    known = storage.last_trade_seq_before(self.cfg, symbol, int(first["seq"]))
+                first["prevSeq"] = known
+            self._last_trade[symbol] = int(trades[-1]["seq"])
+
+    async def _send_all(self, group: str, messages: Sequence[dict[str, Any]]) -> None:
+        # Sequential on purpose: concurrent sends could reorder a topic's messages.
+        for message in messages:
+            await self.layer.group_send(group, {"type": "tulip.publish", "message": message})
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        loop = self._ensure_loop()
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=PUBLISH_TIMEOUT_S)
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._loop.is_closed():
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="realtime-publisher",
+                                          daemon=True)
+                thread.start()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    def close(self) -> None:
+        loop = self._loop
+        if loop is not None:
+            try:
+                asyncio.run_coroutine_threadsafe(self.layer.close_pools(), loop).result(timeout=1)
+            except Exception:
+                log.debug("publisher close", exc_info=True)
+            loop.call_soon_threadsafe(loop.stop)
+            if self._thread is not None:
+                self._thread.join(timeout=2)
+            if not loop.is_running():
+                loop.close()
+            self._loop = self._thread = None
+        self.redis.close()
+
+
+def make_publisher(cfg: Config) -> ChannelsPublisher:
+    """The composition root's factory (tulip/bootstrap.py)."""
+    return ChannelsPublisher(cfg.redis_url, cfg.redis_key_prefix, cfg)
