@@ -1,1 +1,7 @@
-urlpatterns: list[object] = []
+from django.urls import path
+
+from ops.views import metrics_view
+
+urlpatterns = [
+    path("metrics", metrics_view, name="metrics"),
+]

@@ -13,7 +13,7 @@ def test_accepted_unseen_reported_and_cancelled(ops_stack, planter):
     assert code == 1
     assert found(report) == {("accepted_unseen", (stale,))}
 
-    code, fixed = reconcile_json(ops_stack, "--symbol", symbol, "--unseen-age", "60", "--fix")
+    _code, _fixed = reconcile_json(ops_stack, "--symbol", symbol, "--unseen-age", "60", "--fix")
     item = planter.get_order(stale)
     assert item["status"]["S"] == "CANCELLED" and item["cancelReason"]["S"] == "reconciled"
     assert "openSort" not in item
