@@ -95,8 +95,8 @@ class FindingAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Review workflow: new -> acknowledged -> fixed / won't fix, with notes. The ledger fix itself
     is `manage.py reconcile --fix` (runbooks); marking "fixed" here records a human's decision."""
 
-    list_display = ("id", "run", "kind", "symbol", "order_ids", "trade_ids", "expected", "actual",
-                    "review_state", "reviewed_by", "fix_action")
+    list_display = ("id", "kind", "symbol", "order_ids", "expected", "actual", "review_state",
+                    "fix_action", "run")
     list_filter = ("kind", "review_state", "symbol", "run")
     search_fields = ("key", "order_ids", "trade_ids")
     readonly_fields = ("run", "kind", "key", "symbol", "order_ids", "trade_ids", "expected",

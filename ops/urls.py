@@ -1,7 +1,14 @@
-from django.urls import path
+from django.conf import settings
+from django.contrib.staticfiles.views import serve as serve_static
+from django.urls import path, re_path
 
 from ops.views import metrics_view
 
 urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
 ]
+
+if settings.TULIP.environment != "production":
+    # The admin console's CSS/JS for the local stack (uvicorn serves no static files and DEBUG is
+    # off). Production serves static files from its own front (collectstatic to STATIC_ROOT).
+    urlpatterns.append(re_path(r"^static/(?P<path>.*)$", serve_static, {"insecure": True}))

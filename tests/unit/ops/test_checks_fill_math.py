@@ -1,0 +1,61 @@
+"""Pure checks: Appendix B (Σ fills ≤ qty, == filledQty), one finding per inconsistency, and a
+Reconciled event carrying a finding's key resolves exactly that finding."""
+
+from ops import checks
+from ops.storage import EventRow, OrderRow, ShardRow, TradeRow
+
+
+def _order(order_id, qty, filled, status="PARTIALLY_FILLED", ik=None):
+    return OrderRow(order_id, "c", "X", "SELL", qty, 100, status, filled, ik or order_id,
+                    "2026-01-01T00:00:00.000Z", "", "", None, None)
+
+
+def _snapshot(orders, trades, events, last_seq):
+    symbol = checks.SymbolSnapshot("X", ShardRow("X", True, last_seq, 1, "", ""), trades,
+                                   events, [])
+    return checks.Snapshot(orders, {"X": symbol})
+
+
+def _trade(seq, qty, buy, sell):
+    return TradeRow(f"X-{seq:012d}", "X", seq, qty, 100, buy, sell, "")
+
+
+def _executed(seq):
+    return EventRow(seq, "TradeExecuted", "", {"tradeId": f"X-{seq:012d}"})
+
+
+def test_overfill_is_one_double_fill_finding_not_also_a_mismatch():
+    snap = _snapshot([_order("s", 10, 4), _order("b1", 4, 4, "FILLED"),
+                      _order("b2", 8, 8, "FILLED")],
+                     [_trade(1, 4, "b1", "s"), _trade(2, 8, "b2", "s")],
+                     [_executed(1), _executed(2)], 2)
+    findings, resolved = checks.check(snap, 60)
+    assert [(f.kind, f.order_ids) for f in findings] == [("double_fill", ("s",))]
+    assert resolved == []
+
+
+def test_exact_fill_is_clean_and_mismatch_is_found():
+    trades = [_trade(1, 4, "b", "s")]
+    clean = _snapshot([_order("s", 10, 4), _order("b", 4, 4, "FILLED")], trades, [_executed(1)], 1)
+    assert checks.check(clean, 60) == ([], [])
+    off = _snapshot([_order("s", 10, 5), _order("b", 4, 4, "FILLED")], trades, [_executed(1)], 1)
+    assert [f.kind for f in checks.check(off, 60)[0]] == ["filled_qty_mismatch"]
+
+
+def test_reconciled_event_resolves_its_key_only():
+    trades = [_trade(1, 4, "b", "s")]
+    orders = [_order("s", 10, 5), _order("b", 4, 4, "FILLED")]
+    key = checks.check(_snapshot(orders, trades, [_executed(1)], 1), 60)[0][0].key
+    reconciled = EventRow(2, "Reconciled", "", {"findingKey": key})
+    findings, resolved = checks.check(_snapshot(orders, trades, [_executed(1), reconciled], 2), 60)
+    assert findings == [] and [f.key for f in resolved] == [key]
+    # The order drifts further: new numbers, new key, reported again.
+    drifted = [_order("s", 10, 6), _order("b", 4, 4, "FILLED")]
+    again, _ = checks.check(_snapshot(drifted, trades, [_executed(1), reconciled], 2), 60)
+    assert [f.kind for f in again] == ["filled_qty_mismatch"]
+
+
+def test_gaps_are_ranges():
+    events = [EventRow(s, "OrderOpened", "", {}) for s in (1, 2, 5, 6, 9)]
+    snap = _snapshot([], [], events, 9)
+    assert [f.key for f in checks.check(snap, 60)[0]] == ["seq_gap:X:3-4", "seq_gap:X:7-8"]
