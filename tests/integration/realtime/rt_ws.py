@@ -177,3 +177,39 @@ class RawWebSocket:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def store_events(stack: StackHandle, events: list[dict[str, Any]]) -> None:
+    """Write events as the matcher's commit does (docs/storage.md) and advance the shard's
+    lastSeq, so /events, /poll and subscription baselines see them."""
+    ddb = stack.boto("dynamodb")
+    table = stack.env["TRADES_TABLE"]
+    for event in events:
+        ddb.put_item(TableName=table, Item={
+            "pk": {"S": f"EVENTS#{event['symbol']}"}, "sk": {"S": f"{event['seq']:020d}"},
+            "seq": {"N": str(event["seq"])}, "symbol": {"S": event["symbol"]},
+            "type": {"S": event["type"]}, "ts": {"S": event["ts"]},
+            "payload": {"S": json.dumps(event["payload"], separators=(",", ":"))}})
+    if events:
+        symbol = events[-1]["symbol"]
+        ddb.put_item(TableName=table, Item={
+            "pk": {"S": f"SHARD#{symbol}"}, "sk": {"S": f"SHARD#{symbol}"},
+            "lastSeq": {"N": str(events[-1]["seq"])}, "epoch": {"N": "1"}})
+
+
+def commit_and_publish(stack: StackHandle, publisher: ChannelsPublisher, symbol: str,
+                       events: list[dict[str, Any]], skip_seqs: frozenset[int] = frozenset()
+                       ) -> list[dict[str, Any]]:
+    """Durable first, then publish (rule 15); `skip_seqs` drops those messages in flight."""
+    from realtime.messages import group_for, messages_for_events
+
+    store_events(stack, events)
+    messages = messages_for_events(symbol, events)
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    for message in messages:
+        if message["seq"] in skip_seqs and message["type"] != "orderStatus":
+            continue
+        by_group.setdefault(group_for(message), []).append(message)
+    for group, batch in by_group.items():
+        publisher.publish(group, batch)
+    return messages
