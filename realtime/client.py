@@ -70,7 +70,7 @@ class ApiError(Exception):
 class RegionPicker:
     """Holds the region endpoints in preference order and the one currently pinned."""
 
-    def __init__(self, endpoints: Sequence[str], probe_timeout_s: float = 1.0) -> None:
+    def __init__(self, endpoints: Sequence[str], probe_timeout_s: float = 3.0) -> None:
         if not endpoints:
             raise ValueError("at least one endpoint is required")
         self.endpoints = [e.rstrip("/") for e in endpoints]
