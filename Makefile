@@ -7,10 +7,12 @@ STAMP := $(VENV)/.installed
 PYTEST := TULIP_ENV=test $(PY) -m pytest -p no:cacheprovider
 MYPY_TARGETS := matching/engine tulip/config.py tulip/context.py tulip/auth.py tulip/errors.py \
                 tulip/clock.py orders/domain.py orders/messages.py orders/queue.py \
+                ops/gate.py ops/flags.py tulip/tracing.py matching/loop.py matching/queue.py \
+                matching/faults.py \
                 $(wildcard orders/services.py orders/storage.py orders/selectors.py \
                            matching/services.py matching/storage.py ops/services.py ops/storage.py)
 
-.PHONY: help venv run test test-fast lint typecheck importlint test-deep test-chaos bench \
+.PHONY: help venv browser run test test-fast lint typecheck importlint test-deep test-chaos bench \
         bench-engine bench-localstack bench-api bench-pipeline bench-ws engine-compiled clean
 
 help:
@@ -38,7 +40,10 @@ typecheck: $(STAMP)
 importlint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
-test: lint typecheck importlint
+browser:
+	bash scripts/install-browser.sh
+
+test: lint typecheck importlint browser
 	$(PYTEST) -m "not slow and not deep and not chaos" -n 2 --dist loadfile tests
 
 test-fast: $(STAMP)

@@ -13,6 +13,7 @@ from matching.queue import EventsQueue
 from matching.services import LostLeadership, Received, ShardMatcher
 from orders.messages import group_id
 from tulip import logs
+from tulip.tracing import span
 
 log = logging.getLogger("matching.loop")
 
@@ -84,7 +85,8 @@ class MatcherLoop:
                 log.error("message for a symbol this matcher does not serve",
                           extra={"group": group, "count": len(batch)})
                 continue
-            with self.locks[matcher.symbol]:
+            with self.locks[matcher.symbol], span("matcher.batch", symbol=matcher.symbol,
+                                                   messages=len(batch)):
                 logs.bind(symbol=matcher.symbol)
                 batches = [[m] for m in batch] if self.per_message else [batch]
                 for part in batches:

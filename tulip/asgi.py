@@ -8,6 +8,10 @@ from django.core.asgi import get_asgi_application
 
 django_asgi = get_asgi_application()
 
+from tulip.tracing import setup_tracing  # noqa: E402
+
+setup_tracing("http")
+
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from realtime.routing import websocket_urlpatterns  # noqa: E402

@@ -19,6 +19,15 @@ app.user_options["worker"].add(
     Option(["--matcher"], is_flag=True, default=False,
            help="Run the matching loop (events FIFO queue) in this worker."))
 
+from celery.signals import worker_init  # noqa: E402
+
 from tulip.matcher_step import MatcherStep  # noqa: E402
 
 app.steps["worker"].add(MatcherStep)
+
+
+@worker_init.connect
+def _trace_worker(**_: object) -> None:
+    from tulip.tracing import setup_tracing
+
+    setup_tracing("worker")

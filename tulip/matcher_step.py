@@ -22,7 +22,9 @@ class MatcherStep(bootsteps.StartStopStep):  # type: ignore[misc]
         from celery.signals import worker_shutting_down
 
         from tulip.bootstrap import build_matcher_loop
+        from tulip.tracing import setup_tracing
 
+        setup_tracing("matcher")
         self.loop = build_matcher_loop()
         # Stop receiving as soon as the shutdown begins, not after Celery's consumer has closed.
         worker_shutting_down.connect(self._stop_receiving, weak=False)

@@ -14,6 +14,7 @@ import ctypes
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -128,14 +129,16 @@ class LocalStack:
             self.write_env_file()
             say("applying database migrations")
             self._run_checked("migrate", [PYTHON, "manage.py", "migrate", "--noinput"])
+            self._run_checked("ensure_ops_admin", [PYTHON, "manage.py", "ensure_ops_admin"])
             if opts.with_http:
                 say("starting ASGI server (uvicorn)")
                 self.start_http()
             if opts.with_worker:
-                say("starting Celery workers (tasks + sweeper, matcher)")
+                say("starting Celery workers (tasks + sweeper, matcher) and the stream projector")
                 self.start_worker()
                 if opts.with_matcher:
                     self.start_matcher()
+                self.start_projector()
         except BaseException:
             self.stop()
             raise
@@ -289,6 +292,10 @@ class LocalStack:
         self._wait("matcher", lambda: self._logged_since("matcher", offset, "matcher loop started"),
                    timeout=90)
 
+    def start_projector(self) -> None:
+        """DynamoDB Streams -> the ops read projection (and the periodic metrics publisher)."""
+        self.spawn("projector", [PYTHON, "manage.py", "project_streams"])
+
     def _run_checked(self, name: str, command: list[str]) -> None:
         result = subprocess.run(command, cwd=REPO_ROOT, env=self.env, capture_output=True,
                                 text=True, timeout=300, check=False)
@@ -337,6 +344,12 @@ class LocalStack:
             "REPORTS_BUCKET": self.names.reports_bucket,
             "TULIP_SQLITE_PATH": str(opts.state_dir / "db.sqlite3"),
         }
+        # prometheus-client multiprocess mode: every child writes here, /metrics and the gate
+        # aggregate; emptied at each start so a former run's counters do not leak in.
+        metrics_dir = opts.state_dir / "prometheus"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        config["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         database_url = opts.database_url or os.environ.get("DATABASE_URL", "")
         if database_url:
             config["DATABASE_URL"] = database_url
