@@ -12,7 +12,9 @@ ASSET_TYPES = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css;
 
 
 def trading_page(request: HttpRequest) -> HttpResponse:
-    return render(request, "realtime/index.html", {})
+    from django.conf import settings
+
+    return render(request, "realtime/index.html", {"symbols": ",".join(settings.TULIP.symbols)})
 
 
 def asset(request: HttpRequest, name: str) -> HttpResponse:
