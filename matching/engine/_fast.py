@@ -9,8 +9,10 @@ the instance's ``__class__`` to the real frozen dataclass.  The result is a genu
 frozen dataclass (``type(e) is TradeExecuted``, equality, hashing, pickling and the frozen guard
 all behave exactly as for one built by the dataclass constructor); only construction is ~6x faster.
 
-This module and ``messages.py`` are deliberately never compiled by mypyc (native classes cannot
-change ``__class__``); the compiled engine calls these constructors like any Python callable.
+This module is never compiled by mypyc (native classes cannot change ``__class__``).  In the optional
+mypyc build ``messages.py`` itself is compiled and its frozen dataclasses are native classes with a
+plain-store ``__init__`` (see bench/engine/build_mypyc.py); for those the class is already the fast
+constructor and is returned unchanged.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ T = TypeVar("T")
 
 def fast_constructor(cls: Callable[P, T]) -> Callable[P, T]:
     """Return a callable with ``cls``'s signature that builds real ``cls`` instances quickly."""
+    if "__mypyc_attrs__" in vars(cls):
+        return cls  # native (mypyc) class: its compiled __init__ is the fast path already
     assert isinstance(cls, type) and dataclasses.is_dataclass(cls), "frozen dataclass expected"
     params = dataclasses.fields(cls)
     slots = getattr(cls, "__slots__", None)
