@@ -29,13 +29,11 @@ from matching.engine.messages import (
     EMPTY_DELTA,
     SIDES,
     STP_MODES,
-    TIFS,
     CancelOrder,
     Command,
     CommandResult,
     EngineSnapshot,
     Event,
-    L2Delta,
     L2View,
     Level,
     OpenOrder,
@@ -129,7 +127,10 @@ class BookEngine:
 
     def place(self, cmd: PlaceOrder) -> CommandResult:
         oid = cmd.order_id
-        if oid in self._known:
+        known = self._known
+        n_known = len(known)
+        known.add(oid)  # one hash probe both tests and records the id
+        if len(known) == n_known:
             # Redelivered submit: already processed, so it must not match twice (idempotency).
             return EMPTY_RESULT
         side = cmd.side
@@ -144,15 +145,15 @@ class BookEngine:
             reason = "invalid_price"
         elif qty <= 0:
             reason = "invalid_qty"
-        elif tif not in TIFS:
+        elif tif != "GTC" and tif != "IOC" and tif != "FOK":  # = TIFS, spelled out for speed
             reason = "invalid_tif"
         elif stp is not None and stp not in STP_MODES:
             reason = "invalid_stp"
         if reason is not None:
+            known.discard(oid)  # a rejected order was never accepted: its id stays reusable
             self._seq += 1
             ev = new_rejected(self._seq, self.symbol, cmd.ts, oid, cmd.client_id, reason)
             return new_result((ev,), EMPTY_DELTA)
-        self._known.add(oid)
         if stp is None:
             stp = self.stp_default
         return self._execute(cmd, oid, side, price, qty, tif, stp)
@@ -175,8 +176,21 @@ class BookEngine:
         seq = self._seq
         events: list[Event] = []
         crosses = bool(opp_keys) and opp_keys[-1] >= lim
+        if not crosses and tif == "GTC" and not self._simulates:
+            # Fast path (most adds): nothing to match, the whole order rests; one event.
+            key = self._rest(oid, cid, side, price, qty, qty, is_buy)
+            seq += 1
+            self._seq = seq
+            ev = new_opened(seq, symbol, ts, oid, cid, side, price, qty, qty, 0)
+            own = self._key_delta(key, is_buy)
+            if not own:
+                return new_result((ev,), EMPTY_DELTA)
+            return new_result((ev,), new_delta(own, ()) if is_buy else new_delta((), own))
         remaining = qty
-        touched: list[int] = []  # opposite-side keys whose level changed
+        # Opposite-side keys whose level changed: the first in ``touched1`` (0 = none; prices are
+        # positive, so 0 is never a key), any further ones in ``touched`` (allocated only then).
+        touched1 = 0
+        touched: list[int] | None = None
         stopped = False  # self-trade prevention cancelled the taker's remainder
         if crosses and cmd.post_only:
             seq += 1
@@ -268,7 +282,12 @@ class BookEngine:
                     if not remaining:
                         break
                 if level.qty != qty_before:
-                    touched.append(k)
+                    if not touched1:
+                        touched1 = k
+                    elif touched is None:
+                        touched = [touched1, k]
+                    else:
+                        touched.append(k)
                 if level.count == 0:
                     opp_keys.pop()
                     del opp_levels[k]
@@ -286,24 +305,7 @@ class BookEngine:
                     new_cancelled(seq, symbol, ts, oid, cid, "self_trade", remaining, qty - remaining)
                 )
             elif tif == "GTC":
-                if is_buy:
-                    own_keys = self._bid_keys
-                    own_levels = self._bid_levels
-                    own_touched = price
-                else:
-                    own_keys = self._ask_keys
-                    own_levels = self._ask_levels
-                    own_touched = -price
-                own = own_levels.get(own_touched)
-                if own is None:
-                    own = _Level(price)
-                    own_levels[own_touched] = own
-                    insort(own_keys, own_touched)
-                o = _Order(oid, cid, side, price, qty, remaining)
-                own.orders.append(o)
-                own.qty += remaining
-                own.count += 1
-                self._orders[oid] = o
+                own_touched = self._rest(oid, cid, side, price, qty, remaining, is_buy)
                 seq += 1
                 events.append(
                     new_opened(seq, symbol, ts, oid, cid, side, price, qty, remaining, qty - remaining)
@@ -316,27 +318,43 @@ class BookEngine:
                 )
         self._seq = seq
         # L2 delta: opposite side (consumed levels) and own side (the resting level), if any.
-        # Cheap exits first: most passive adds land below a full view and change nothing visible.
-        if own_touched:
-            view = self._bid_view if is_buy else self._ask_view
-            if len(view) == self.depth and own_touched < view[0]:
-                own_touched = 0
-        if not own_touched and not touched:
+        # Cheap exits inside _key_delta: most adds land below a full view and change nothing.
+        own_delta: tuple[Level, ...] = self._key_delta(own_touched, is_buy) if own_touched else ()
+        opp_delta: tuple[Level, ...] = ()
+        if touched is None:
+            if touched1:
+                opp_delta = self._key_delta(touched1, not is_buy)
+        elif is_buy:
+            opp_delta = self._side_delta(touched, self._ask_keys, self._ask_levels, False)
+        else:
+            opp_delta = self._side_delta(touched, self._bid_keys, self._bid_levels, True)
+        if not own_delta and not opp_delta:
             return new_result(tuple(events), EMPTY_DELTA)
         if is_buy:
-            bids = (
-                self._side_delta([own_touched], self._bid_keys, self._bid_levels, True) if own_touched else ()
-            )
-            asks = self._side_delta(touched, self._ask_keys, self._ask_levels, False) if touched else ()
+            return new_result(tuple(events), new_delta(own_delta, opp_delta))
+        return new_result(tuple(events), new_delta(opp_delta, own_delta))
+
+    def _rest(
+        self, oid: str, cid: str, side: Side, price: int, qty: int, remaining: int, is_buy: bool
+    ) -> int:
+        """Append a new resting order at the back of its level (created if new); returns its key."""
+        if is_buy:
+            levels = self._bid_levels
+            key = price
         else:
-            bids = self._side_delta(touched, self._bid_keys, self._bid_levels, True) if touched else ()
-            asks = (
-                self._side_delta([own_touched], self._ask_keys, self._ask_levels, False)
-                if own_touched
-                else ()
-            )
-        delta = new_delta(bids, asks) if bids or asks else EMPTY_DELTA
-        return new_result(tuple(events), delta)
+            levels = self._ask_levels
+            key = -price
+        level = levels.get(key)
+        if level is None:
+            level = _Level(price)
+            levels[key] = level
+            insort(self._bid_keys if is_buy else self._ask_keys, key)
+        o = _Order(oid, cid, side, price, qty, remaining)
+        level.orders.append(o)
+        level.qty += remaining
+        level.count += 1
+        self._orders[oid] = o
+        return key
 
     def _simulate(self, cmd: PlaceOrder, events: list[Event], seq: int, remaining: int) -> tuple[int, int]:
         """SimFill hook: fill part of ``remaining`` from simulated liquidity; returns (seq, remaining)."""
@@ -409,38 +427,33 @@ class BookEngine:
         ev = new_cancelled(
             self._seq, self.symbol, cmd.ts, oid, o.client_id, "user", o.remaining, o.qty - o.remaining
         )
-        delta = self._delta(k, 0) if o.side == "BUY" else self._delta(0, k)
-        return new_result((ev,), delta)
+        is_bid = o.side == "BUY"
+        levels_delta = self._key_delta(k, is_bid)
+        if not levels_delta:
+            return new_result((ev,), EMPTY_DELTA)
+        return new_result((ev,), new_delta(levels_delta, ()) if is_bid else new_delta((), levels_delta))
 
     # --------------------------------------------------------------------------------- L2 view
 
-    def _delta(self, bid_touched: list[int] | int, ask_touched: list[int] | int) -> L2Delta:
-        """Changes to the top-``depth`` view caused by one command.
+    def _key_delta(self, k: int, is_bid: bool) -> tuple[Level, ...]:
+        """``_side_delta`` for one touched key, with the common cases decided without allocating.
 
-        ``*_touched`` are the keys whose level changed (a list, one key, or 0 for none; 0 is never a
-        valid key because prices are positive).  Untouched levels can only enter or leave the view
-        when a touched level inside it appeared or vanished, so a touched key outside the old view
-        of a full view cannot change it, and most commands cost one comparison here.
+        Untouched levels can only enter or leave the view when a touched level inside it appeared or
+        vanished, so a touched key outside the old view of a full view cannot change it, and most
+        commands cost one comparison here.
         """
-        bids: tuple[Level, ...] = ()
-        asks: tuple[Level, ...] = ()
-        if bid_touched:
-            bids = self._side_delta(
-                bid_touched if isinstance(bid_touched, list) else [bid_touched],
-                self._bid_keys,
-                self._bid_levels,
-                True,
-            )
-        if ask_touched:
-            asks = self._side_delta(
-                ask_touched if isinstance(ask_touched, list) else [ask_touched],
-                self._ask_keys,
-                self._ask_levels,
-                False,
-            )
-        if not bids and not asks:
-            return EMPTY_DELTA
-        return new_delta(bids, asks)
+        old = self._bid_view if is_bid else self._ask_view
+        if len(old) == self.depth and k < old[0]:
+            return ()  # below a full view: invisible
+        if is_bid:
+            level = self._bid_levels.get(k)
+            if level is not None and k in old:
+                return ((k, level.qty, level.count),)  # a visible level changed size
+            return self._side_delta([k], self._bid_keys, self._bid_levels, True)
+        level = self._ask_levels.get(k)
+        if level is not None and k in old:
+            return ((-k, level.qty, level.count),)
+        return self._side_delta([k], self._ask_keys, self._ask_levels, False)
 
     def _side_delta(
         self, touched: list[int], keys: list[int], levels: dict[int, _Level], is_bid: bool
@@ -466,11 +479,21 @@ class BookEngine:
                 self._bid_view = new
             else:
                 self._ask_view = new
-            in_new = set(new)
-            in_old = set(old)
-            changed = {k for k in touched if k in in_new or k in in_old}
-            changed.update(in_new.symmetric_difference(in_old))
-            out = list(changed)
+            if depth <= 16:
+                # Small views (the norm): linear scans beat building three sets.
+                out = [k for k in touched if k in new or k in old]
+                for k in new:
+                    if k not in old and k not in out:
+                        out.append(k)
+                for k in old:
+                    if k not in new and k not in out:
+                        out.append(k)
+            else:
+                in_new = set(new)
+                in_old = set(old)
+                changed = {k for k in touched if k in in_new or k in in_old}
+                changed.update(in_new.symmetric_difference(in_old))
+                out = list(changed)
         if not out:
             return ()
         out.sort(reverse=True)  # best first (keys ascend towards the best)
