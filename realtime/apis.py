@@ -7,16 +7,25 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from orders.serializers import ErrorSerializer
 from realtime import services
 from tulip.auth import Principal, TokenRejected, verify_token
 from tulip.errors import ApiError, ValidationFailed, error_response
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+READ_ERRORS = {400: _error("Bad parameter"), 401: _error("Missing or invalid token"),
+               403: _error("Not a trader")}
 
 
 def _query(request: Request | HttpRequest) -> dict[str, str]:
@@ -32,7 +41,7 @@ class EventsView(APIView):  # type: ignore[misc]
                     OpenApiParameter("cursor", str, description="nextCursor of the previous page")],
         responses={200: inline_serializer("EventPage", {
             "items": serializers.ListField(child=serializers.DictField()),
-            "nextCursor": serializers.CharField(allow_null=True)})},
+            "nextCursor": serializers.CharField(allow_null=True)}), **READ_ERRORS},
     )
     def get(self, request: Request) -> Response:
         return Response(services.events_page(settings.TULIP, _query(request)))
@@ -51,7 +60,9 @@ class LoginView(APIView):  # type: ignore[misc]
                                             "password": serializers.CharField()}),
         responses={200: inline_serializer("LoginResult", {
             "accessToken": serializers.CharField(), "expiresIn": serializers.IntegerField(),
-            "tokenType": serializers.CharField(), "username": serializers.CharField()})},
+            "tokenType": serializers.CharField(), "username": serializers.CharField()}),
+            400: _error("username/password missing"), 401: _error("Wrong user name or password"),
+            413: _error("Body too large"), 503: _error("Cognito unavailable")},
     )
     def post(self, request: Request) -> Response:
         try:
