@@ -9,7 +9,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-import redis
 from django.conf import settings
 
 from matching.faults import CrashPlan
@@ -17,7 +16,8 @@ from matching.loop import MatcherLoop
 from matching.queue import EventsQueue
 from matching.services import ShardMatcher
 from matching.storage import MatcherStorage
-from orders.selectors import book_key
+from realtime.messages import group_for, messages_for_events
+from realtime.publisher import make_publisher
 from tulip.config import Config
 
 log = logging.getLogger("tulip.bootstrap")
@@ -28,39 +28,16 @@ class RealtimeFanout:
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
-        self.redis = redis.Redis.from_url(cfg.redis_url, socket_timeout=1, socket_connect_timeout=1)
-        try:
-            from realtime.messages import messages_for_events
-            from realtime.publisher import make_publisher
-        except ImportError:  # realtime not installed in this build: snapshot only
-            self.publisher: Any = None
-            self.to_messages: Any = None
-        else:
-            self.publisher = make_publisher(cfg)
-            self.to_messages = messages_for_events
+        self.publisher = make_publisher(cfg)
 
     def committed(self, symbol: str, events: Sequence[dict[str, Any]],
                   snapshot: dict[str, Any]) -> None:
-        if self.publisher is None:
-            import json
-
-            self.redis.set(book_key(self.cfg, symbol), json.dumps(snapshot))
-            return
         self.publisher.publish_book_snapshot(symbol, snapshot)
         by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for message in self.to_messages(symbol, list(events)):
+        for message in messages_for_events(symbol, list(events)):
             by_group[group_for(message)].append(message)
         for group, messages in by_group.items():
             self.publisher.publish(group, messages)
-
-
-def group_for(message: dict[str, Any]) -> str:
-    """Channels group of a WebSocket message (docs/storage.md): trades.<s>, book.<s>, orders.<c>."""
-    if message["type"] == "orderStatus":
-        return f"orders.{message['order']['clientId']}"
-    topic: str = message["topic"]
-    kind, _, symbol = topic.partition(":")
-    return f"{kind}.{symbol}"
 
 
 def build_matcher_loop() -> MatcherLoop:
