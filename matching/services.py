@@ -45,6 +45,9 @@ from tulip.config import Config
 log = logging.getLogger("matching.services")
 
 SNAPSHOT_DEPTH = 50  # levels kept in the Redis snapshot GET /book serves
+# The engine's L2 view, whose changes become the WebSocket `book` deltas: exactly the 5 levels of
+# the WebSocket snapshot (design §5), so snapshot + deltas always reproduce the top of book.
+BOOK_VIEW_DEPTH = 5
 MAX_ATTEMPTS = 3  # recomputations of one batch before leaving it to SQS redelivery
 
 
@@ -133,7 +136,7 @@ class ShardMatcher:
         self.store = store
         self.leader_id = leader_id
         self.listener = listener
-        self.engine: MatchingEngine = make_engine(cfg.matcher, symbol, depth=SNAPSHOT_DEPTH)
+        self.engine: MatchingEngine = make_engine(cfg.matcher, symbol, depth=BOOK_VIEW_DEPTH)
         self.epoch = 0
         self.last_sqs_seq = 0
         # Static facts (side, price, createdAt...) of orders on the book, for orderStatus payloads;
@@ -159,7 +162,7 @@ class ShardMatcher:
             raise LostLeadership(f"{self.symbol}: epoch {shard.epoch} != ours {self.epoch}")
         resting = list(self.store.resting_orders(self.symbol))
         self.orders = {o.order_id: o for o in resting}
-        self.engine = make_engine(self.cfg.matcher, self.symbol, depth=SNAPSHOT_DEPTH)
+        self.engine = make_engine(self.cfg.matcher, self.symbol, depth=BOOK_VIEW_DEPTH)
         self.engine.restore_from_open_orders(
             [OpenOrder(o.order_id, o.client_id, "BUY" if o.side == "BUY" else "SELL",
                        o.price_ticks, o.qty, o.filled_qty) for o in resting],

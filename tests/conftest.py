@@ -12,7 +12,7 @@ import pytest
 from tests.support.stack import StackHandle, start_stack
 
 # One symbol per matcher test keeps their ledgers apart on the shared stack.
-SESSION_SYMBOLS = "TULIP,TULIPB,MA,MB,MC,MD,ME,MF"
+SESSION_SYMBOLS = "TULIP,TULIPB,MA,MB,MC,MD,ME,MF,MG"
 
 
 @pytest.fixture(scope="session")

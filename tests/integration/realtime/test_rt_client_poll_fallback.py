@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-import rt_ws
-
 from realtime.client import Backoff, Stream, TulipClient
 from realtime.messages import messages_for_events
+from tests.support import ws as rt_ws
 from tests.support.stack import StackHandle
 from tulip.localstack.launcher import free_port
 

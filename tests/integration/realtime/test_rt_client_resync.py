@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-import rt_ws
-
 from realtime.client import Stream, TulipClient
+from tests.support import ws as rt_ws
 from tests.support.stack import StackHandle
 
 

@@ -3,8 +3,7 @@ private fields (client ids) stripped, paginated by nextCursor."""
 
 from __future__ import annotations
 
-import rt_ws
-
+from tests.support import ws as rt_ws
 from tests.support.stack import StackHandle
 
 

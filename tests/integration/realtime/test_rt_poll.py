@@ -8,8 +8,7 @@ import threading
 import time
 import uuid
 
-import rt_ws
-
+from tests.support import ws as rt_ws
 from tests.support.stack import StackHandle
 
 STREAM_TYPES = ("trade", "book", "orderStatus")

@@ -6,9 +6,9 @@ import asyncio
 import time
 
 import pytest
-import rt_ws
 from websockets.exceptions import ConnectionClosed
 
+from tests.support import ws as rt_ws
 from tests.support.stack import StackHandle
 
 

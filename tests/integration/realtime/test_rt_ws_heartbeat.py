@@ -7,8 +7,7 @@ import asyncio
 import time
 from itertools import pairwise
 
-import rt_ws
-
+from tests.support import ws as rt_ws
 from tests.support.stack import StackHandle
 
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import rt_ws
-
+from tests.support import ws as rt_ws
 from tests.support.stack import StackHandle
 
 

@@ -8,8 +8,7 @@ import json
 import struct
 import time
 
-import rt_ws
-
+from tests.support import ws as rt_ws
 from tests.support.stack import StackHandle
 
 PAD = "x" * 16_000  # big messages fill the TCP buffers quickly

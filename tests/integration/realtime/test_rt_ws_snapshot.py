@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-import rt_ws
-
+from tests.support import ws as rt_ws
 from tests.support.stack import StackHandle
 
 
