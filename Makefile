@@ -44,7 +44,9 @@ browser:
 	bash scripts/install-browser.sh
 
 test: lint typecheck importlint browser
-	$(PYTEST) -m "not slow and not deep and not chaos" -n 2 --dist loadfile tests
+	$(PYTEST) -m "not slow and not deep and not chaos and not browser" -n 2 --dist loadfile tests
+	# Playwright's sync API leaves an event loop in its process: browser tests get their own run.
+	$(PYTEST) -m "browser" tests
 
 test-fast: $(STAMP)
 	$(PYTEST) -m "not slow and not deep and not chaos" tests/unit tests/property
