@@ -1,6 +1,6 @@
 """Benchmark: the local moto stand-in, patched (TulipBroker's fixes) vs unpatched (stock moto 5.2.5).
 
-    .venv/bin/python -m bench.localstack [--quick] [--out docs/bench-localstack.md]
+    .venv/bin/python -m bench.localstack [--quick] [--out docs/benchmarks.md (local stack section)]
 
 For each variant and table size (0 / 5,000 / 20,000 items, Streams on, NEW_AND_OLD_IMAGES) a fresh
 server process is started, the table filled with BatchWriteItem, then TransactWriteItems of 2 and
