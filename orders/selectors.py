@@ -15,6 +15,7 @@ from orders.storage import OrderItem, TradeItem
 from tulip.clock import now_iso
 from tulip.config import Config
 from tulip.errors import NotFound, ValidationFailed
+from tulip.params import int_param
 
 log = logging.getLogger("orders.selectors")
 MAX_DEPTH = 50
@@ -92,24 +93,12 @@ def _symbol(cfg: Config, value: str | None, required: bool = False) -> str | Non
     return value
 
 
-def _int_param(name: str, value: str | None, default: int, low: int, high: int) -> int:
-    if value is None or value == "":
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValidationFailed(f"{name} must be an integer.", {name: ["must be an integer"]}) from None
-    if not low <= number <= high:
-        raise ValidationFailed(f"{name} is out of range.", {name: [f"must be {low}..{high}"]})
-    return number
-
-
 def list_orders(cfg: Config, client_id: str, params: dict[str, str]) -> dict[str, Any]:
     status = params.get("status") or "all"
     if status not in ("open", "all"):
         raise ValidationFailed("status must be open or all.", {"status": ["must be open or all"]})
     symbol = _symbol(cfg, params.get("symbol"))
-    limit = _int_param("limit", params.get("limit"), 50, 1, storage.MAX_PAGE)
+    limit = int_param("limit", params.get("limit"), 50, 1, storage.MAX_PAGE)
     try:
         page = storage.client_orders(client_id, symbol, status == "open", limit,
                                      params.get("cursor"))
@@ -121,15 +110,15 @@ def list_orders(cfg: Config, client_id: str, params: dict[str, str]) -> dict[str
 def list_trades(cfg: Config, params: dict[str, str]) -> dict[str, Any]:
     symbol = _symbol(cfg, params.get("symbol"), required=True)
     assert symbol is not None
-    limit = _int_param("limit", params.get("limit"), 50, 1, storage.MAX_PAGE)
+    limit = int_param("limit", params.get("limit"), 50, 1, storage.MAX_PAGE)
     return {"items": [trade_json(t) for t in storage.recent_trades(symbol, limit)],
             "nextCursor": None}
 
 
 def list_fills(cfg: Config, client_id: str, params: dict[str, str]) -> dict[str, Any]:
-    limit = _int_param("limit", params.get("limit"), 50, 1, storage.MAX_PAGE)
+    limit = int_param("limit", params.get("limit"), 50, 1, storage.MAX_PAGE)
     before = params.get("cursor")
-    before_seq = _int_param("cursor", before, 0, 1, 2**62) if before else None
+    before_seq = int_param("cursor", before, 0, 1, 2**62) if before else None
     symbol = _symbol(cfg, params.get("symbol"))
     fills = storage.client_fills(client_id, limit, before_seq)
     items = [fill_json(side, t) for side, t in fills if symbol is None or t.symbol == symbol]
@@ -145,7 +134,7 @@ def book_key(cfg: Config, symbol: str) -> str:
 def get_book(cfg: Config, params: dict[str, str]) -> dict[str, Any]:
     symbol = _symbol(cfg, params.get("symbol"), required=True)
     assert symbol is not None
-    depth = _int_param("depth", params.get("depth"), DEFAULT_DEPTH, 1, MAX_DEPTH)
+    depth = int_param("depth", params.get("depth"), DEFAULT_DEPTH, 1, MAX_DEPTH)
     snapshot = _cached_book(cfg, symbol)
     if snapshot is None:
         snapshot = book_from_dynamodb(symbol)

@@ -26,6 +26,7 @@ from realtime.messages import (
 from tulip.clock import now_iso
 from tulip.config import Config
 from tulip.errors import ValidationFailed
+from tulip.params import int_param
 
 log = logging.getLogger("realtime.services")
 
@@ -191,20 +192,6 @@ def last_trade_seq(cfg: Config, symbol: str) -> int:
     return storage.last_trade_seq_before(cfg, symbol, head + 1) if head else 0
 
 
-def _int_param(name: str, value: str | None, default: int | None, low: int, high: int) -> int:
-    if value is None or value == "":
-        if default is None:
-            raise ValidationFailed(f"{name} is required.", {name: ["required"]})
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValidationFailed(f"{name} must be an integer.", {name: ["must be an integer"]}) from None
-    if not low <= number <= high:
-        raise ValidationFailed(f"{name} is out of range.", {name: [f"must be {low}..{high}"]})
-    return number
-
-
 def _symbol(cfg: Config, value: str | None) -> str:
     if not value:
         return cfg.default_symbol
@@ -217,8 +204,8 @@ def events_page(cfg: Config, params: Mapping[str, str]) -> dict[str, Any]:
     """GET /events: public events after fromSeq (gap recovery), `{items, nextCursor}`."""
     symbol = _symbol(cfg, params.get("symbol"))
     cursor = params.get("cursor")
-    from_seq = _int_param("fromSeq", cursor or params.get("fromSeq"), 0, 0, 2**62)
-    limit = _int_param("limit", params.get("limit"), 100, 1, storage.MAX_PAGE)
+    from_seq = int_param("fromSeq", cursor or params.get("fromSeq"), 0, 0, 2**62)
+    limit = int_param("limit", params.get("limit"), 100, 1, storage.MAX_PAGE)
     events = storage.read_events(cfg, symbol, from_seq, limit)
     items = [public_event(e) for e in events]
     return {"items": items, "nextCursor": str(items[-1]["seq"]) if len(items) == limit else None}
@@ -242,7 +229,7 @@ def parse_poll(cfg: Config, params: Mapping[str, str]) -> PollRequest:
     if len(symbols) > 1:
         raise ValidationFailed("One symbol per poll.", {"topics": ["all topics must share a symbol"]})
     symbol = symbols.pop() if symbols else _symbol(cfg, params.get("symbol"))
-    from_seq = _int_param("fromSeq", params.get("fromSeq"), None, 0, 2**62)
+    from_seq = int_param("fromSeq", params.get("fromSeq"), None, 0, 2**62)
     timeout = params.get("timeoutS") or "25"
     try:
         timeout_s = float(timeout)
