@@ -44,7 +44,12 @@ browser:
 	bash scripts/install-browser.sh
 
 test: lint typecheck importlint browser
+	# The optional mypyc build of the engine (skipped with one line where no C compiler exists):
+	# the whole suite runs on it, then the engine's own tests again on the interpreted fallback.
+	$(PY) -m bench.engine.build_mypyc --if-compiler
 	$(PYTEST) -m "not slow and not deep and not chaos and not browser" -n 2 --dist loadfile tests
+	TULIP_ENGINE_PURE=1 $(PYTEST) -m "not slow and not deep and not chaos and not browser" -n 2 \
+	    tests/unit/engine tests/property
 	# Playwright's sync API leaves an event loop in its process: browser tests get their own run.
 	$(PYTEST) -m "browser" tests
 

@@ -17,9 +17,14 @@ If the optional mypyc build is present (``make engine-compiled``) the compiled `
 
 import os as _os
 
+from matching.engine.build_stamp import build_matches as _build_matches
+
 # Optional mypyc build (see bench/engine/build_mypyc.py): searched before the sources unless
-# TULIP_ENGINE_PURE=1.  A missing folder costs nothing and leaves the interpreted engine in use.
-if _os.environ.get("TULIP_ENGINE_PURE", "") != "1":
+# TULIP_ENGINE_PURE=1, and only when it was built from exactly these sources (build_stamp). A
+# missing folder costs nothing and leaves the interpreted engine in use.
+if _os.environ.get("TULIP_ENGINE_PURE", "") != "1" and _build_matches(
+    _os.path.join(_os.path.dirname(__file__), "_compiled")
+):
     __path__.insert(0, _os.path.join(_os.path.dirname(__file__), "_compiled"))
 
 from matching.engine.api import (

@@ -1,10 +1,11 @@
 """Run the local moto server (the AWS stand-in) with TulipBroker's moto fixes applied.
 
-    python -m tulip.localstack.moto_server --host 127.0.0.1 --port 5000 [--unpatched]
+    python -m tulip.localstack.moto_server --host 127.0.0.1 --port 5000 [--unpatched] [--meter]
 
 Threaded werkzeug server (several clients hit it at once), in the foreground. Prints exactly one
 line ``moto ready on http://HOST:PORT`` once it answers HTTP, and exits 0 on SIGTERM/SIGINT.
-``--unpatched`` serves stock moto (tests and benchmarks only). Refuses to start (exit 2, one line)
+``--unpatched`` serves stock moto (tests and benchmarks only); ``--meter`` lets a request ask for
+its own cost in Python calls (tests only, ``work_meter``). Refuses to start (exit 2, one line)
 if the installed moto is not the release the fixes were written against.
 Never imports Django.
 
@@ -26,8 +27,10 @@ import time
 import urllib.error
 import urllib.request
 from types import FrameType
+from typing import Any
 
 from tulip.localstack import moto_patches
+from tulip.localstack.work_meter import CallMeter
 
 READY_TIMEOUT_S = 30.0
 
@@ -40,6 +43,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--unpatched", action="store_true", help="serve stock moto (tests and benchmarks only)"
     )
     parser.add_argument("--verbose", action="store_true", help="log every request (werkzeug access log)")
+    parser.add_argument(
+        "--meter", action="store_true", help="count the calls of requests that ask (tests only, work_meter)"
+    )
     return parser.parse_args(argv)
 
 
@@ -75,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     from werkzeug.serving import make_server
 
-    app = DomainDispatcherApplication(create_backend_app)
+    app: Any = DomainDispatcherApplication(create_backend_app)
+    if args.meter:
+        app = CallMeter(app)
     server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
     stop = threading.Event()
 

@@ -22,6 +22,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from tulip.localstack.work_meter import CALLS_HEADER, METER_HEADER
+
 REPO = Path(__file__).resolve().parents[3]
 REGION = "us-east-1"
 CREDENTIALS = {
@@ -98,11 +100,19 @@ class MotoServer:
                 return int(line.split()[1])
         raise RuntimeError("no VmRSS")
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process (all threads)."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = int(fields[11]) + int(fields[12])
-        return ticks / os.sysconf("SC_CLK_TCK")
+    def metered(self, service: str) -> Any:
+        """A client whose every request asks the server for its cost in Python calls (see
+        ``tulip.localstack.work_meter``); read it with ``calls_of(response)``."""
+        key = f"metered-{service}"
+        if key not in self._clients:
+            client = self.new_client(service)
+
+            def ask(request: Any, **_: Any) -> None:
+                request.headers[METER_HEADER] = "calls"
+
+            client.meta.events.register("before-sign", ask)
+            self._clients[key] = client
+        return self._clients[key]
 
     def expect(self, fixed: bool, defect: str) -> None:
         """Patched: the fixed behaviour holds. Unpatched: moto's defect is observed."""
@@ -121,11 +131,17 @@ class MotoServer:
                 self.process.wait()
 
 
+def calls_of(response: dict[str, Any]) -> int:
+    """The server's count of Python calls for the request that gave ``response``."""
+    return int(response["ResponseMetadata"]["HTTPHeaders"][CALLS_HEADER.lower()])
+
+
 def start_moto(patched: bool, extra_env: dict[str, str] | None = None, timeout: float = 60.0) -> MotoServer:
     port = free_port()
     env = {**os.environ, **CREDENTIALS, **(extra_env or {})}
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    cmd = [sys.executable, "-m", "tulip.localstack.moto_server", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [sys.executable, "-m", "tulip.localstack.moto_server", "--host", "127.0.0.1", "--port", str(port),
+           "--meter"]
     if not patched:
         cmd.append("--unpatched")
     process = subprocess.Popen(

@@ -11,8 +11,6 @@ import threading
 import time
 from typing import Any
 
-import pytest
-
 from .support import MotoServer, create_fifo_queue
 
 RECEIVERS = 4
@@ -65,10 +63,10 @@ def test_long_polling_receivers_never_share_a_group(server: MotoServer) -> None:
         assert first == [f"m{i:02d}" for i in range(len(first))]  # the group's oldest messages, in order
 
 
-def test_racing_short_polls_never_share_a_group(server: MotoServer) -> None:
-    """Patched: receive is atomic. (moto's race here is real but too narrow to show reliably.)"""
-    if not server.patched:
-        pytest.skip("stock moto's unlocked receive race is too narrow to reproduce reliably")
+def test_racing_short_polls_never_share_a_group(servers: dict[str, MotoServer]) -> None:
+    """Patched only: receive is atomic. Stock moto's race between short polls is real but too
+    narrow to show reliably, so the defect side is the long-poll test above."""
+    server = servers["patched"]
     clients = [server.new_client("sqs") for _ in range(8)]
     for _ in range(5):
         url = create_fifo_queue(server.sqs, visibility_timeout=30)
