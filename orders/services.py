@@ -63,10 +63,9 @@ def submit_order(cfg: Config, client_id: str, body: Any, header_key: str | None)
 
     ik = idempotency_hash(client_id, request.idempotency_key)
     fingerprint = request.fingerprint()
-    replay = _replay(ik, fingerprint)
-    if replay is not None:
-        return replay
-
+    # Optimistic: write first, read the idempotency record only when the write finds it there.
+    # A new order (the common case) then costs one transaction and one send, not a read as well;
+    # a replay costs a cancelled transaction (it writes nothing) and the reads it always needed.
     now = now_iso()
     order_id = secrets.token_hex(16)  # random ids spread partitions (spec §14)
     logs.bind(orderId=order_id)
@@ -87,7 +86,7 @@ def submit_order(cfg: Config, client_id: str, body: Any, header_key: str | None)
     try:
         storage.put_order_with_idempotency(order, record)
     except storage.AlreadyExists:
-        # A concurrent identical submit won the race between our read and our write.
+        # The key was used before (a retry, or a concurrent identical submit that won the race).
         replay = _replay(ik, fingerprint)
         if replay is None:  # the winner's record must be readable now (strongly consistent)
             raise Unavailable("Concurrent submit in progress; retry with the same key.") from None

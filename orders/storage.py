@@ -230,8 +230,11 @@ def put_order_with_idempotency(order: OrderItem, record: IdempotencyItem) -> Non
             transaction.save(order, condition=OrderItem.pk.does_not_exist())
             transaction.save(record, condition=IdempotencyItem.pk.does_not_exist())
     except TransactWriteError as exc:
+        # ConditionalCheckFailed: the key (or id) exists. TransactionConflict: real DynamoDB
+        # cancels a transaction racing another one on the same item, i.e. a concurrent submit
+        # of the same key; the caller reads the winner's record (or answers 503 to retry).
         if exc.cause_response_code == "TransactionCanceledException" and any(
-                reason is not None and reason.code == "ConditionalCheckFailed"
+                reason is not None and reason.code in ("ConditionalCheckFailed", "TransactionConflict")
                 for reason in exc.cancellation_reasons):
             raise AlreadyExists from None
         raise

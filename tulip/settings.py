@@ -185,6 +185,8 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         "botocore": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        # PynamoDB announces at INFO, in every process, that it found no global settings file.
+        "pynamodb": {"level": "WARNING"},
     },
 }
 
