@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from realtime.messages import apply_book_delta, sorted_levels
@@ -15,7 +16,8 @@ from tests.support.stack import StackHandle
 from tests.support.trading import Trader
 
 SYMBOL = "MG"
-ORDERS = 300  # each one a command of the matcher; crossing and resting mixed
+ORDERS = 1_000  # each one a command of the matcher; crossing and resting mixed
+TRADERS = 3
 
 
 def _flow(count: int) -> list[tuple[int, str, int, str, str]]:
@@ -25,26 +27,46 @@ def _flow(count: int) -> list[tuple[int, str, int, str, str]]:
         side = rng.choice(("BUY", "SELL"))
         offset = rng.randint(0, 8)
         price = 5_000 + (offset if side == "BUY" else -offset) - (4 if side == "BUY" else -4)
-        flow.append((rng.randrange(3), side, rng.randint(1, 4), f"{price / 100:.2f}",
+        flow.append((rng.randrange(TRADERS), side, rng.randint(1, 4), f"{price / 100:.2f}",
                      "IOC" if rng.random() < 0.2 else "GTC"))
     return flow
 
 
+def _place_all(traders: list[Trader]) -> list[str]:
+    """Each trader submits its share of the flow in order, the three of them at once."""
+    flow = _flow(ORDERS)
+
+    def place(index: int) -> list[str]:
+        return [traders[index].place(SYMBOL, side, qty, price, tif)["orderId"]
+                for trader, side, qty, price, tif in flow if trader == index]
+
+    with ThreadPoolExecutor(TRADERS) as pool:
+        return [order_id for ids in pool.map(place, range(TRADERS)) for order_id in ids]
+
+
 def test_stream_chains_and_book_agree_with_rest(stack: StackHandle) -> None:
-    traders = [Trader(stack, f"s{i}") for i in range(3)]
+    traders = [Trader(stack, f"s{i}") for i in range(TRADERS)]
 
     async def run() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         socket = await rt_ws.connect(stack, traders[0].http.headers["Authorization"][7:])
         replies = await rt_ws.subscribe(socket, f"trades:{SYMBOL}", f"book:{SYMBOL}")
-        placed = []
-        for trader, side, qty, price, tif in _flow(ORDERS):
-            placed.append(await asyncio.to_thread(traders[trader].place, SYMBOL, side, qty,
-                                                  price, tif))
-        await asyncio.to_thread(wait_until_matched, stack, [p["orderId"] for p in placed], 300)
-        last = await asyncio.to_thread(shard_last_seq, stack, SYMBOL)
+        # The socket is read while the orders go in and get matched: a reader that stops
+        # reading is a slow consumer, and the server rightly closes it (4008).
+
+        async def settle() -> int:
+            placed = await asyncio.to_thread(_place_all, traders)
+            assert len(placed) == ORDERS
+            await asyncio.to_thread(wait_until_matched, stack, placed, 300)
+            return int(await asyncio.to_thread(shard_last_seq, stack, SYMBOL))
+
+        settling = asyncio.ensure_future(settle())
         received: list[dict[str, Any]] = []
-        while not any(m.get("type") == "book" and m["seq"] >= last for m in received):
-            received.append(await rt_ws.recv_json(socket, 30))
+        book_seq = 0
+        while not (settling.done() and book_seq >= settling.result()):
+            message = await rt_ws.recv_json(socket, 60)  # heartbeats arrive every 5 s
+            received.append(message)
+            if message.get("type") == "book":
+                book_seq = max(book_seq, message["seq"])
         await socket.close()
         return replies, received
 
