@@ -51,20 +51,28 @@ def _read(cfg: Config) -> FeatureFlags:
                    bool(row.force_leader_override), row.deny_writes, cfg.environment)
 
 
+def cached_flags(cfg: Config) -> FeatureFlags | None:
+    """The cached flags while fresh, else None; never touches the database (safe on an event
+    loop, where the ORM must not run)."""
+    with _lock:
+        cached = _cache.get(id(cfg))
+    if cached is not None and time.monotonic() - cached[0] < CACHE_TTL_S:
+        return cached[1]
+    return None
+
+
 def current_flags(cfg: Config) -> FeatureFlags:
     now = time.monotonic()
-    key = id(cfg)
-    with _lock:
-        cached = _cache.get(key)
-        if cached is not None and now - cached[0] < CACHE_TTL_S:
-            return cached[1]
+    cached = cached_flags(cfg)
+    if cached is not None:
+        return cached
     try:
         flags = _read(cfg)
     except Exception:  # any database failure: fall back to the environment, loudly but rarely
         log.warning("feature-flag overrides unreadable; using FEATURE_FLAGS from the environment")
         flags = cfg.feature_flags
     with _lock:
-        _cache[key] = (now, flags)
+        _cache[id(cfg)] = (now, flags)
     return flags
 
 

@@ -1,12 +1,20 @@
 """Request-wide middleware: correlation ids, body size limit, and the JSON error body for Django's
-own error paths (404 from the URL resolver, 405 from non-DRF views, 413, 500)."""
+own error paths (404 from the URL resolver, 405 from non-DRF views, 413, 500).
+
+Each one runs in the mode of the handler it wraps (``PassThroughMiddleware``). Under ASGI the
+chain below them is async, and a sync-only middleware would make Django hop from the event loop to
+a thread and back around it on every request (measured: most of a single client's accept latency
+went to those hops, see docs/benchmarks.md).
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
@@ -19,26 +27,54 @@ log = logging.getLogger("tulip.http")
 # Paths that render HTML for people (the admin console, static files, the trading page) keep
 # Django's own pages; everything else is API and speaks the JSON error body.
 HTML_PREFIXES = ("/admin", "/static", "/api/docs")
-Handler = Callable[[HttpRequest], HttpResponse]
-
-
 def is_api_path(path: str) -> bool:
     return path != "/" and not path.startswith(HTML_PREFIXES)
 
 
-class CorrelationIdMiddleware:
-    def __init__(self, get_response: Handler) -> None:
-        self.get_response = get_response
+class PassThroughMiddleware:
+    """A middleware whose own work never blocks: ``before`` may answer early, ``after`` may
+    replace the response. It runs sync or async, as the handler it wraps does, so Django adds no
+    sync/async adapter around it."""
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        started = time.perf_counter()
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def before(self, request: HttpRequest) -> HttpResponse | None:
+        return None
+
+    def after(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        return response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
+        if self.is_async:
+            return self._acall(request)
+        early = self.before(request)
+        return self.after(request, early if early is not None else self.get_response(request))
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        early = self.before(request)
+        return self.after(request, early if early is not None else await self.get_response(request))
+
+
+class CorrelationIdMiddleware(PassThroughMiddleware):
+    def before(self, request: HttpRequest) -> HttpResponse | None:
+        request.tulip_started = time.perf_counter()  # type: ignore[attr-defined]
         correlation_id = new_correlation_id(request.headers.get("X-Request-Id"))
+        request.tulip_correlation_id = correlation_id  # type: ignore[attr-defined]
         set_correlation_id(correlation_id)
         logs.clear()
         logs.bind(requestId=correlation_id, region=settings.TULIP.aws_region)
-        response = self.get_response(request)
-        response["X-Correlation-Id"] = correlation_id
-        elapsed = time.perf_counter() - started
+        return None
+
+    def after(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        response["X-Correlation-Id"] = request.tulip_correlation_id  # type: ignore[attr-defined]
+        elapsed = time.perf_counter() - request.tulip_started  # type: ignore[attr-defined]
         metrics.observe_request(request.method or "", response.status_code, elapsed)
         log.info(
             "request",
@@ -52,14 +88,12 @@ class CorrelationIdMiddleware:
         return response
 
 
-class BodySizeLimitMiddleware:
+class BodySizeLimitMiddleware(PassThroughMiddleware):
     """413 before any parsing: the declared length first, then the received body itself (a chunked
-    upload declares none)."""
+    upload declares none). The ASGI handler has read the body before the request exists, so
+    ``request.body`` does not block here."""
 
-    def __init__(self, get_response: Handler) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def before(self, request: HttpRequest) -> HttpResponse | None:
         if is_api_path(request.path) and request.method in ("POST", "PUT", "PATCH"):
             limit = settings.API_MAX_BODY_BYTES
             try:
@@ -68,19 +102,15 @@ class BodySizeLimitMiddleware:
                 return error_response(400, "Content-Length is not a number.")
             if declared > limit or len(request.body) > limit:
                 return error_response(413, details={"maxBytes": limit})
-        return self.get_response(request)
+        return None
 
 
-class JsonErrorMiddleware:
+class JsonErrorMiddleware(PassThroughMiddleware):
     """Any API error response that is not JSON (Django's own 404/405/400 pages) is replaced by the
     contract body. JSON responses are ours already (the exception handler, or a view's deliberate
     body such as /readyz's 503) and pass through."""
 
-    def __init__(self, get_response: Handler) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+    def after(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         if response.status_code < 400 or not is_api_path(request.path):
             return response
         if response.get("Content-Type", "").startswith("application/json"):
