@@ -1,7 +1,11 @@
 """Accept-path benchmark (`make bench-api`): POST /order latency p50/p95/p99 and requests/s over
 real HTTP against the local stack at 1, 8 and 32 concurrent clients (SLO: p95 <= 250 ms).
 Each client is a keep-alive HTTP connection with its own token; every request is a new order
-(fresh idempotency key), half of them resting, half crossing, so the matcher works too."""
+(fresh idempotency key), half of them resting, half crossing, so the matcher works too.
+
+Same-run reference: at each concurrency the same clients also run `GET /order/{id}` of one of
+their own orders (token verification and one DynamoDB read, the floor any authenticated request
+pays on this machine), so the accept path's own cost reads as a ratio to that floor."""
 
 from __future__ import annotations
 
@@ -18,7 +22,9 @@ import httpx
 from tests.support.stack import start_stack
 
 
-def run_level(url: str, tokens: list[str], clients: int, per_client: int) -> dict[str, float]:
+def run_level(url: str, tokens: list[str], clients: int, per_client: int,
+              read_ids: list[str] | None = None) -> dict[str, float]:
+    """POST /order (or, given ``read_ids`` — one order id per token — GET /order/{id})."""
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
@@ -32,6 +38,12 @@ def run_level(url: str, tokens: list[str], clients: int, per_client: int) -> dic
                 "Authorization": f"Bearer {tokens[index % len(tokens)]}"}) as http:
             barrier.wait()
             for i in range(per_client):
+                if read_ids is not None:
+                    started = time.perf_counter()
+                    response = http.get(f"/order/{read_ids[index % len(tokens)]}")
+                    mine.append(time.perf_counter() - started)
+                    failed += response.status_code != 200
+                    continue
                 side = "BUY" if (index + i) % 2 else "SELL"
                 body = {"side": side, "qty": 1, "price": "100.00" if i % 2 else
                         ("99.00" if side == "BUY" else "101.00"),
@@ -61,24 +73,41 @@ def run_level(url: str, tokens: list[str], clients: int, per_client: int) -> dic
             "errors": errors}
 
 
+def _one_order_each(url: str, tokens: list[str]) -> list[str]:
+    ids = []
+    for token in tokens:
+        body = {"side": "BUY", "qty": 1, "price": "1.00", "idempotencyKey": uuid.uuid4().hex}
+        response = httpx.post(f"{url}/order", headers={"Authorization": f"Bearer {token}"},
+                              json=body, timeout=30)
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["orderId"])
+    return ids
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.api")
     parser.add_argument("--requests", type=int, default=320, help="requests per level")
     args = parser.parse_args()
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         handle = start_stack(Path(tmp) / "stack")
         try:
             tokens = [handle.forge_token(sub=str(uuid.uuid4())) for _ in range(32)]
             run_level(handle.url, tokens, 4, 10)  # warm-up: connections, JWKS cache
-            rows = [run_level(handle.url, tokens, c, max(1, args.requests // c))
-                    for c in (1, 8, 32)]
+            read_ids = _one_order_each(handle.url, tokens)
+            for clients in (1, 8, 32):
+                per_client = max(1, args.requests // clients)
+                rows.append((run_level(handle.url, tokens, clients, per_client),
+                             run_level(handle.url, tokens, clients, per_client, read_ids)))
         finally:
             handle.stop()
-    print("\n| concurrent clients | requests | req/s | p50 ms | p95 ms | p99 ms | non-201 |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
+    print("\n| concurrent clients | requests | req/s | p50 ms | p95 ms | p99 ms | non-201 "
+          "| floor: GET /order p50 / p95 ms | accept p95 / floor p95 |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r, floor in rows:
         print(f"| {r['clients']} | {r['requests']} | {r['rps']:.1f} | {r['p50']:.1f} | "
-              f"{r['p95']:.1f} | {r['p99']:.1f} | {r['errors']} |")
+              f"{r['p95']:.1f} | {r['p99']:.1f} | {r['errors']} | {floor['p50']:.1f} / {floor['p95']:.1f} "
+              f"| {r['p95'] / floor['p95']:.2f} |")
 
 
 if __name__ == "__main__":
