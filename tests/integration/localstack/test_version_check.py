@@ -40,6 +40,7 @@ def test_expected_version_is_installed_and_fixes_are_named() -> None:
         "dynamodb_transactions",
         "dynamodb_streams",
         "dynamodb_update_insert",
+        "dynamodb_simple_updates",
         "dynamodb_expression_cache",
         "dynamodb_ast_traversal",
         "dynamodb_item_size",

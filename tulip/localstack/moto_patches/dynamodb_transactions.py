@@ -26,6 +26,9 @@ item; the write itself is then made without the condition. moto evaluated it a s
 put_item/update_item/delete_item, against the same item (nothing can change it in between: the
 lock is held and no earlier operation of the transaction may touch the same item), so the result
 is identical and a parse plus an evaluation per operation is saved.
+
+An Update that ``dynamodb_simple_updates`` can apply (when that fix is applied) replaces the item
+instead of mutating it, so the untouched old object is its undo entry and no deep copy is made.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from . import dynamodb_simple_updates
 from ._util import replace
 
 NAME = "dynamodb_transactions"
@@ -169,6 +173,17 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
                     expression_attribute_values=expression_attribute_values,
                 )
             elif op_type == "Update":
+                fast = None
+                if dynamodb_simple_updates.enabled:
+                    # Replaces the item and leaves the old object untouched: that object is the
+                    # undo entry, no deep copy (see dynamodb_simple_updates).
+                    fast = dynamodb_simple_updates.try_update(
+                        self, table_name, key, op["UpdateExpression"],
+                        expression_attribute_names, expression_attribute_values)
+                if fast is not None:
+                    undo.append(fast)
+                    errors.append((None, None, None))
+                    continue
                 remember(table_name, key, mutated_in_place=True)
                 self.update_item(
                     table_name,
