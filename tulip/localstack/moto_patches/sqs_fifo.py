@@ -15,12 +15,20 @@ Why (moto 5.2.5, ``moto/sqs/models.py``), each a named part of this fix:
   is deleted a duplicate is delivered again (AWS: 5 minutes from the send, deleted or not).
 * ``sequence_numbers``: SequenceNumber is 20 random digits (and missing with content-based
   deduplication); TulipBroker's matcher recognises redelivered messages by it, so it must grow.
+* ``group_batches``: a receive walks the queue in send order and hands out the first available
+  message of *every* group, so with messages of several groups interleaved (one group per symbol)
+  a 10-message receive returns two or three of each and every batch the matcher commits is small.
+  AWS "attempts to return as many messages with the same message group ID as possible" and adds
+  other groups' messages only when that group has fewer than asked for (SQS developer guide,
+  "FIFO queue delivery logic"), which is what lets one consumer per group commit full batches.
 
 Fix: FIFO queues get their own receive / delete / change-visibility / send paths, all under the
 queue's own condition lock (moto's ``Queue._messages_lock``), which every state change notifies:
 
 * receive walks the queue in send order; a group is skipped from the first message that is in
   flight or delayed, so a group is only ever handed out from its oldest message, to one receiver;
+  the first group with an available message fills the batch first (in its order), then the other
+  groups' available messages, in send order, fill what is left;
 * a long poll waits on the condition until a send, delete or visibility change, or until the next
   in-flight message's timeout, never busy;
 * only a message's current receipt handle is valid, and only until its visibility timeout
@@ -124,7 +132,9 @@ def _take(
     retention_ms = int(queue.message_retention_period) * 1000
     blocked: set[Any] = set()
     next_change: float | None = None
-    result: list[Any] = []
+    first_group: Any = None
+    chosen: list[Any] = []  # the first available group's messages, in order
+    others: list[Any] = []  # other groups' available messages, in send order (each a prefix)
     expired: list[Any] = []
     to_dlq: list[Any] = []
     for message in queue._messages:
@@ -140,14 +150,25 @@ def _take(
         if message.sent_timestamp + retention_ms <= now:
             expired.append(message)
             continue
-        queue.pending_messages.discard(message)  # its earlier visibility timeout has passed
         if (
             queue.dead_letter_queue is not None
             and queue.redrive_policy
             and message.approximate_receive_count >= queue.redrive_policy["maxReceiveCount"]
         ):
+            queue.pending_messages.discard(message)
             to_dlq.append(message)
             continue
+        if first_group is None:
+            first_group = group
+        if group == first_group:
+            chosen.append(message)
+            if len(chosen) >= count:
+                break  # group_batches: a full batch of one group
+        elif len(others) < count:
+            others.append(message)
+    result: list[Any] = []
+    for message in chosen + others[: count - len(chosen)]:
+        queue.pending_messages.discard(message)  # its earlier visibility timeout has passed
         state.handles.pop(message.receipt_handle, None)  # the previous handle is now stale
         message.mark_received(visibility_timeout=visibility_timeout)
         state.handles[message.receipt_handle] = message
@@ -155,8 +176,6 @@ def _take(
         copy = deepcopy(message)
         _filter_message_attributes(copy, attribute_names)
         result.append(copy)
-        if len(result) >= count:
-            break
     for message in expired + to_dlq:
         queue._messages.remove(message)
         state.handles.pop(message.receipt_handle, None)
