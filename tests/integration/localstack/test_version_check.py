@@ -48,4 +48,5 @@ def test_expected_version_is_installed_and_fixes_are_named() -> None:
         "dynamodb_request_parse",
         "sqs_fifo",
         "sqs_queue_depth",
+        "sqs_receipt_handles",
     ]

@@ -45,6 +45,7 @@ def fix_modules() -> list[ModuleType]:
         model_tracking,
         sqs_fifo,
         sqs_queue_depth,
+        sqs_receipt_handles,
     )
 
     return [
@@ -60,6 +61,7 @@ def fix_modules() -> list[ModuleType]:
         dynamodb_request_parse,
         sqs_fifo,
         sqs_queue_depth,
+        sqs_receipt_handles,
     ]
 
 
