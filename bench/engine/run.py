@@ -105,8 +105,8 @@ def _resting(stream_name: str, n: int) -> tuple[int, int]:
                 )
             )
         if i % 1000 == 0:
-            peak = max(peak, len(e._orders))
-    return peak, len(e._orders)
+            peak = max(peak, e.resting_count())
+    return peak, e.resting_count()
 
 
 def main() -> int:
