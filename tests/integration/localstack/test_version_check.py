@@ -46,6 +46,7 @@ def test_expected_version_is_installed_and_fixes_are_named() -> None:
         "dynamodb_item_size",
         "dynamodb_read_responses",
         "dynamodb_request_parse",
+        "dynamodb_type_fast_paths",
         "sqs_fifo",
         "sqs_queue_depth",
         "sqs_receipt_handles",

@@ -17,12 +17,19 @@ Fix (results are unchanged; only repeated work is skipped):
   string and hands each call fresh token nodes (their ``children`` lists are new), so the later
   parsing stages, which substitute this request's attribute names and values, run as before.
 * ``ConditionExpressionParser.parse`` keeps its result (the condition tree and the names and
-  values it found) per (expression, attribute names, attribute values), bounded LRU: the
-  request-level validation of TransactWriteItems and the transaction's own check parse the same
-  condition with the same names and values, and value-free conditions such as
-  ``attribute_not_exists(pk)`` repeat across requests. The tree is immutable (its nodes only set
-  attributes in ``__init__``; evaluation reads them), so one tree serves every evaluation. Parse
-  errors are not cached.
+  values it found) per (expression, attribute names, the attribute values *the condition
+  references*), bounded LRU: the request-level validation of TransactWriteItems and the
+  transaction's own check parse the same condition with the same names and values, and
+  value-free conditions such as ``attribute_not_exists(pk)`` repeat across requests. The
+  parser only ever reads the values its ``:placeholders`` name, so the values an Update uses
+  only in its UpdateExpression (``:seq``, ``:now``... new on every call) are not part of the
+  key (they made every order Update's condition a miss). The tree is immutable (its nodes only
+  set attributes in ``__init__``; evaluation reads them), so one tree serves every evaluation.
+  Parse errors are not cached.
+* ``Node.find_clauses`` on a cached (shared, never mutated) UpdateExpression AST remembers its
+  answer per clause-type list: request validation asks every Update's AST for its attribute
+  name placeholders, a full traversal each time. Copies of the AST (the validator's, which
+  processors change) are different objects and are always traversed.
 * ``UpdateExpressionValidator`` runs its three expression-only checks (ActionCountValidator,
   OverlappingPathsValidator, UpdateHashRangeKeyValidator: ~45 % of validation time, each an
   AST traversal with a recursive ``find_clauses`` per node) once per (parsed expression,
@@ -45,6 +52,10 @@ NAME = "dynamodb_expression_cache"
 
 #: Distinct expression strings kept (the product uses a few dozen; tests and tools add some).
 CACHE_SIZE = 4096
+
+# id of a cached UpdateExpression AST -> (the AST, kept alive so its id cannot be reused while
+# the entry exists; find_clauses answers per clause-type tuple)
+_shared_asts: dict[int, tuple[Any, dict[tuple[type, ...], tuple[Any, ...]]]] = {}
 
 # (id of the parsed AST, attribute names, table key attributes) -> the AST (kept alive so its id
 # cannot be reused while the entry exists)
@@ -91,9 +102,29 @@ def apply() -> None:
     def make(cls: type, expression_str: str) -> Any:
         if not isinstance(expression_str, str):  # unhashable or odd input: moto's own path
             return original_make(cls, expression_str)
-        return parsed(cls, expression_str)
+        ast = parsed(cls, expression_str)
+        if id(ast) not in _shared_asts:
+            if len(_shared_asts) >= CACHE_SIZE:
+                _shared_asts.clear()
+            _shared_asts[id(ast)] = (ast, {})
+        return ast
 
     replace(UpdateExpressionParser, "make", classmethod(make))
+
+    Node = importlib.import_module("moto.dynamodb.parsing.ast_nodes").Node
+    original_find_clauses = Node.find_clauses
+
+    def find_clauses(self: Any, clause_types: Any) -> list[Any]:
+        entry = _shared_asts.get(id(self))
+        if entry is None or entry[0] is not self:
+            return list(original_find_clauses(self, clause_types))
+        key = tuple(clause_types)
+        found = entry[1].get(key)
+        if found is None:
+            found = entry[1][key] = tuple(original_find_clauses(self, clause_types))
+        return list(found)  # callers get their own list, as before
+
+    replace(Node, "find_clauses", find_clauses)
 
     original_lex = ConditionExpressionParser._lex_condition_expression
 
@@ -114,12 +145,21 @@ def apply() -> None:
     original_parse = ConditionExpressionParser.parse
     parsed_conditions: OrderedDict[tuple[str, str, str], tuple[Any, list[str], list[str]]] = OrderedDict()
 
+    @functools.lru_cache(maxsize=CACHE_SIZE)
+    def value_placeholders(expression: str) -> tuple[str, ...]:
+        return tuple(sorted({text for _, _, text, _ in tokens(expression) if text.startswith(":")}))
+
     def parse(self: Any) -> Any:
         expression = self.condition_expression
         if not expression or not isinstance(expression, str):
             return original_parse(self)
-        key = (expression, _frozen(self.expression_attribute_names),
-               _frozen(self.expression_attribute_values))
+        try:
+            used = value_placeholders(expression)
+        except Exception:
+            return original_parse(self)  # moto raises its own lexing error
+        values = self.expression_attribute_values or {}
+        referenced = {name: values[name] for name in used if name in values}
+        key = (expression, _frozen(self.expression_attribute_names), _frozen(referenced))
         hit = parsed_conditions.get(key)
         if hit is None:
             op = original_parse(self)

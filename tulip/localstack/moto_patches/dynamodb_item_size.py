@@ -35,7 +35,7 @@ def apply() -> None:
         total = 0
         for key, value in attrs.items():
             typed = DynamoType(value)
-            total += bytesize(key) + typed.size()
+            total += (len(key.encode("utf-8")) if type(key) is str else bytesize(key)) + typed.size()
             if total > MAX_ITEM_BYTES:
                 raise ItemSizeTooLarge
             dict.__setitem__(self.attrs, key, typed)
