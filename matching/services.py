@@ -72,6 +72,16 @@ class BatchOutcome:
     commit_s: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """A committed batch's fan-out: its stored events and the book snapshot right after it. Taken on
+    the matcher's thread (the engine is not thread-safe); delivered later, possibly elsewhere."""
+
+    events: list[dict[str, Any]]
+    snapshot: dict[str, Any]
+    committed_at: float  # time.perf_counter() when the batch was committed and deleted
+
+
 class CommitListener(Protocol):
     """What happens after a commit (fan-out); wired by the composition root."""
 
@@ -358,13 +368,25 @@ class ShardMatcher:
         return {"symbol": self.symbol, "seq": self.engine.last_seq, "bids": side(view.bids),
                 "asks": side(view.asks), "ts": now_iso()}
 
-    def publish(self, events: Sequence[dict[str, Any]]) -> None:
-        """After the commit only; best effort (the state of record is already durable)."""
+    def publication(self, events: Sequence[dict[str, Any]]) -> Publication | None:
+        """After the commit only: what to publish for it (None when there is nothing to do)."""
         if self.listener is None or not events:
-            return
-        started = time.perf_counter()
+            return None
+        return Publication(list(events), self.book_snapshot(), time.perf_counter())
+
+    def deliver(self, publication: Publication) -> None:
+        """Hand a committed batch to the listener; best effort (the state of record is already
+        durable, clients resync by seq), so it never raises. Touches no engine state: the loop may
+        call it on a publisher thread."""
+        assert self.listener is not None
         try:
-            self.listener.committed(self.symbol, events, self.book_snapshot())
+            self.listener.committed(self.symbol, publication.events, publication.snapshot)
         except Exception:
             log.exception("publish failed (clients resync by seq)", extra={"symbol": self.symbol})
-        metrics.observe_event_lag("commit_to_publish", time.perf_counter() - started)
+        metrics.observe_event_lag("commit_to_publish", time.perf_counter() - publication.committed_at)
+
+    def publish(self, events: Sequence[dict[str, Any]]) -> None:
+        """Publish a committed batch synchronously (publication + deliver)."""
+        publication = self.publication(events)
+        if publication is not None:
+            self.deliver(publication)
