@@ -6,12 +6,22 @@ engine) returns a zero-argument ``run`` closure (timed) that processes every mes
 message traded how much at which price; ``cancels`` counts user cancels that removed an open order
 plus IOC remainders killed.  Peers without IOC get it emulated by cancelling the remainder right
 after the add (counted the same way).  The optional ``lat`` list receives per-message nanoseconds.
+
+What each row's timed loop pays for, per message (inputs are built untimed in ``prepare``): one
+iteration of an interpreted loop, one call into the engine, and turning its output into the three
+totals -- (a)/(a'-py) read each event's fields in that loop, (a') in ``driver.step`` compiled with
+the engine, (b) inline, (c) in Python callbacks from the binding, (d)/(e) from the returned
+trade objects.  Rows (a)-(a'-py) build every event and the L2 delta of every command.
 """
 
 from __future__ import annotations
 
+import glob
+import importlib.util
+import os
 import time
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 from bench.engine import bare
@@ -20,10 +30,9 @@ from bench.engine.streams import Msg
 Runner = Callable[[list[int] | None], tuple[int, int, int]]
 
 
-def prepare_engine(stream: list[Msg], kind: str = "book") -> Runner:
-    from matching.engine import CancelOrder, OrderCancelled, PlaceOrder, TradeExecuted, make_engine
+def _engine_commands(stream: list[Msg]) -> list[Any]:
+    from matching.engine import CancelOrder, PlaceOrder, Side
 
-    engine = make_engine(kind, "BENCH")
     # Every order gets its own client id: the peers have no self-trade prevention, so STP must not
     # fire here or the outcomes would differ.
     cmds: list[Any] = []
@@ -32,8 +41,17 @@ def prepare_engine(stream: list[Msg], kind: str = "book") -> Runner:
         if op:
             cmds.append(CancelOrder(sid, "u" + sid, i))
         else:
-            side = "BUY" if is_buy else "SELL"
+            side: Side = "BUY" if is_buy else "SELL"
             cmds.append(PlaceOrder(sid, "u" + sid, side, price, qty, i, "IOC" if ioc else "GTC"))
+    return cmds
+
+
+def prepare_engine(stream: list[Msg], kind: str = "book") -> Runner:
+    """Rows (a) and (a'-py): the interpreted loop applies each command and reads its events."""
+    from matching.engine import OrderCancelled, TradeExecuted, make_engine
+
+    engine = make_engine(kind, "BENCH")
+    cmds = _engine_commands(stream)
     apply = engine.apply
 
     def run(lat: list[int] | None = None) -> tuple[int, int, int]:
@@ -43,16 +61,63 @@ def prepare_engine(stream: list[Msg], kind: str = "book") -> Runner:
         for i, cmd in enumerate(cmds):
             if lat is not None:
                 t0 = clock()
-            res = apply(cmd)
-            for ev in res.events:
+            for ev in apply(cmd).events:
                 if type(ev) is TradeExecuted:
-                    volume += ev.qty
-                    checksum += (i + 1) * ev.qty * ev.price
+                    q = ev.qty
+                    volume += q
+                    checksum += (i + 1) * q * ev.price
                 elif type(ev) is OrderCancelled:
                     cancels += 1
             if lat is not None:
                 lat.append(clock() - t0)
         return volume, checksum, cancels
+
+    return run
+
+
+def load_compiled_driver() -> ModuleType:
+    """``bench/engine/driver.py`` as compiled with the engine, or ImportError saying why not."""
+    import matching.engine.book as book_mod
+
+    if book_mod.__file__ is None or book_mod.__file__.endswith(".py"):
+        raise ImportError("the compiled engine is not in use (`make engine-compiled`)")
+    here = os.path.dirname(os.path.abspath(__file__))
+    paths = glob.glob(os.path.join(here, "_compiled", "driver.*.so"))
+    if len(paths) != 1:
+        raise ImportError("no compiled bench driver (`make engine-compiled` builds it)")
+    spec = importlib.util.spec_from_file_location("bench.engine.driver", paths[0])
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    from bench.engine.build_mypyc import driver_digest
+
+    with open(os.path.join(here, "driver.py"), "rb") as fh:
+        if getattr(mod, "BUILT_FROM", None) != driver_digest(fh.read()):
+            raise ImportError("the compiled bench driver is stale (`make engine-compiled`)")
+    return mod
+
+
+def prepare_engine_step(stream: list[Msg], kind: str = "book") -> Runner:
+    """Row (a'): the interpreted loop calls the compiled ``driver.step`` once per message."""
+    from matching.engine import make_engine
+
+    driver = load_compiled_driver()
+    engine = make_engine(kind, "BENCH")
+    cmds = _engine_commands(stream)
+    step = driver.step
+
+    def run(lat: list[int] | None = None) -> tuple[int, int, int]:
+        tally = driver.Tally()
+        clock = time.perf_counter_ns
+        t0 = 0
+        for i, cmd in enumerate(cmds):
+            if lat is not None:
+                t0 = clock()
+            step(engine, cmd, i, tally)
+            if lat is not None:
+                lat.append(clock() - t0)
+        result: tuple[int, int, int] = tally.result()
+        return result
 
     return run
 
@@ -219,6 +284,8 @@ def prepare_lme(stream: list[Msg]) -> Runner:
 
 PREPARE: dict[str, Callable[[list[Msg]], Runner]] = {
     "engine": prepare_engine,
+    "engine-mypyc": prepare_engine_step,
+    "engine-mypyc-py": prepare_engine,
     "bare": prepare_bare,
     "liquibook": prepare_liquibook,
     "pyorderbook": prepare_pyorderbook,

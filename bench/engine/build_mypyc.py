@@ -8,6 +8,12 @@ the compiled modules are used when present; the interpreted source stays the fal
 no build, or ``TULIP_ENGINE_PURE=1``).  ``_fast.py`` and ``api.py`` stay interpreted.  Build
 artefacts are not committed.
 
+The same group also compiles the benchmark's event consumer ``bench/engine/driver.py`` (it must
+share the group to read the native events natively; see its docstring).  Its shim goes to
+``bench/engine/_compiled/``, where only the benchmark loads it, and only when the ``BUILT_FROM``
+digest the build writes into it matches the current ``driver.py`` (a stale one is never used).
+Nothing outside the benchmark imports it; the engine package never sees it.
+
 Why the build rewrites two files (in a scratch copy; the sources are never touched):
 
 * ``messages.py``: a frozen dataclass's generated ``__init__`` stores each field through
@@ -27,6 +33,7 @@ from __future__ import annotations
 import argparse
 import ast
 import glob
+import hashlib
 import os
 import re
 import shutil
@@ -39,8 +46,15 @@ from matching.engine.build_stamp import COMPILED_SOURCES, SOURCE_DIGEST_FILE, so
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TARGET = os.path.join(ROOT, "matching", "engine", "_compiled")
+DRIVER_TARGET = os.path.join(ROOT, "bench", "engine", "_compiled")
+DRIVER = "bench/engine/driver.py"
 GROUP = "matching.engine.engine"
-MODULES = [f"matching/engine/{name}" for name in COMPILED_SOURCES]
+MODULES = [f"matching/engine/{name}" for name in COMPILED_SOURCES] + [DRIVER]
+
+
+def driver_digest(source: bytes) -> str:
+    """What a compiled driver records as ``BUILT_FROM``: sha256 of the driver's source."""
+    return hashlib.sha256(source).hexdigest()
 
 
 def _is_frozen_dataclass(node: ast.ClassDef) -> bool:
@@ -123,8 +137,9 @@ def main() -> int:
                     help="exit 0 with one line when no C compiler is installed (make test)")
     args = ap.parse_args()
     shutil.rmtree(TARGET, ignore_errors=True)
+    shutil.rmtree(DRIVER_TARGET, ignore_errors=True)
     if args.clean:
-        print("removed", TARGET)
+        print("removed", TARGET, "and", DRIVER_TARGET)
         return 0
     if args.if_compiler and not any(shutil.which(cc) for cc in (os.environ.get("CC", "cc"), "gcc", "clang")):
         print("no C compiler: the interpreted engine stays in use (its tests still run)")
@@ -137,9 +152,14 @@ def main() -> int:
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         # Build in a scratch copy so no .so lands beside the sources (it would shadow them always).
-        for rel in ["matching/__init__.py", *glob.glob("matching/engine/*.py", root_dir=ROOT)]:
+        packages = ["matching/__init__.py", "bench/__init__.py", "bench/engine/__init__.py", DRIVER]
+        for rel in [*packages, *glob.glob("matching/engine/*.py", root_dir=ROOT)]:
             os.makedirs(os.path.join(tmp, os.path.dirname(rel)), exist_ok=True)
             shutil.copy2(os.path.join(ROOT, rel), os.path.join(tmp, rel))
+        with open(os.path.join(ROOT, DRIVER), "rb") as fh:
+            stamp = driver_digest(fh.read())
+        with open(os.path.join(tmp, DRIVER), "a", encoding="utf-8") as fh:
+            fh.write(f"\n\nBUILT_FROM = {stamp!r}  # written by build_mypyc: the source it was built from\n")
         msg_path = os.path.join(tmp, "matching", "engine", "messages.py")
         book_path = os.path.join(tmp, "matching", "engine", "book.py")
         with open(msg_path, encoding="utf-8") as fh:
@@ -175,10 +195,13 @@ def main() -> int:
         built = glob.glob(os.path.join(tmp, "matching", "engine", "*.so")) + glob.glob(
             os.path.join(tmp, "*.so")
         )
-        assert built, "mypyc produced no extension module"
+        driver = glob.glob(os.path.join(tmp, "bench", "engine", "driver.*.so"))
+        assert built and len(driver) == 1, "mypyc produced no extension module"
         os.makedirs(TARGET)
         for path in built:
             shutil.copy2(path, TARGET)
+        os.makedirs(DRIVER_TARGET)
+        shutil.copy2(driver[0], DRIVER_TARGET)
         # Stamp the build with the digest of the sources it was compiled from (read from ROOT's
         # untouched copies): matching.engine ignores a build whose stamp does not match.
         with open(os.path.join(TARGET, SOURCE_DIGEST_FILE), "w", encoding="ascii") as fh:
