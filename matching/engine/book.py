@@ -12,10 +12,10 @@ attribute or a native list/dict operation):
 * A level is a FIFO ``list`` of ``_Order`` with a ``head`` index (``orders[:head]`` are consumed),
   plus eagerly maintained aggregate ``qty``/``count`` (these *are* the incremental L2 view).  Taking
   the oldest order is ``head += 1`` (mypyc has no native deque, but indexes a list natively); the
-  consumed prefix is cut off once it is most of the list.  Cancel is O(1) by id: the order knows
-  its level, is marked dead and stays in the list as a tombstone that matching skips; a level whose
-  live count reaches zero is dropped at once, and a list that is mostly tombstones is compacted,
-  so memory stays bounded.
+  consumed prefix is cut off once it is most of the list.  Cancel is O(1) by id: the ladder finds
+  the order's level, the order is marked dead and stays in the list as a tombstone that matching
+  skips; a level whose live count reaches zero is dropped at once, and a list that is mostly
+  tombstones is compacted, so memory stays bounded.
 * The dedupe memory (every order id ever accepted) is a ``set`` probed once per PlaceOrder
   (``add`` then a size check); the O(1) cancel index is a separate ``dict`` of *live* orders only.
   Measured, a set insert of a new id costs about half a dict insert (one cache line per probe
@@ -172,10 +172,12 @@ class _Level:
 
 
 class _Order:
-    __slots__ = ("client_id", "level", "live", "order_id", "price", "qty", "remaining", "side")
+    # No reference back to its level (the ladder finds that): orders and levels form no cycles,
+    # so a dropped level and its dead orders are freed by reference counting alone.
+    __slots__ = ("client_id", "live", "order_id", "price", "qty", "remaining", "side")
 
     def __init__(
-        self, order_id: str, client_id: str, side: Side, price: int, qty: int, remaining: int, level: _Level
+        self, order_id: str, client_id: str, side: Side, price: int, qty: int, remaining: int
     ) -> None:
         self.order_id = order_id
         self.client_id = client_id
@@ -184,7 +186,6 @@ class _Order:
         self.qty = qty
         self.remaining = remaining
         self.live = True  # False once filled or cancelled (then a tombstone until passed)
-        self.level = level  # where it rests: cancel needs no lookup
 
 
 class BookEngine:
@@ -215,6 +216,7 @@ class BookEngine:
         self._bid_ladder = _Ladder()  # price -> level, for placing at an existing price
         self._ask_ladder = _Ladder()
         self._orders: dict[str, _Order] = {}  # live resting orders by id
+        self._events: list[Event] = []  # the taker path's event buffer, reused (see _execute)
         self._known: set[str] = set()  # every order id ever accepted (dedupe memory)
 
     # ------------------------------------------------------------------------------ properties
@@ -313,7 +315,9 @@ class BookEngine:
             self._seq = seq + 1
             ev = new_cancelled(seq + 1, symbol, ts, oid, cid, "fok_unfilled", qty, 0)
             return new_result((ev,), EMPTY_DELTA)
-        events: list[Event] = []
+        # One list per engine instead of one per command: its tuple is taken at the end.
+        events = self._events
+        events.clear()
         remaining = qty
         # The opposite side's delta, gathered while matching: ``removed`` levels left the book (the
         # best ones, in order; the first ``depth`` of them, which were visible, are in ``left`` as
@@ -410,8 +414,6 @@ class BookEngine:
                     opp_keys.pop()
                     opp_lvls.pop()
                     opp_ladder.drop(lp)
-                    level.orders = []  # its dead orders may outlive it: no cycle through the list
-                    level.head = 0
                     if removed < depth:
                         if left is None:
                             left = [(lp, 0, 0)]
@@ -455,11 +457,13 @@ class BookEngine:
             # Only the best level changed and it is still there: it is visible (depth >= 1).
             level = opp_lvls[-1]
             opp = ((level.price, level.qty, level.count),)
+        out = tuple(events)
+        events.clear()
         if not len(own) and not len(opp):
-            return new_result(tuple(events), EMPTY_DELTA)
+            return new_result(out, EMPTY_DELTA)
         if is_buy:
-            return new_result(tuple(events), new_delta(own, opp))
-        return new_result(tuple(events), new_delta(opp, own))
+            return new_result(out, new_delta(own, opp))
+        return new_result(out, new_delta(opp, own))
 
     def _rest(
         self, oid: str, cid: str, side: Side, price: int, qty: int, rem: int, key: int, is_buy: bool
@@ -471,7 +475,7 @@ class BookEngine:
         at = ladder.at
         level = at[i] if 0 <= i < len(at) else ladder.far.get(price)
         if level is not None:
-            o = _Order(oid, cid, side, price, qty, rem, level)
+            o = _Order(oid, cid, side, price, qty, rem)
             self._orders[oid] = o
             level.orders.append(o)
             level.qty += rem
@@ -483,7 +487,7 @@ class BookEngine:
                 return ((price, level.qty, level.count),)
             return ()
         level = _Level(price)
-        o = _Order(oid, cid, side, price, qty, rem, level)
+        o = _Order(oid, cid, side, price, qty, rem)
         self._orders[oid] = o
         level.orders.append(o)
         level.qty = rem
@@ -586,14 +590,16 @@ class BookEngine:
             return new_result((rej,), EMPTY_DELTA)
         del self._orders[oid]
         o.live = False
-        level = o.level
+        is_bid = o.side == "BUY"
+        price = o.price
+        ladder = self._bid_ladder if is_bid else self._ask_ladder
+        level = ladder.get(price)
+        assert level is not None, "a live order rests on a level"
         rem = o.remaining
         ev = new_cancelled(seq, self.symbol, cmd.ts, oid, o.client_id, "user", rem, o.qty - rem)
         count = level.count - 1
         level.count = count
         level.qty -= rem
-        is_bid = o.side == "BUY"
-        price = o.price
         key = price if is_bid else -price
         keys = self._bid_keys if is_bid else self._ask_keys
         depth = self.depth
@@ -608,13 +614,11 @@ class BookEngine:
             d: tuple[Level, ...] = ((price, level.qty, count),)
         else:
             assert level.qty == 0, "empty level with quantity"
-            (self._bid_ladder if is_bid else self._ask_ladder).drop(price)
+            ladder.drop(price)
             i = _native_bisect_left(keys, key) if _COMPILED else bisect_left(keys, key)
             assert keys[i] == key, "level key missing from the sorted keys"
             del keys[i]
             del (self._bid_lvls if is_bid else self._ask_lvls)[i]
-            level.orders = []  # its dead orders may outlive it: no cycle through the list
-            level.head = 0
             n = len(keys)
             if n - i >= depth:
                 return new_result((ev,), EMPTY_DELTA)  # it was below the view: invisible
@@ -757,7 +761,7 @@ class BookEngine:
                 assert sum(o.remaining for o in live) == level.qty, "level qty wrong"
                 for o in live:
                     assert 0 < o.remaining <= o.qty, "resting remaining out of range"
-                    assert o.level is level and o.price == level.price, "order on the wrong level"
+                    assert o.price == level.price, "order on the wrong level"
                     assert self._orders.get(o.order_id) is o, "live order missing from the index"
                     assert o.order_id in self._known, "live order missing from the dedupe memory"
                 live_total += level.count
