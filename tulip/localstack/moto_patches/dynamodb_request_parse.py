@@ -10,6 +10,9 @@ Fix: an AttributeValue holding exactly one member whose shape is a plain string 
 (``S``, ``N``, ``BOOL``, ``NULL``; the generic parser returns those values unchanged) is returned
 as ``{member: value}`` directly. Everything else (``B``/``BS`` blobs, sets, ``M``, ``L``, several
 members, unknown members, nulls) still goes through the generic parser, so results are identical.
+A map of AttributeValues (an item, a key, ExpressionAttributeValues) is walked in one loop that
+applies the same rule per value, instead of two generic dispatches (key, value) per attribute:
+the JSON parser returns string map keys unchanged, so only the per-value decision matters.
 """
 
 from __future__ import annotations
@@ -47,3 +50,31 @@ def apply() -> None:
 
     parse_structure.__tulip_fast_attribute_value__ = True  # type: ignore[attr-defined]
     replace(BaseJSONParser, "_parse_structure", parse_structure)
+
+    original_map: Any = BaseJSONParser._parse_map
+
+    def parse_map(self: Any, shape: Any, value: Any) -> Any:
+        value_shape = shape.value
+        if (value_shape.name != "AttributeValue" or shape.key.type_name != "string"
+                or type(value) is not dict or hasattr(self, "_parse_string")):
+            return original_map(self, shape, value)
+        members = value_shape.members
+        parsed = self.MAP_TYPE()
+        for key, item in value.items():
+            if type(item) is dict and len(item) == 1:
+                ((member, raw),) = item.items()
+                member_shape = members.get(member)
+                if (
+                    raw is not None
+                    and member_shape is not None
+                    and member_shape.type_name in _PLAIN
+                    and member_shape.serialization.get("name", member) == member
+                ):
+                    single = self.MAP_TYPE()
+                    single[member] = raw
+                    parsed[key] = single
+                    continue
+            parsed[key] = self._parse_shape(value_shape, item)
+        return parsed
+
+    replace(BaseJSONParser, "_parse_map", parse_map)
