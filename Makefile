@@ -48,8 +48,8 @@ test: lint typecheck importlint browser
 	# the whole suite runs on it, then the engine's own tests again on the interpreted fallback.
 	$(PY) -m bench.engine.build_mypyc --if-compiler
 	$(PYTEST) -m "not slow and not deep and not chaos and not browser" -n 2 --dist loadfile tests
-	TULIP_ENGINE_PURE=1 $(PYTEST) -m "not slow and not deep and not chaos and not browser" -n 2 \
-	    tests/unit/engine tests/property
+	TULIP_ENGINE_PURE=1 $(PYTEST) -m "not slow and not deep and not chaos and not browser and not compiled" \
+	    -n 2 tests/unit/engine tests/property
 	# Playwright's sync API leaves an event loop in its process: browser tests get their own run.
 	$(PYTEST) -m "browser" tests
 

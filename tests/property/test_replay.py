@@ -82,6 +82,7 @@ def test_restart_midway_gives_the_same_events_and_state() -> None:
     assert digest("book", log) == digest("book", log, restart_at=4_000)
 
 
+@pytest.mark.compiled
 def test_compiled_and_interpreted_engines_agree() -> None:
     """When the optional mypyc build is present, the source fallback must give identical results."""
     import os

@@ -27,6 +27,7 @@ def test_step_driver_tallies_like_the_python_loop_and_the_bare_book(stream: str)
     assert tally.result() == expected
 
 
+@pytest.mark.compiled
 def test_compiled_step_driver_when_the_mypyc_build_is_in_use() -> None:
     try:
         adapters.load_compiled_driver()
