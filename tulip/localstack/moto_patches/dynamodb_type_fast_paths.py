@@ -19,6 +19,9 @@ Fix (same values, same results):
 * ``size()`` of an ``S`` or ``N`` whose value is a ``str`` is computed directly (``S``: its UTF-8
   length, as ``bytesize``; ``N``: its text length), without the four type probes; every other
   case is moto's. (Items are measured attribute by attribute on every Put.)
+* ``Item.size()`` (``bytesize(name) + value.size()`` summed; BatchGetItem measures every item it
+  returns twice, for its 16 MB response limit) adds the same numbers in one loop, applying the
+  ``S``/``N`` rule above inline, instead of a generator step plus two calls per attribute.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ _SCALARS = frozenset({"S", "N", "B", "BOOL", "NULL"})
 
 
 def apply() -> None:
-    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+    from moto.dynamodb.models.utilities import bytesize
 
     if getattr(DynamoType.__init__, "__tulip_fast__", False):
         return
@@ -76,9 +80,23 @@ def apply() -> None:
                 return len(value)
         return int(original_size(self))
 
+    def item_size(self: Any) -> int:
+        total = 0
+        for name, attribute in self.attrs.items():
+            total += len(name.encode("utf-8")) if type(name) is str else bytesize(name)
+            value = attribute.value
+            if type(value) is str and attribute.type == "S":
+                total += len(value.encode("utf-8"))
+            elif type(value) is str and attribute.type == "N":
+                total += len(value)
+            else:
+                total += attribute.size()
+        return total
+
     init.__tulip_fast__ = True  # type: ignore[attr-defined]
     replace(DynamoType, "__init__", init)
     replace(DynamoType, "__hash__", hash_)
     replace(DynamoType, "__eq__", eq)
     replace(DynamoType, "__ne__", ne)
     replace(DynamoType, "size", size)
+    replace(Item, "size", item_size)
