@@ -42,7 +42,8 @@ try:
 except AttributeError as exc:
     out["eq_foreign"] = type(exc).__name__
 from moto.dynamodb.models.dynamo_type import Item
-item = Item(DynamoType({"S": "k"}), None, {"k": {"S": "k"}, "é": {"S": "ü€"}, **{f"a{i}": r for i, r in enumerate(raw)}})
+attrs = {"k": {"S": "k"}, "é": {"S": "ü€"}, **{f"a{i}": r for i, r in enumerate(raw)}}
+item = Item(DynamoType({"S": "k"}), None, attrs)
 out["item_size"] = item.size()
 print(json.dumps(out, sort_keys=True))
 """
