@@ -17,7 +17,7 @@ MAX_MESSAGES = 10  # SQS's per-receive maximum, and FIFO's per-group in-flight b
 class EventsQueue:
     def __init__(self, cfg: Config) -> None:
         self.url = cfg.events_fifo_url
-        self.sqs = aws.client("sqs", cfg)
+        self.sqs = aws.client("sqs", cfg, profile="matcher")
 
     def receive(self, wait_s: int) -> list[tuple[str, Received]]:
         """(group id, message) pairs in SQS order."""

@@ -149,9 +149,6 @@ class ShardMatcher:
         self.engine: MatchingEngine = make_engine(cfg.matcher, symbol, depth=BOOK_VIEW_DEPTH)
         self.epoch = 0
         self.last_sqs_seq = 0
-        # Static facts (side, price, createdAt...) of orders on the book, for orderStatus payloads;
-        # bounded by the open orders, pruned when an order leaves the book.
-        self.orders: dict[str, storage.StoredOrder] = {}
         self.active = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -171,7 +168,6 @@ class ShardMatcher:
             self.active = False
             raise LostLeadership(f"{self.symbol}: epoch {shard.epoch} != ours {self.epoch}")
         resting = list(self.store.resting_orders(self.symbol))
-        self.orders = {o.order_id: o for o in resting}
         self.engine = make_engine(self.cfg.matcher, self.symbol, depth=BOOK_VIEW_DEPTH)
         self.engine.restore_from_open_orders(
             [OpenOrder(o.order_id, o.client_id, "BUY" if o.side == "BUY" else "SELL",
@@ -244,7 +240,6 @@ class ShardMatcher:
         outcome.commit_s = time.perf_counter() - committing
         self.last_sqs_seq = max(self.last_sqs_seq, plan.last_sqs_seq,
                                 *(r.sqs_seq for r in outcome.delete))
-        self._forget_closed(outcome.events)
         metrics.MATCHER_BATCHES.labels(self.symbol, "committed").inc()
         return outcome
 
@@ -261,7 +256,6 @@ class ShardMatcher:
             return None
         if self.engine.order(message.orderId) is not None:
             return None
-        self.orders[stored.order_id] = stored
         side: Side = "BUY" if stored.side == "BUY" else "SELL"
         tif: TimeInForce = ("IOC" if stored.time_in_force == "IOC" else
                             "FOK" if stored.time_in_force == "FOK" else "GTC")
@@ -349,14 +343,6 @@ class ShardMatcher:
         }
         return {"Put": {"TableName": self.cfg.trades_table, "Item": item,
                         "ConditionExpression": "attribute_not_exists(pk)"}}
-
-    def _forget_closed(self, events: Sequence[dict[str, Any]]) -> None:
-        for record in events:
-            payload = record["payload"]
-            for key in ("orderId", "makerOrderId", "takerOrderId"):
-                order_id = payload.get(key)
-                if order_id and self.engine.order(order_id) is None:
-                    self.orders.pop(order_id, None)
 
     # ------------------------------------------------------------------ fan-out
     def book_snapshot(self) -> dict[str, Any]:

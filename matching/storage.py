@@ -60,6 +60,15 @@ class StoredOrder:
     open_sort: str | None
 
 
+# What the matcher reads of an order it is about to match: status is the dedupe of record (design
+# §6), the rest builds the PlaceOrder. Timestamps, region and index keys are not needed to match,
+# and every attribute read is one more to move and parse per order on the hot path.
+MATCH_ATTRIBUTES = ("orderId", "clientId", "symbol", "side", "qty", "priceTicks", "timeInForce",
+                    "postOnly", "status", "filledQty")
+_MATCH_NAMES = {f"#m{i}": name for i, name in enumerate(MATCH_ATTRIBUTES)}
+_MATCH_PROJECTION = ", ".join(_MATCH_NAMES)
+
+
 def _order_from_item(item: dict[str, Any]) -> StoredOrder:
     def s(name: str, default: str = "") -> str:
         return str(item[name]["S"]) if name in item else default
@@ -81,7 +90,7 @@ def _order_from_item(item: dict[str, Any]) -> StoredOrder:
 class MatcherStorage:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
-        self.ddb = aws.client("dynamodb", cfg)
+        self.ddb = aws.client("dynamodb", cfg, profile="matcher")
 
     # ------------------------------------------------------------------ leadership
     def acquire_shard(self, symbol: str, leader: str, now: str) -> Shard:
@@ -130,12 +139,14 @@ class MatcherStorage:
         raise RuntimeError("open-orders rebuild exceeded its page bound")
 
     def orders(self, order_ids: Sequence[str]) -> dict[str, StoredOrder]:
-        """Current state of the given orders, strongly consistent (BatchGetItem, ≤ 100 keys)."""
+        """What matching needs of the given orders (MATCH_ATTRIBUTES), strongly consistent
+        (BatchGetItem, ≤ 100 keys); the StoredOrder fields outside that projection are empty."""
         found: dict[str, StoredOrder] = {}
         unique = list(dict.fromkeys(order_ids))
         for start in range(0, len(unique), 100):
             request: dict[str, Any] = {self.cfg.orders_table: {
-                "Keys": [order_key(i) for i in unique[start:start + 100]], "ConsistentRead": True}}
+                "Keys": [order_key(i) for i in unique[start:start + 100]], "ConsistentRead": True,
+                "ProjectionExpression": _MATCH_PROJECTION, "ExpressionAttributeNames": _MATCH_NAMES}}
             for _ in range(10):  # unprocessed keys are retried a bounded number of times
                 response = self.ddb.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self.cfg.orders_table, []):

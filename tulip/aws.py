@@ -20,8 +20,15 @@ PRODUCT = BotoConfig(
     connect_timeout=2, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"},
     max_pool_connections=50,
 )
+# The matcher's hot path: requests built by our own code from engine events (shapes pinned by the
+# storage tests), so botocore's client-side walk over every attribute of every item (a per-item
+# cost on ~30-item transactions) buys nothing there. AWS still validates every request.
+MATCHER = PRODUCT.merge(BotoConfig(parameter_validation=False))
 # Health probes: one try, short timeouts.
 PROBE = BotoConfig(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1})
+
+
+PROFILES = {"product": PRODUCT, "matcher": MATCHER, "probe": PROBE}
 
 
 def client(service: str, cfg: Config, profile: str = "product") -> Any:
@@ -32,7 +39,7 @@ def client(service: str, cfg: Config, profile: str = "product") -> Any:
             return existing
         kwargs: dict[str, Any] = {
             "region_name": cfg.aws_region,
-            "config": PROBE if profile == "probe" else PRODUCT,
+            "config": PROFILES[profile],
         }
         if cfg.aws_endpoint_url:
             kwargs["endpoint_url"] = cfg.aws_endpoint_url
