@@ -4,7 +4,8 @@
 
 Threaded werkzeug server (several clients hit it at once), in the foreground. Prints exactly one
 line ``moto ready on http://HOST:PORT`` once it answers HTTP, and exits 0 on SIGTERM/SIGINT.
-``--unpatched`` serves stock moto (tests and benchmarks only); ``--meter`` lets a request ask for
+``--unpatched`` serves stock moto on werkzeug's stock handler (tests and benchmarks only; the
+patched server also keeps HTTP connections alive, ``keep_alive``); ``--meter`` lets a request ask for
 its own cost in Python calls (tests only, ``work_meter``). Refuses to start (exit 2, one line)
 if the installed moto is not the release the fixes were written against.
 Never imports Django.
@@ -81,10 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     from werkzeug.serving import make_server
 
+    handler: type[MotoRequestHandler] = MotoRequestHandler
+    if not args.unpatched:
+        from tulip.localstack.keep_alive import KeepAliveRequestHandler
+
+        handler = KeepAliveRequestHandler
+        applied.append("http_keep_alive")
     app: Any = DomainDispatcherApplication(create_backend_app)
     if args.meter:
         app = CallMeter(app)
-    server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=handler)
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:

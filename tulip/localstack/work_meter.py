@@ -47,8 +47,8 @@ class CallMeter:
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
             started.append((status, list(headers), exc_info))
 
-        # setprofile is per thread: werkzeug's threaded server runs each request on its own thread,
-        # so other clients' requests are not counted.
+        # setprofile is per thread: werkzeug's threaded server runs each connection on its own
+        # thread, one request at a time, so other clients' requests are not counted.
         previous = sys.getprofile()
         sys.setprofile(profile)
         try:
