@@ -219,12 +219,12 @@ def reproject(cfg: Config, store: OpsStorage, finding: FindingData) -> dict[str,
     for order_id in finding.order_ids:
         item = store.order_item(order_id)
         if item is not None:
-            upsert_order(item)
+            _overwrite(ProjectedOrder, _order_row(item))
             done.append(order_id)
     for trade_id in finding.trade_ids:
         item = store.trade_item(trade_id)
         if item is not None:
-            upsert_trade(item)
+            _overwrite(ProjectedTrade, _trade_row(item))
             done.append(trade_id)
     return {"key": finding.key, "ok": bool(done),
             "action": f"re-projected {', '.join(done)} from DynamoDB" if done else "item gone"}
@@ -285,24 +285,14 @@ def _trade_row(image: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         "ts": _s(image, "ts")}
 
 
-def upsert_order(image: dict[str, Any]) -> bool:
-    """Overwrite an order's row from a DynamoDB item (re-projection after a finding)."""
-    row = _order_row(image)
-    if row is None:
-        return False
-    ProjectedOrder.objects.update_or_create(order_id=row[0], defaults=row[1])
-    return True
-
-
-def upsert_trade(image: dict[str, Any]) -> bool:
-    row = _trade_row(image)
-    if row is None:
-        return False
-    ProjectedTrade.objects.update_or_create(trade_id=row[0], defaults=row[1])
-    return True
-
-
 ProjectedModel = type[ProjectedOrder] | type[ProjectedTrade]
+
+
+def _overwrite(model: ProjectedModel, row: tuple[str, dict[str, Any]] | None) -> None:
+    """Overwrite a row from a DynamoDB item (re-projection after a finding); its stream position
+    is left as it was."""
+    if row is not None:
+        model.objects.update_or_create(pk=row[0], defaults=row[1])
 
 
 def _projected(record: StreamRecord) -> tuple[ProjectedModel, str, dict[str, Any]] | None:

@@ -63,12 +63,12 @@ class KeepAliveRequestHandler(MotoRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def run_wsgi(self) -> None:
-        socket_stream = self.rfile
-        self.rfile = _BodyEnd(self, socket_stream)  # type: ignore[assignment]  # duck-typed stream
+        self.socket_stream = self.rfile
+        self.rfile = _BodyEnd(self, self.socket_stream)  # type: ignore[assignment]  # duck-typed
         try:
             super().run_wsgi()
         finally:
-            self.rfile = socket_stream
+            self.rfile = self.socket_stream
 
     def make_environ(self) -> dict[str, Any]:
         environ: dict[str, Any] = super().make_environ()
@@ -79,8 +79,7 @@ class KeepAliveRequestHandler(MotoRequestHandler):
         if not declared.isdigit() or int(declared) > MAX_PRELOAD_BYTES:
             return environ
         length = int(declared)
-        stream = self.rfile.stream if isinstance(self.rfile, _BodyEnd) else self.rfile
-        body = stream.read(length) if length else b""
+        body = self.socket_stream.read(length) if length else b""  # run_wsgi set socket_stream
         if len(body) != length:  # the client went away mid-body
             self.close_connection = True
             return environ
