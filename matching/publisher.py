@@ -3,7 +3,7 @@ composition root wires it, so `matching/` never imports `realtime/` (design §1)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 
@@ -15,6 +15,10 @@ class Publisher(Protocol):
         """Send WebSocket messages (design §5 shapes) to a group: `trades.<symbol>`,
         `book.<symbol>` or `orders.<clientId>`. Best effort: failures are logged, not raised."""
 
+    def publish_groups(self, batch: Mapping[str, Sequence[dict[str, Any]]]) -> None:
+        """`publish` for every group of a committed batch at once (each group's messages in
+        order), so a fan-out can spend its round trips per batch rather than per message."""
+
 
 class NullPublisher:
     """For tools and benchmarks that commit without fan-out."""
@@ -23,4 +27,7 @@ class NullPublisher:
         return None
 
     def publish(self, group: str, messages: Sequence[dict[str, Any]]) -> None:
+        return None
+
+    def publish_groups(self, batch: Mapping[str, Sequence[dict[str, Any]]]) -> None:
         return None

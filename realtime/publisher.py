@@ -15,7 +15,9 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Coroutine, Sequence
+import time
+from collections import defaultdict
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
 import redis
@@ -57,15 +59,22 @@ class ChannelsPublisher:
             log.warning("book snapshot not published", exc_info=True, extra={"symbol": symbol})
 
     def publish(self, group: str, messages: Sequence[dict[str, Any]]) -> None:
-        if not messages:
+        self.publish_groups({group: messages})
+
+    def publish_groups(self, batch: Mapping[str, Sequence[dict[str, Any]]]) -> None:
+        """A committed batch's messages, by group, each group's in order. Groups are independent;
+        a failure loses what is left of the batch (clients resync by seq) and is not raised."""
+        batch = {group: messages for group, messages in batch.items() if messages}
+        if not batch:
             return
         try:
-            if group.startswith("trades."):
-                self._chain_trades(group.partition(".")[2], messages)
-            self._run(self._send_all(group, messages))
+            for group, messages in batch.items():
+                if group.startswith("trades."):
+                    self._chain_trades(group.partition(".")[2], messages)
+            self._run(self._send_batch(batch))
         except Exception:
             log.warning("group publish failed (clients resync by seq)", exc_info=True,
-                        extra={"group": group, "count": len(messages)})
+                        extra={"groups": len(batch), "count": sum(map(len, batch.values()))})
 
     # ---------------------------------------------------------------- helpers
     def book_key(self, symbol: str) -> str:
@@ -91,10 +100,30 @@ class ChannelsPublisher:
                 first["prevSeq"] = known
             self._last_trade[symbol] = int(trades[-1]["seq"])
 
-    async def _send_all(self, group: str, messages: Sequence[dict[str, Any]]) -> None:
+    async def _send_batch(self, batch: Mapping[str, Sequence[dict[str, Any]]]) -> None:
+        # group_send costs two Redis round trips per message even when nobody listens, and most
+        # groups of a batch have no listener (orders.<clientId> of clients not connected). One
+        # pipelined round trip per Redis host first drops expired members (as group_send does)
+        # and counts the rest; only groups with members are sent to. A client that joins between
+        # the count and the send misses those messages exactly as if it had joined a moment
+        # later: its next message's prevSeq shows the gap and it recovers by seq (design §5).
+        by_connection: dict[int, list[str]] = defaultdict(list)
+        for group in batch:
+            by_connection[self.layer.consistent_hash(group)].append(group)
+        listened: list[str] = []
+        expired_before = int(time.time()) - self.layer.group_expiry
+        for index, groups in by_connection.items():
+            pipe = self.layer.connection(index).pipeline(transaction=False)
+            for group in groups:
+                key = self.layer._group_key(group)
+                pipe.zremrangebyscore(key, min=0, max=expired_before)
+                pipe.zcard(key)
+            replies = await pipe.execute()
+            listened.extend(g for g, members in zip(groups, replies[1::2], strict=True) if members)
         # Sequential on purpose: concurrent sends could reorder a topic's messages.
-        for message in messages:
-            await self.layer.group_send(group, {"type": "tulip.publish", "message": message})
+        for group in listened:
+            for message in batch[group]:
+                await self.layer.group_send(group, {"type": "tulip.publish", "message": message})
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         loop = self._ensure_loop()

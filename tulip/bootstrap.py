@@ -36,8 +36,7 @@ class RealtimeFanout:
         by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for message in messages_for_events(symbol, list(events)):
             by_group[group_for(message)].append(message)
-        for group, messages in by_group.items():
-            self.publisher.publish(group, messages)
+        self.publisher.publish_groups(by_group)
 
 
 def build_matcher_loop() -> MatcherLoop:

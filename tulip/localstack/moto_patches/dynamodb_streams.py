@@ -8,6 +8,8 @@ Why (measured on moto 5.2.5):
   shard keeps every record forever: a long load test grows the server without bound.
 * An unknown iterator is a KeyError (HTTP 500), a position behind the retained records an
   AssertionError (HTTP 500).
+* Every write serialises its whole stream record to JSON just to fill ``SizeBytes`` (~6 % of a
+  matcher transaction's server time), whether or not anyone reads the stream.
 
 Fix:
 
@@ -21,6 +23,9 @@ Fix:
   beyond ``TULIP_MOTO_STREAM_MAX_RECORDS`` (default 100,000, oldest first) are trimmed when a
   record is added; sequence numbers stay stable (the shard's start moves forward) and reading a
   trimmed position gives TrimmedDataAccessException, as on AWS.
+* ``SizeBytes`` is computed when the record is first read (``StreamRecord.to_json``, the only way
+  moto hands a record out), from the same dump moto made at write time, so it is unchanged; the
+  record's images are still taken at write time.
 """
 
 from __future__ import annotations
@@ -124,8 +129,29 @@ def _trim(shard: Any) -> None:
         shard.starting_sequence_number += drop
 
 
+def _no_dump(record: Any) -> str:
+    """Stands in for the write-time dump in ``StreamRecord.__init__`` (its only use in that
+    module): ``SizeBytes`` becomes 0 there, which no real record has, and is filled on read."""
+    return ""
+
+
+def _record_json(self: Any) -> dict[str, Any]:
+    from moto.dynamodb.models.utilities import dynamo_json_dump
+
+    dynamodb = self.record["dynamodb"]
+    if dynamodb["SizeBytes"] == 0:
+        # moto dumped the record while SizeBytes still held its placeholder 1.
+        dynamodb["SizeBytes"] = len(dynamo_json_dump({**dynamodb, "SizeBytes": 1}))
+    record: dict[str, Any] = self.record
+    return record
+
+
 def apply() -> None:
-    from moto.dynamodb.models.table import StreamShard
+    from moto.dynamodb.models import table as table_module
+    from moto.dynamodb.models.table import StreamRecord, StreamShard
+
+    replace(table_module, "dynamo_json_dump", _no_dump)
+    replace(StreamRecord, "to_json", _record_json)
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
