@@ -2,14 +2,13 @@
 
 Flow of a batch (design §6): skip what the shard already applied (SQS SequenceNumber <= lastSqsSeq)
 or what DynamoDB says is no longer ACCEPTED -> apply the rest to the pure engine in order -> turn
-the events into trades, order updates, market events and the shard update -> commit -> only then
+the events into trades, order updates, pages of market events and the shard update -> commit -> only then
 delete the messages and publish. Any failure rebuilds the engine from DynamoDB (the state of record)
 and recomputes the same batch; nothing is deleted until a commit succeeded.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -282,10 +281,8 @@ class ShardMatcher:
             kind, payload = event_payload(event)
             if index == len(events) - 1:
                 payload["l2"] = {"bids": _levels(delta.bids), "asks": _levels(delta.asks)}
-            record = {"seq": event.seq, "symbol": self.symbol, "type": kind, "ts": now,
-                      "payload": payload}
-            stored_events.append(record)
-            puts.append(self._event_put(record))
+            stored_events.append({"seq": event.seq, "symbol": self.symbol, "type": kind,
+                                  "ts": now, "payload": payload})
             if isinstance(event, TradeExecuted):
                 puts.append(self._trade_put(event, now))
                 notional = event.price * event.qty
@@ -311,17 +308,7 @@ class ShardMatcher:
             elif isinstance(event, OrderRejected):
                 touch(event.order_id, 0, 0, 0, "CANCELLED", event.seq, closed=True,
                       reason=f"rejected:{event.reason}")
-        return CommandWrites(puts, updates, events[-1].seq, sqs_seq), stored_events
-
-    def _event_put(self, record: dict[str, Any]) -> dict[str, Any]:
-        return {"Put": {
-            "TableName": self.cfg.trades_table,
-            "Item": {"pk": {"S": f"EVENTS#{self.symbol}"}, "sk": {"S": f"{record['seq']:020d}"},
-                     "seq": {"N": str(record["seq"])}, "symbol": {"S": self.symbol},
-                     "type": {"S": record["type"]}, "ts": {"S": record["ts"]},
-                     "payload": {"S": json.dumps(record["payload"], separators=(",", ":"))}},
-            "ConditionExpression": "attribute_not_exists(pk)",
-        }}
+        return CommandWrites(puts, updates, events[-1].seq, sqs_seq, stored_events), stored_events
 
     def _trade_put(self, event: TradeExecuted, now: str) -> dict[str, Any]:
         tid = storage.trade_id(self.symbol, event.seq)

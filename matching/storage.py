@@ -1,15 +1,16 @@
 """The only DynamoDB code of the matcher: shard leadership, the book rebuild, the order states a
-batch needs, the fenced group commit, and the event reader. Item shapes: docs/storage.md."""
+batch needs and the fenced group commit. Item shapes: docs/storage.md (event pages:
+matching/event_pages.py)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from matching import event_pages
 from orders.domain import OPEN_STATES
 from tulip import aws
 from tulip.config import Config
@@ -157,17 +158,6 @@ class MatcherStorage:
                     break
         return found
 
-    def events(self, symbol: str, from_seq: int, limit: int) -> list[dict[str, Any]]:
-        page = self.ddb.query(
-            TableName=self.cfg.trades_table,
-            KeyConditionExpression="pk = :p AND sk > :from",
-            ExpressionAttributeValues={":p": {"S": f"EVENTS#{symbol}"},
-                                       ":from": {"S": f"{from_seq:020d}"}},
-            Limit=limit, ConsistentRead=True)
-        return [{"seq": int(i["seq"]["N"]), "symbol": i["symbol"]["S"], "type": i["type"]["S"],
-                 "ts": i["ts"]["S"], "payload": json.loads(i["payload"]["S"])}
-                for i in page.get("Items", [])]
-
     # ------------------------------------------------------------------ commit
     def commit(self, plan: CommitPlan) -> None:
         """Write a batch: each chunk is ONE TransactWriteItems ending with the fenced shard update.
@@ -250,10 +240,11 @@ class OrderUpdate:
 
 @dataclass
 class CommandWrites:
-    puts: list[dict[str, Any]]
+    puts: list[dict[str, Any]]  # trades
     updates: dict[str, OrderUpdate]
     end_seq: int
     sqs_seq: int
+    events: list[dict[str, Any]] = field(default_factory=list)  # {seq, type, ts, payload}
 
 
 @dataclass
@@ -274,22 +265,26 @@ class CommitPlan:
         budget = MAX_TRANSACTION_ITEMS - 1  # one slot for the shard update
         puts: list[dict[str, Any]] = []
         updates: dict[str, OrderUpdate] = {}
+        events: list[dict[str, Any]] = []
         chunk_end, chunk_sqs = expected, 0
 
         def flush(sqs_seq: int) -> list[dict[str, Any]]:
             rendered = [u.render(self.cfg, self.now) for u in updates.values()]
-            return [*puts, *rendered, self._shard_update(expected, chunk_end, sqs_seq)]
+            return [*puts, *self._pages(events), *rendered,
+                    self._shard_update(expected, chunk_end, sqs_seq)]
 
         for command in self.commands:
             size = len(command.puts) + len(command.updates)
-            if (puts or updates) and len(puts) + len(updates) + size > budget:
+            if (puts or updates or events) and (
+                    len(puts) + len(updates) + size
+                    + event_pages.pages_needed(len(events) + len(command.events)) > budget):
                 yield flush(chunk_sqs)
-                expected, puts, updates = chunk_end, [], {}
-            if size > budget:
+                expected, puts, updates, events = chunk_end, [], {}, []
+            if size + event_pages.pages_needed(len(command.events)) > budget:
                 # One command larger than a transaction (a taker sweeping dozens of makers) is
                 # written in pieces; see docs/storage.md "known limits" for the crash window.
-                items = command.puts + [u.render(self.cfg, self.now)
-                                        for u in command.updates.values()]
+                items = [*command.puts, *self._pages(command.events),
+                         *(u.render(self.cfg, self.now) for u in command.updates.values())]
                 for start in range(0, len(items), budget):
                     piece = items[start:start + budget]
                     last = start + budget >= len(items)
@@ -300,13 +295,17 @@ class CommitPlan:
                 chunk_end, chunk_sqs = command.end_seq, command.sqs_seq
                 continue
             puts.extend(command.puts)
+            events.extend(command.events)
             for order_id, update in command.updates.items():
                 earlier = updates.get(order_id)
                 updates[order_id] = earlier.merge(update) if earlier else update
             chunk_end, chunk_sqs = command.end_seq, command.sqs_seq
         final_sqs = max(chunk_sqs, self.last_sqs_seq)
-        if puts or updates or final_sqs > 0:
+        if puts or updates or events or final_sqs > 0:
             yield flush(final_sqs)
+
+    def _pages(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return event_pages.page_puts(self.cfg.trades_table, self.symbol, events)
 
     def _shard_update(self, expected: int, new_last: int, sqs_seq: int) -> dict[str, Any]:
         values = {":epoch": {"N": str(self.epoch)}, ":expected": {"N": str(expected)},

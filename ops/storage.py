@@ -9,12 +9,12 @@ reconciler saw).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from matching import event_pages
 from orders.domain import OPEN_STATES
 from tulip import aws
 from tulip.config import Config
@@ -132,12 +132,11 @@ def trade_from_item(item: dict[str, Any]) -> TradeRow:
         ts=_s(item, "ts"))
 
 
-def _event_from_item(item: dict[str, Any]) -> EventRow:
-    try:
-        payload = json.loads(_s(item, "payload", "{}"))
-    except ValueError:
-        payload = {"unparseable": True}  # a broken payload must not hide the event's seq
-    return EventRow(seq=_n(item, "seq"), type=_s(item, "type"), ts=_s(item, "ts"),
+def _event_row(event: dict[str, Any]) -> EventRow:
+    """One decoded event of a page (matching/event_pages.py); an unreadable page still shows its
+    seqs, so it never looks like a gap."""
+    payload = event["payload"]
+    return EventRow(seq=int(event["seq"]), type=str(event["type"]), ts=str(event["ts"] or ""),
                     payload=payload if isinstance(payload, dict) else {"value": payload})
 
 
@@ -206,8 +205,8 @@ class OpsStorage:
     def events(self, symbol: str) -> list[EventRow]:
         items = self._pages("query", TableName=self.cfg.trades_table, ConsistentRead=True,
                             KeyConditionExpression="pk = :p",
-                            ExpressionAttributeValues={":p": {"S": f"EVENTS#{symbol}"}})
-        return [_event_from_item(i) for i in items]
+                            ExpressionAttributeValues={":p": {"S": event_pages.pk(symbol)}})
+        return [_event_row(e) for e in event_pages.flatten(items)]
 
     def shard(self, symbol: str) -> ShardRow:
         key = {"pk": {"S": f"SHARD#{symbol}"}, "sk": {"S": f"SHARD#{symbol}"}}
@@ -230,25 +229,19 @@ class OpsStorage:
 
     # ------------------------------------------------------------------ the fenced append
     def append(self, plan: AppendPlan) -> int:
-        """ONE TransactWriteItems: the event item(s) (attribute_not_exists), the compensating
+        """ONE TransactWriteItems: the event page(s) (attribute_not_exists), the compensating
         cancels (conditioned on the observed state) and the SHARD update conditioned on the
         lastSeq (and epoch) we read — the matcher's own fencing, so neither can overwrite the
         other's seq. Returns the new lastSeq."""
         items: list[dict[str, Any]] = []
+        records: list[dict[str, Any]] = []
         seq = plan.shard.last_seq
         for payload, cancels in plan.events:
             seq += 1
-            body = dict(payload, cancels=[c.order_id for c in cancels])
-            items.append({"Put": {
-                "TableName": self.cfg.trades_table,
-                "Item": {"pk": {"S": f"EVENTS#{plan.symbol}"}, "sk": {"S": f"{seq:020d}"},
-                         "seq": {"N": str(seq)}, "symbol": {"S": plan.symbol},
-                         "type": {"S": RECONCILED}, "ts": {"S": plan.ts},
-                         "payload": {"S": json.dumps(body, sort_keys=True,
-                                                     separators=(",", ":"))}},
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }})
+            body = dict(sorted(dict(payload, cancels=[c.order_id for c in cancels]).items()))
+            records.append({"seq": seq, "type": RECONCILED, "ts": plan.ts, "payload": body})
             items.extend(self._cancel(c, seq, plan.ts) for c in cancels)
+        items[:0] = event_pages.page_puts(self.cfg.trades_table, plan.symbol, records)
         items.append(self._shard_update(plan, seq))
         try:
             self.ddb.transact_write_items(TransactItems=items)

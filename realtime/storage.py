@@ -1,75 +1,76 @@
-"""Read-only access to the committed market events (docs/storage.md): `EVENTS#<symbol>` items in
-the trades table, `sk` = seq zero-padded to 20 digits. Realtime never writes the state of record.
+"""Read-only access to the committed market events (docs/storage.md): pages of events
+(`EVENTS#<symbol>` items in the trades table, `sk` = the page's last seq zero-padded to 20 digits;
+matching/event_pages.py). Realtime never writes the state of record.
 
 All reads are strongly consistent on the base table: a message chain built from a stale read
 could hide a gap, which is the one thing the seq chain exists to reveal."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from matching import event_pages
 from realtime.messages import MATCHER_TYPES
 from tulip import aws
 from tulip.config import Config
 
-EVENTS_PREFIX = "EVENTS#"
 SHARD_PREFIX = "SHARD#"
 MAX_PAGE = 1000
 # Bounds on the backward scans: a command is at most a few hundred events (a taker sweeping the
 # book); the previous trade is looked for this far back before asking the trades index.
 MAX_HEAD_SCAN = 1000
 MAX_TRADE_SCAN = 2000
-
-
-def _sk(seq: int) -> str:
-    return f"{max(seq, 0):020d}"
-
-
-def _decode(item: dict[str, Any]) -> dict[str, Any]:
-    raw = item.get("payload", {}).get("S", "{}")
-    try:
-        payload = json.loads(raw)
-    except ValueError:
-        payload = {}
-    return {"seq": int(item["seq"]["N"]), "symbol": item["symbol"]["S"], "type": item["type"]["S"],
-            "ts": item.get("ts", {}).get("S"), "payload": payload if isinstance(payload, dict) else {}}
+MAX_QUERY_PAGES = 10  # DynamoDB pages (1 MB each) one read may follow
 
 
 def _ddb(cfg: Config) -> Any:
     return aws.client("dynamodb", cfg)
 
 
-def read_events(cfg: Config, symbol: str, after_seq: int, limit: int) -> list[dict[str, Any]]:
-    """Events with seq > after_seq, ascending, at most `limit` (≤ MAX_PAGE)."""
-    limit = max(1, min(limit, MAX_PAGE))
-    out: list[dict[str, Any]] = []
+def _pages(cfg: Config, symbol: str, condition: str, seq: int, *, forward: bool,
+           limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` event pages whose key satisfies `sk <condition> seq`, in key order
+    (descending when not `forward`)."""
+    items: list[dict[str, Any]] = []
     start: dict[str, Any] | None = None
-    for _ in range(10):  # bounded paging (moto/DynamoDB pages at 1 MB)
+    for _ in range(MAX_QUERY_PAGES):
         kwargs: dict[str, Any] = {
-            "TableName": cfg.trades_table, "ConsistentRead": True, "Limit": limit - len(out),
-            "KeyConditionExpression": "pk = :pk AND sk > :sk",
-            "ExpressionAttributeValues": {":pk": {"S": EVENTS_PREFIX + symbol},
-                                          ":sk": {"S": _sk(after_seq)}},
+            "TableName": cfg.trades_table, "ConsistentRead": True, "ScanIndexForward": forward,
+            "Limit": limit - len(items), "KeyConditionExpression": f"pk = :pk AND sk {condition} :sk",
+            "ExpressionAttributeValues": {":pk": {"S": event_pages.pk(symbol)},
+                                          ":sk": {"S": event_pages.sk(seq)}},
         }
         if start:
             kwargs["ExclusiveStartKey"] = start
         page = _ddb(cfg).query(**kwargs)
-        out.extend(_decode(item) for item in page.get("Items", []))
+        items.extend(page.get("Items", []))
         start = page.get("LastEvaluatedKey")
-        if not start or len(out) >= limit:
+        if not start or len(items) >= limit:
             break
-    return out
+    return items
+
+
+def read_events(cfg: Config, symbol: str, after_seq: int, limit: int) -> list[dict[str, Any]]:
+    """Events with seq > after_seq, ascending, at most `limit` (≤ MAX_PAGE). Every page keyed
+    above after_seq holds at least one of them, so `limit` pages always suffice."""
+    limit = max(1, min(limit, MAX_PAGE))
+    events = [e for e in event_pages.flatten(
+        _pages(cfg, symbol, ">", after_seq, forward=True, limit=limit)) if e["seq"] > after_seq]
+    return events[:limit]
 
 
 def _read_backwards(cfg: Config, symbol: str, through_seq: int, limit: int) -> list[dict[str, Any]]:
-    """Events with seq ≤ through_seq, newest first, at most `limit`."""
-    page = _ddb(cfg).query(
-        TableName=cfg.trades_table, ConsistentRead=True, ScanIndexForward=False, Limit=limit,
-        KeyConditionExpression="pk = :pk AND sk <= :sk",
-        ExpressionAttributeValues={":pk": {"S": EVENTS_PREFIX + symbol},
-                                   ":sk": {"S": _sk(through_seq)}})
-    return [_decode(item) for item in page.get("Items", [])]
+    """Events with seq ≤ through_seq, newest first, at most `limit`: the page holding
+    through_seq (the first keyed at or above it), then older pages."""
+    holding = _pages(cfg, symbol, ">=", through_seq, forward=True, limit=1)
+    older = _pages(cfg, symbol, "<", through_seq, forward=False, limit=limit)
+    events = [e for e in event_pages.flatten(holding) if e["seq"] <= through_seq]
+    events.reverse()
+    for item in older:
+        events.extend(reversed(event_pages.decode(item)))
+        if len(events) >= limit:
+            break
+    return events[:limit]
 
 
 def command_head(cfg: Config, symbol: str, seq: int) -> list[dict[str, Any]]:

@@ -42,9 +42,19 @@ def trades(stack: StackHandle, symbol: str | None = None) -> list[dict[str, Any]
 
 
 def events(stack: StackHandle, symbol: str) -> list[dict[str, Any]]:
-    return _all_pages(stack.boto("dynamodb").query, TableName=stack.env["TRADES_TABLE"],
-                      ConsistentRead=True, KeyConditionExpression="pk = :p",
-                      ExpressionAttributeValues={":p": {"S": f"EVENTS#{symbol}"}})
+    """The symbol's stored events ({seq, symbol, type, ts, payload}, seq order), read from its
+    event pages; every page must hold exactly the contiguous seqs its keys name."""
+    from matching import event_pages
+
+    pages = _all_pages(stack.boto("dynamodb").query, TableName=stack.env["TRADES_TABLE"],
+                       ConsistentRead=True, KeyConditionExpression="pk = :p",
+                       ExpressionAttributeValues={":p": {"S": event_pages.pk(symbol)}})
+    for page in pages:
+        seqs = [e["seq"] for e in event_pages.decode(page)]
+        first, last = int(page["firstSeq"]["N"]), int(page["lastSeq"]["N"])
+        assert seqs == list(range(first, last + 1)), f"page {page['sk']['S']} holds {seqs}"
+        assert page["sk"]["S"] == event_pages.sk(last), "a page is keyed by its last seq"
+    return event_pages.flatten(pages)
 
 
 def shard_last_seq(stack: StackHandle, symbol: str) -> int:
@@ -99,8 +109,8 @@ def assert_ledger(stack: StackHandle, symbol: str) -> None:
         assert order_id in all_orders or order_id.startswith("sim:"), (
             f"trade for unknown order {order_id}")
     stored = events(stack, symbol)
-    seqs = [int(e["seq"]["N"]) for e in stored]
+    seqs = [e["seq"] for e in stored]
     last = shard_last_seq(stack, symbol)
     assert seqs == list(range(1, last + 1)), "event seq is not gap-free from 1 to lastSeq"
-    traded_seqs = {int(e["seq"]["N"]) for e in stored if e["type"]["S"] == "TradeExecuted"}
+    traded_seqs = {e["seq"] for e in stored if e["type"] == "TradeExecuted"}
     assert {int(t["seq"]["N"]) for t in all_trades} == traded_seqs

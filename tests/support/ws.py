@@ -180,16 +180,21 @@ class RawWebSocket:
 
 
 def store_events(stack: StackHandle, events: list[dict[str, Any]]) -> None:
-    """Write events as the matcher's commit does (docs/storage.md) and advance the shard's
-    lastSeq, so /events, /poll and subscription baselines see them."""
+    """Write events as event pages (docs/storage.md, matching/event_pages.py) and advance the
+    shard's lastSeq, so /events, /poll and subscription baselines see them. One page per command
+    (a command's last event carries its L2 delta), so reads cross many page boundaries; the
+    matcher writes one per batch."""
+    from matching import event_pages
+
     ddb = stack.boto("dynamodb")
     table = stack.env["TRADES_TABLE"]
+    command: list[dict[str, Any]] = []
     for event in events:
-        ddb.put_item(TableName=table, Item={
-            "pk": {"S": f"EVENTS#{event['symbol']}"}, "sk": {"S": f"{event['seq']:020d}"},
-            "seq": {"N": str(event["seq"])}, "symbol": {"S": event["symbol"]},
-            "type": {"S": event["type"]}, "ts": {"S": event["ts"]},
-            "payload": {"S": json.dumps(event["payload"], separators=(",", ":"))}})
+        command.append(event)
+        if "l2" in event["payload"] or event is events[-1]:
+            for item in event_pages.page_items(event["symbol"], command):
+                ddb.put_item(TableName=table, Item=item)
+            command = []
     if events:
         symbol = events[-1]["symbol"]
         ddb.put_item(TableName=table, Item={

@@ -6,10 +6,10 @@ The shapes here are the product's storage contract (the CDK stack in deploy/ cre
   GSI `openOrders` (openSymbol, openSort): sparse, only open orders of a symbol; openSort is
   `A#<acceptedAt>#<id>` while ACCEPTED (the sweeper's range) and `B#<seq:020d>` once resting (the
   book's priority order, for rebuilds). TTL attribute `expiresAt` (idempotency records).
-- Trades table, pk/sk strings. Trades `TRADE#<id>`, market events `EVENTS#<symbol>`/`<seq:020d>`,
-  shard items `SHARD#<symbol>`. GSI `symbolTrades` (tradeSymbol, seq; only trades carry
-  tradeSymbol); GSIs `buyerFills` (buyClientId, seq) and `sellerFills` (sellClientId, seq)
-  for a client's fills.
+- Trades table, pk/sk strings. Trades `TRADE#<id>`, market event pages
+  `EVENTS#<symbol>`/`<lastSeq:020d>`, shard items `SHARD#<symbol>`. GSI `symbolTrades`
+  (tradeSymbol, seq; only trades carry tradeSymbol); GSIs `buyerFills` (buyClientId, seq) and
+  `sellerFills` (sellClientId, seq) for a client's fills.
 - Both tables stream NEW_AND_OLD_IMAGES.
 - SQS: the events FIFO queue with a FIFO dead-letter queue (redrive after 5 receives), and a
   standard queue for Celery tasks.

@@ -1,21 +1,21 @@
 """Realistic matcher transactions for the local-stack tests and ``bench.localstack``.
 
-Order Updates and the fenced shard Update are rendered by the product's own code
-(``matching.storage.OrderUpdate.render`` / ``CommitPlan.chunks``: merged updates, the
-``#st IN (:o1, :o2, :o3) AND filledQty = :expected`` condition, ``ADD filledNotionalTicks``,
-``REMOVE openSymbol, openSort``, ``epoch = :epoch AND lastSeq = :expected``). Trade and event Puts
-have the shapes of ``ShardMatcher._trade_put`` / ``_event_put`` (matching/services.py; copied here
-so these tests do not import the matching engine). Tables have the product's shape (pk/sk, 2-3
-GSIs with ALL projection, Streams NEW_AND_OLD_IMAGES; ``tulip.localstack.provision``).
+Order Updates, event pages and the fenced shard Update are rendered by the product's own code
+(``matching.storage.OrderUpdate.render`` / ``CommitPlan.chunks`` / ``matching.event_pages``:
+merged updates, the ``#st IN (:o1, :o2, :o3) AND filledQty = :expected`` condition, ``ADD
+filledNotionalTicks``, ``REMOVE openSymbol, openSort``, one page Put per chunk, ``epoch = :epoch
+AND lastSeq = :expected``). Trade Puts have the shape of ``ShardMatcher._trade_put``
+(matching/services.py; copied here so these tests do not import the matching engine). Tables
+have the product's shape (pk/sk, 2-3 GSIs with ALL projection, Streams NEW_AND_OLD_IMAGES;
+``tulip.localstack.provision``).
 
-The flow alternates a resting GTC sell (OrderOpened: event Put + order Update) with a crossing IOC
-buy that fills it (TradeExecuted: event Put + trade Put + maker and taker Updates), so a
-transaction averages ~3 items per message, as in the pipeline benchmark.
+The flow alternates a resting GTC sell (OrderOpened: an event + an order Update) with a crossing
+IOC buy that fills it (TradeExecuted: an event + a trade Put + maker and taker Updates), as in the
+pipeline benchmark: ~1.5 items per message (one event page per transaction).
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -101,15 +101,9 @@ class MatcherScenario:
             self.ddb.batch_write_item(RequestItems={self.orders_table: [
                 {"PutRequest": {"Item": item}} for item in items[start:start + 25]]})
 
-    def _event_put(self, seq: int, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
-        return {"Put": {
-            "TableName": self.trades_table,
-            "Item": {"pk": {"S": f"EVENTS#{self.symbol}"}, "sk": {"S": f"{seq:020d}"},
-                     "seq": {"N": str(seq)}, "symbol": {"S": self.symbol},
-                     "type": {"S": kind}, "ts": {"S": NOW},
-                     "payload": {"S": json.dumps(payload, separators=(",", ":"))}},
-            "ConditionExpression": "attribute_not_exists(pk)",
-        }}
+    @staticmethod
+    def _event(seq: int, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return {"seq": seq, "type": kind, "ts": NOW, "payload": payload}
 
     def _trade_put(self, seq: int, price: int, maker: tuple[str, str],
                    taker: tuple[str, str]) -> dict[str, Any]:
@@ -137,19 +131,19 @@ class MatcherScenario:
             self._resting.append((order_id, client, price))
             payload = {"orderId": order_id, "clientId": client, "side": order["side"]["S"],
                        "price": f"{price / 100:.2f}", "qty": 1, "remaining": 1, "filled": 0, "l2": l2}
-            return CommandWrites([self._event_put(seq, "OrderOpened", payload)], {order_id: OrderUpdate(
-                order_id, 0, 0, 0, "OPEN", seq, open_sort=f"B#{seq:020d}")}, seq, 0)
+            return CommandWrites([], {order_id: OrderUpdate(
+                order_id, 0, 0, 0, "OPEN", seq, open_sort=f"B#{seq:020d}")}, seq, 0,
+                [self._event(seq, "OrderOpened", payload)])
         maker_id, maker_client, maker_price = self._resting.pop(0)
         payload = {"tradeId": trade_id(self.symbol, seq), "price": f"{maker_price / 100:.2f}", "qty": 1,
                    "takerSide": "BUY", "makerOrderId": maker_id, "makerClientId": maker_client,
                    "makerRemaining": 0, "makerFilled": 1, "takerOrderId": order_id,
                    "takerClientId": client, "takerRemaining": 0, "takerFilled": 1,
                    "buyOrderId": order_id, "sellOrderId": maker_id, "l2": l2}
-        puts = [self._event_put(seq, "TradeExecuted", payload),
-                self._trade_put(seq, maker_price, (maker_id, maker_client), (order_id, client))]
+        puts = [self._trade_put(seq, maker_price, (maker_id, maker_client), (order_id, client))]
         updates = {oid: OrderUpdate(oid, 0, 1, maker_price, "FILLED", seq, closed=True)
                    for oid in (maker_id, order_id)}
-        return CommandWrites(puts, updates, seq, 0)
+        return CommandWrites(puts, updates, seq, 0, [self._event(seq, "TradeExecuted", payload)])
 
     def transaction(self, items: int) -> list[dict[str, Any]]:
         """The matcher's TransactWriteItems for the next batch of >= ``items`` items (whole

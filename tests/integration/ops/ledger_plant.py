@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from matching import event_pages
 from tests.support.stack import StackHandle
 from tulip.clock import iso_ago, now_iso
 
@@ -85,10 +86,10 @@ class Planter:
             "recordedAt": {"S": now_iso()}, "expiresAt": {"N": "9999999999"}})
 
     def event(self, symbol: str, seq: int, kind: str, payload: dict[str, Any]) -> None:
-        self.ddb.put_item(TableName=self.stack.env["TRADES_TABLE"], Item={
-            "pk": {"S": f"EVENTS#{symbol}"}, "sk": {"S": f"{seq:020d}"}, "seq": {"N": str(seq)},
-            "symbol": {"S": symbol}, "type": {"S": kind}, "ts": {"S": now_iso()},
-            "payload": {"S": json.dumps(payload)}})
+        """One event as a page of its own (docs/storage.md)."""
+        (item,) = event_pages.page_items(symbol, [{"seq": seq, "type": kind, "ts": now_iso(),
+                                                   "payload": payload}])
+        self.ddb.put_item(TableName=self.stack.env["TRADES_TABLE"], Item=item)
 
     def trade(self, symbol: str, seq: int, qty: int, buy: str, sell: str,
               price_ticks: int = 10_000, with_event: bool = True) -> str:
@@ -119,11 +120,12 @@ class Planter:
         return item
 
     def events(self, symbol: str) -> list[dict[str, Any]]:
+        """The stored events, decoded from their pages ({seq, symbol, type, ts, payload})."""
         items: list[dict[str, Any]] = self.ddb.query(
             TableName=self.stack.env["TRADES_TABLE"], ConsistentRead=True,
             KeyConditionExpression="pk = :p",
-            ExpressionAttributeValues={":p": {"S": f"EVENTS#{symbol}"}})["Items"]
-        return items
+            ExpressionAttributeValues={":p": {"S": event_pages.pk(symbol)}})["Items"]
+        return event_pages.flatten(items)
 
     def last_seq(self, symbol: str) -> int:
         item = self.ddb.get_item(TableName=self.stack.env["TRADES_TABLE"], ConsistentRead=True,

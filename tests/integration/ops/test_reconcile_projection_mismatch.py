@@ -32,4 +32,4 @@ def test_projection_disagreement_found_and_reprojected(ops_stack, planter, tmp_p
     reconcile_json(ops_stack, "--symbol", symbol, "--projection-lag", "0", "--fix", env=env)
     code, again = reconcile_json(ops_stack, "--symbol", symbol, "--projection-lag", "0", env=env)
     assert (code, again["findings"]) == (0, [])
-    assert not [e for e in planter.events(symbol) if e["type"]["S"] == "Reconciled"]
+    assert not [e for e in planter.events(symbol) if e["type"] == "Reconciled"]
