@@ -106,7 +106,8 @@ class ChannelsPublisher:
         # pipelined round trip per Redis host first drops expired members (as group_send does)
         # and counts the rest; only groups with members are sent to. A client that joins between
         # the count and the send misses those messages exactly as if it had joined a moment
-        # later: its next message's prevSeq shows the gap and it recovers by seq (design §5).
+        # later, and recovers as design §5 says for that: trades/book by the next message's
+        # prevSeq (or the heartbeat's seqs), orderStatus by re-reading its open orders.
         by_connection: dict[int, list[str]] = defaultdict(list)
         for group in batch:
             by_connection[self.layer.consistent_hash(group)].append(group)
