@@ -135,9 +135,8 @@ def trade_from_item(item: dict[str, Any]) -> TradeRow:
 def _event_row(event: dict[str, Any]) -> EventRow:
     """One decoded event of a page (matching/event_pages.py); an unreadable page still shows its
     seqs, so it never looks like a gap."""
-    payload = event["payload"]
     return EventRow(seq=int(event["seq"]), type=str(event["type"]), ts=str(event["ts"] or ""),
-                    payload=payload if isinstance(payload, dict) else {"value": payload})
+                    payload=event["payload"])  # decode always gives a dict
 
 
 class OpsStorage:

@@ -63,10 +63,11 @@ def _read_backwards(cfg: Config, symbol: str, through_seq: int, limit: int) -> l
     """Events with seq ≤ through_seq, newest first, at most `limit`: the page holding
     through_seq (the first keyed at or above it), then older pages."""
     holding = _pages(cfg, symbol, ">=", through_seq, forward=True, limit=1)
-    older = _pages(cfg, symbol, "<", through_seq, forward=False, limit=limit)
     events = [e for e in event_pages.flatten(holding) if e["seq"] <= through_seq]
     events.reverse()
-    for item in older:
+    if len(events) >= limit:
+        return events[:limit]  # the holding page alone answers: no second query
+    for item in _pages(cfg, symbol, "<", through_seq, forward=False, limit=limit - len(events)):
         events.extend(reversed(event_pages.decode(item)))
         if len(events) >= limit:
             break
