@@ -8,7 +8,7 @@ PYTEST := TULIP_ENV=test $(PY) -m pytest -p no:cacheprovider
 MYPY_TARGETS := matching/engine tulip/config.py tulip/context.py tulip/auth.py tulip/errors.py \
                 tulip/clock.py orders/domain.py orders/messages.py orders/queue.py \
                 ops/gate.py ops/flags.py tulip/tracing.py matching/loop.py matching/queue.py \
-                matching/faults.py matching/event_pages.py \
+                matching/faults.py matching/event_pages.py tulip/heap.py \
                 $(wildcard orders/services.py orders/storage.py orders/selectors.py \
                            matching/services.py matching/storage.py ops/services.py ops/storage.py)
 

@@ -20,6 +20,7 @@ from matching.queue import EventsQueue
 from matching.services import LostLeadership, Publication, Received, ShardMatcher
 from orders.messages import group_id
 from tulip import logs
+from tulip.heap import freeze_startup_heap
 from tulip.tracing import span
 
 log = logging.getLogger("matching.loop")
@@ -104,6 +105,8 @@ class MatcherLoop:
             matcher.start()
         for publisher in self.publishers.values():
             publisher.start()
+        # Books rebuilt, clients and connections open: the rest of the heap is long-lived.
+        freeze_startup_heap()
         for index in range(self.thread_count):
             thread = threading.Thread(target=self._run, name=f"matcher-{index}", daemon=True)
             thread.start()

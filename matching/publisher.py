@@ -19,6 +19,10 @@ class Publisher(Protocol):
         """`publish` for every group of a committed batch at once (each group's messages in
         order), so a fan-out can spend its round trips per batch rather than per message."""
 
+    def resume(self, symbol: str, last_seq: int) -> None:
+        """The matcher publishes `symbol` from `last_seq` on (at its start): learn where the
+        topics' seq chains stand and open connections now, not during the first batch."""
+
 
 class NullPublisher:
     """For tools and benchmarks that commit without fan-out."""
@@ -30,4 +34,7 @@ class NullPublisher:
         return None
 
     def publish_groups(self, batch: Mapping[str, Sequence[dict[str, Any]]]) -> None:
+        return None
+
+    def resume(self, symbol: str, last_seq: int) -> None:
         return None

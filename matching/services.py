@@ -87,6 +87,11 @@ class CommitListener(Protocol):
     def committed(self, symbol: str, events: Sequence[dict[str, Any]],
                   snapshot: dict[str, Any]) -> None: ...
 
+    def resumed(self, symbol: str, last_seq: int, snapshot: dict[str, Any]) -> None:
+        """The matcher leads the shard from `last_seq` (its book rebuilt from DynamoDB) and is
+        about to take batches: republish the book of record and get ready to publish, so the
+        first batch does not pay for the fan-out's start-up."""
+
 
 class LostLeadership(Exception):
     """Another matcher holds a newer epoch for this shard: stop matching it."""
@@ -156,6 +161,11 @@ class ShardMatcher:
         self.epoch = shard.epoch
         self.rebuild()
         self.active = True
+        if self.listener is not None:
+            try:
+                self.listener.resumed(self.symbol, self.engine.last_seq, self.book_snapshot())
+            except Exception:  # best effort, like every publish: the first batch then catches up
+                log.exception("fan-out not primed", extra={"symbol": self.symbol})
         log.info("matcher leads shard", extra={"symbol": self.symbol, "epoch": self.epoch,
                                                 "seq": self.engine.last_seq,
                                                 "stateHash": self.engine.state_hash()})

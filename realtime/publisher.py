@@ -48,7 +48,8 @@ class ChannelsPublisher:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         # Last published trade seq per symbol: fills the trade chain across batches (see
-        # realtime/messages.py); unknown after a restart, then read back from DynamoDB.
+        # realtime/messages.py). Read back from DynamoDB after a restart: by resume() at the
+        # matcher's start, or on the first trade when that read failed.
         self._last_trade: dict[str, int] = {}
 
     # ---------------------------------------------------------------- Publisher protocol
@@ -75,6 +76,22 @@ class ChannelsPublisher:
         except Exception:
             log.warning("group publish failed (clients resync by seq)", exc_info=True,
                         extra={"groups": len(batch), "count": sum(map(len, batch.values()))})
+
+    def resume(self, symbol: str, last_seq: int) -> None:
+        """At the matcher's start: the trade chain's last committed trade (one read now instead
+        of during the first batch) and the layer's Redis connections. Best effort: whatever fails
+        here happens lazily on the first batch instead."""
+        try:
+            if self.cfg is not None:
+                from realtime import storage
+
+                last_trade = storage.last_trade_seq_before(self.cfg, symbol, last_seq + 1)
+                with self._lock:
+                    self._last_trade.setdefault(symbol, last_trade)
+            self._run(self._connect())
+        except Exception:
+            log.warning("publisher not primed (the first batch will)", exc_info=True,
+                        extra={"symbol": symbol})
 
     # ---------------------------------------------------------------- helpers
     def book_key(self, symbol: str) -> str:
@@ -125,6 +142,10 @@ class ChannelsPublisher:
         for group in listened:
             for message in batch[group]:
                 await self.layer.group_send(group, {"type": "tulip.publish", "message": message})
+
+    async def _connect(self) -> None:
+        for index in range(self.layer.ring_size):
+            await self.layer.connection(index).ping()
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         loop = self._ensure_loop()

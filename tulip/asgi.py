@@ -23,3 +23,12 @@ application = ProtocolTypeRouter(
         "websocket": QueryTokenAuthMiddleware(URLRouter(websocket_urlpatterns)),
     }
 )
+
+from django.urls import get_resolver  # noqa: E402
+
+from tulip.heap import freeze_startup_heap  # noqa: E402
+
+# Start-up is done once the URL conf (and with it every view module) is imported: keep that heap
+# out of the collector's full walks, which otherwise stall requests in flight (tulip/heap.py).
+get_resolver().url_patterns  # noqa: B018 - imported for its side effect
+freeze_startup_heap()

@@ -38,6 +38,11 @@ class RealtimeFanout:
             by_group[group_for(message)].append(message)
         self.publisher.publish_groups(by_group)
 
+    def resumed(self, symbol: str, last_seq: int, snapshot: dict[str, Any]) -> None:
+        # After a restart (or a lost Redis) GET /book has its snapshot again before any order.
+        self.publisher.publish_book_snapshot(symbol, snapshot)
+        self.publisher.resume(symbol, last_seq)
+
 
 def build_matcher_loop() -> MatcherLoop:
     cfg: Config = settings.TULIP

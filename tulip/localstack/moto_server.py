@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -30,7 +31,9 @@ import urllib.request
 from types import FrameType
 from typing import Any
 
+from tulip.heap import freeze_startup_heap
 from tulip.localstack import moto_patches
+from tulip.localstack.warm_up import warm_up
 from tulip.localstack.work_meter import CallMeter
 
 READY_TIMEOUT_S = 30.0
@@ -91,6 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     app: Any = DomainDispatcherApplication(create_backend_app)
     if args.meter:
         app = CallMeter(app)
+    if not args.unpatched:
+        # Load every service's backend and model now, then keep the start-up heap out of the
+        # cyclic collector's walks (tulip/heap.py): stock moto pays both while serving.
+        warm_up(app, f"http://{args.host}:{args.port}", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+        freeze_startup_heap()
+        applied.append("gc_freeze_startup")
     server = make_server(args.host, args.port, app, threaded=True, request_handler=handler)
     stop = threading.Event()
 
