@@ -33,7 +33,6 @@ from typing import Any
 
 from tulip.heap import freeze_startup_heap
 from tulip.localstack import moto_patches
-from tulip.localstack.warm_up import warm_up
 from tulip.localstack.work_meter import CallMeter
 
 READY_TIMEOUT_S = 30.0
@@ -96,7 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         app = CallMeter(app)
     if not args.unpatched:
         # Load every service's backend and model now, then keep the start-up heap out of the
-        # cyclic collector's walks (tulip/heap.py): stock moto pays both while serving.
+        # cyclic collector's walks (tulip/heap.py): stock moto pays both while serving. Imported
+        # here, after patching: warm_up imports moto's core modules.
+        from tulip.localstack.warm_up import warm_up
+
         warm_up(app, f"http://{args.host}:{args.port}", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
         freeze_startup_heap()
         applied.append("gc_freeze_startup")
