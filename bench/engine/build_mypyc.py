@@ -129,6 +129,49 @@ def rewrite_book(src: str, ctor: dict[str, str]) -> str:
     return src
 
 
+# Class attributes for mypyc (mypy_extensions.mypyc_attr), added to the scratch copy only:
+# * ``acyclic=True``: instances are not tracked by the cyclic garbage collector (no GC header
+#   linking and unlinking on every allocation and free, no traversal, no collection counting).
+#   Sound because none of these classes can be part of a reference cycle: messages hold only
+#   ints, strs, None and tuples of those or of other messages; an ``_Order`` holds strs and ints;
+#   a ``_Level`` its orders (which hold no reference back, see book.py); a ``_Ladder`` levels.
+#   A cycle through such an object would leak instead of being collected, never crash.
+# * ``free_list_len=1``: the memory of the most recently freed instance is reused for the next
+#   one.  Given to what every command allocates once and its consumer drops soon: the result,
+#   the L2 delta and the events.
+_PER_COMMAND = "acyclic=True, free_list_len=1"
+MESSAGE_ATTRS = {
+    **dict.fromkeys(("PlaceOrder", "CancelOrder", "L2View", "OpenOrder", "EngineSnapshot"), "acyclic=True"),
+    **dict.fromkeys(
+        ("OrderOpened", "TradeExecuted", "OrderCancelled", "OrderRejected", "CancelRejected",
+         "L2Delta", "CommandResult"),
+        _PER_COMMAND,
+    ),
+}
+BOOK_ATTRS = dict.fromkeys(("_Order", "_Level", "_Ladder"), "acyclic=True")
+
+
+def add_class_attrs(src: str, attrs: dict[str, str]) -> str:
+    """Put ``@mypyc_attr(<attrs[name]>)`` on top of each named class (build-time only)."""
+    tree = ast.parse(src)
+    lines = src.splitlines()
+    found: dict[str, tuple[int, str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name in attrs:
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            found[node.name] = (first - 1, " " * node.col_offset + f"@mypyc_attr({attrs[node.name]})")
+    assert found.keys() == attrs.keys(), f"classes not found: {sorted(attrs.keys() - found.keys())}"
+    for i, line in sorted(found.values(), reverse=True):
+        lines.insert(i, line)
+    future = "from __future__ import annotations"
+    at = lines.index(future)
+    # Only mypy and mypyc read the decorator: a native class's decorators other than @dataclass
+    # are never evaluated, so the compiled module does not import mypy_extensions at run time.
+    lines[at + 1 : at + 1] = ["", "from typing import TYPE_CHECKING", "if TYPE_CHECKING:",
+                             "    from mypy_extensions import mypyc_attr"]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clean", action="store_true", help="remove the compiled build and exit")
@@ -166,6 +209,8 @@ def main() -> int:
             msg_src, ctor = rewrite_messages(fh.read())
         with open(book_path, encoding="utf-8") as fh:
             book_src = rewrite_book(fh.read(), ctor)
+        msg_src = add_class_attrs(msg_src, MESSAGE_ATTRS)
+        book_src = add_class_attrs(book_src, BOOK_ATTRS)
         for path, text in ((msg_path, msg_src), (book_path, book_src)):
             with open(path, "w", encoding="utf-8") as fh:
                 fh.write(text)
