@@ -26,6 +26,9 @@ Why the build rewrites two files (in a scratch copy; the sources are never touch
 * ``book.py``: the interpreted engine builds events through the ``new_*`` fast constructors
   (``_fast.py``); compiled, those are the classes themselves, and calling the class by name lets
   mypyc emit a direct native constructor call instead of a generic Python call.
+
+Both files also get ``@mypyc_attr(...)`` class attributes (acyclic classes, free lists; see
+``MESSAGE_ATTRS``/``BOOK_ATTRS`` below) that only mypyc reads, so the sources stay stdlib-only.
 """
 
 from __future__ import annotations
