@@ -77,9 +77,9 @@ def prepare_engine(stream: list[Msg], kind: str = "book") -> Runner:
 
 def load_compiled_driver() -> ModuleType:
     """``bench/engine/driver.py`` as compiled with the engine, or ImportError saying why not."""
-    import matching.engine.book as book_mod
+    from matching.engine import COMPILED
 
-    if book_mod.__file__ is None or book_mod.__file__.endswith(".py"):
+    if not COMPILED:
         raise ImportError("the compiled engine is not in use (`make engine-compiled`)")
     here = os.path.dirname(os.path.abspath(__file__))
     paths = glob.glob(os.path.join(here, "_compiled", "driver.*.so"))

@@ -55,9 +55,8 @@ def _one(engine: str, stream_name: str, n: int, runs: int) -> dict[str, object]:
     from bench.engine.streams import make_stream
 
     if engine in ENGINE_ROWS:
-        import matching.engine.book as book_mod
+        from matching.engine import COMPILED as compiled
 
-        compiled = book_mod.__file__ is not None and not book_mod.__file__.endswith(".py")
         if (engine != "engine") != compiled:
             return {"skipped": f"compiled={compiled} (run `make engine-compiled` for the mypyc build)"}
         if engine == "engine-mypyc":

@@ -12,7 +12,8 @@ Public API (import from here):
 * edge conversion ``to_ticks``/``from_ticks``/``to_lots``/``from_lots``.
 
 If the optional mypyc build is present (``make engine-compiled``) the compiled ``book`` and
-``simfill`` modules are imported transparently; the source stays the fallback.
+``simfill`` modules are imported transparently; the source stays the fallback.  ``COMPILED`` says
+which of the two is in use.
 """
 
 import os as _os
@@ -36,6 +37,7 @@ from matching.engine.api import (
     kind_from_env,
     make_engine,
 )
+from matching.engine.book import _COMPILED as COMPILED
 from matching.engine.book import BookEngine, SimFillEngine
 from matching.engine.messages import (
     EMPTY_DELTA,
@@ -65,6 +67,7 @@ from matching.engine.simfill import SIM_CLIENT_ID, simulated_qty
 from matching.engine.units import from_lots, from_ticks, to_lots, to_ticks
 
 __all__ = [
+    "COMPILED",
     "DEFAULT_KIND",
     "EMPTY_DELTA",
     "ENGINE_KINDS",
