@@ -6,14 +6,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := TULIP_ENV=test $(PY) -m pytest -p no:cacheprovider
 MYPY_TARGETS := matching/engine tulip/config.py tulip/context.py tulip/auth.py tulip/errors.py \
-                tulip/clock.py orders/domain.py orders/messages.py orders/queue.py \
-                ops/gate.py ops/flags.py tulip/tracing.py matching/loop.py matching/queue.py \
-                matching/faults.py matching/event_pages.py tulip/heap.py \
-                $(wildcard orders/services.py orders/storage.py orders/selectors.py \
-                           matching/services.py matching/storage.py ops/services.py ops/storage.py)
+                tulip/clock.py orders/domain.py tulip/wire.py tulip/events_queue.py tulip/schema.py \
+                ops/gate.py tulip/flags.py tulip/tracing.py matching/loop.py matching/queue.py \
+                matching/faults.py tulip/event_pages.py tulip/heap.py sdk/tulip_client \
+                orders/services.py orders/storage.py orders/selectors.py realtime/storage.py \
+                matching/services.py matching/storage.py ops/services.py ops/storage.py ops/checks.py
 
 .PHONY: help venv browser run test test-fast lint typecheck importlint test-deep test-chaos bench \
-        bench-engine bench-localstack bench-api bench-pipeline bench-ws engine-compiled clean
+        bench-engine bench-devstack bench-api bench-pipeline bench-ws engine-compiled clean
 
 help:
 	@echo "make run    - create .venv, install, start the local stack, print URLs and tokens"
@@ -29,7 +29,7 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m tulip.localstack
+	$(PY) -m devstack
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -66,15 +66,15 @@ $(VENV)/.bench-installed: $(STAMP) requirements-bench.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt -c constraints.txt
 	@touch $@
 
-bench: bench-engine bench-localstack bench-api bench-pipeline bench-ws
+bench: bench-engine bench-devstack bench-api bench-pipeline bench-ws
 
 bench-engine: $(VENV)/.bench-installed
 	# Rows (a') and (a'-py) need the mypyc build (they print "skipped" without a C compiler).
 	$(PY) -m bench.engine.build_mypyc --if-compiler
 	$(PY) -m bench.engine.run
 
-bench-localstack: $(STAMP)
-	$(PY) -m bench.localstack
+bench-devstack: $(STAMP)
+	$(PY) -m bench.devstack
 
 bench-api: $(STAMP)
 	TULIP_ENV=test $(PY) -m bench.api

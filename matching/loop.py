@@ -18,10 +18,10 @@ from collections.abc import Callable
 
 from matching.queue import EventsQueue
 from matching.services import LostLeadership, Publication, Received, ShardMatcher
-from orders.messages import group_id
 from tulip import logs
 from tulip.heap import freeze_startup_heap
 from tulip.tracing import span
+from tulip.wire import group_id
 
 log = logging.getLogger("matching.loop")
 

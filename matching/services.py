@@ -1,12 +1,12 @@
 """One shard's matcher: SQS messages in, engine commands, ONE fenced commit per batch, fan-out after.
 
-Flow of a batch (design §6): skip what the shard already applied (SQS SequenceNumber <= lastSqsSeq)
-or what DynamoDB says is no longer ACCEPTED -> apply the rest to the pure engine in order -> turn
-the events into trades, order updates, pages of market events and the shard update -> commit -> only then
-delete the messages and publish. Any failure rebuilds the engine from DynamoDB (the state of record)
-and recomputes the same batch; nothing is deleted until a commit succeeded.
+Flow of a batch (docs/architecture.md, "The data path"): skip what the shard already applied
+(SQS SequenceNumber <= lastSqsSeq) or what DynamoDB says is no longer ACCEPTED -> apply the rest
+to the pure engine in order -> turn the events into trades, order updates, pages of market events
+and the shard update -> commit -> only then delete the messages and publish. Any failure rebuilds
+the engine from DynamoDB (the state of record) and recomputes the same batch; nothing is deleted
+until a commit succeeded.
 """
-
 from __future__ import annotations
 
 import logging
@@ -32,20 +32,28 @@ from matching.engine import (
     Side,
     TimeInForce,
     TradeExecuted,
+    from_ticks,
     make_engine,
 )
 from matching.storage import CommandWrites, CommitPlan, CommitRejected, MatcherStorage, OrderUpdate
-from orders import messages
-from orders.domain import ticks_to_price
-from tulip import metrics
+from tulip import metrics, wire
 from tulip.clock import now_iso, now_ms
 from tulip.config import Config
+from tulip.schema import (
+    CANCELLED,
+    FILLED,
+    OPEN,
+    PARTIALLY_FILLED,
+    OrderItem,
+    resting_sort_key,
+    trade_id,
+)
 
 log = logging.getLogger("matching.services")
 
 SNAPSHOT_DEPTH = 50  # levels kept in the Redis snapshot GET /book serves
 # The engine's L2 view, whose changes become the WebSocket `book` deltas: exactly the 5 levels of
-# the WebSocket snapshot (design §5), so snapshot + deltas always reproduce the top of book.
+# the WebSocket snapshot (docs/api.md), so snapshot + deltas always reproduce the top of book.
 BOOK_VIEW_DEPTH = 5
 MAX_ATTEMPTS = 3  # recomputations of one batch before leaving it to SQS redelivery
 
@@ -105,7 +113,7 @@ def _ms(iso_ts: str) -> int:
 
 
 def _levels(levels: Sequence[tuple[int, int, int]]) -> list[list[Any]]:
-    return [[ticks_to_price(price), qty, count] for price, qty, count in levels]
+    return [[from_ticks(price), qty, count] for price, qty, count in levels]
 
 
 def event_payload(event: Event) -> tuple[str, dict[str, Any]]:
@@ -114,8 +122,8 @@ def event_payload(event: Event) -> tuple[str, dict[str, Any]]:
         buy, sell = ((event.taker_order_id, event.maker_order_id) if event.taker_side == "BUY"
                      else (event.maker_order_id, event.taker_order_id))
         return "TradeExecuted", {
-            "tradeId": storage.trade_id(event.symbol, event.seq),
-            "price": ticks_to_price(event.price), "qty": event.qty, "takerSide": event.taker_side,
+            "tradeId": trade_id(event.symbol, event.seq),
+            "price": from_ticks(event.price), "qty": event.qty, "takerSide": event.taker_side,
             "makerOrderId": event.maker_order_id, "makerClientId": event.maker_client_id,
             "makerRemaining": event.maker_remaining, "makerFilled": event.maker_filled,
             "takerOrderId": event.taker_order_id, "takerClientId": event.taker_client_id,
@@ -124,7 +132,7 @@ def event_payload(event: Event) -> tuple[str, dict[str, Any]]:
         }
     if isinstance(event, OrderOpened):
         return "OrderOpened", {"orderId": event.order_id, "clientId": event.client_id,
-                               "side": event.side, "price": ticks_to_price(event.price),
+                               "side": event.side, "price": from_ticks(event.price),
                                "qty": event.qty, "remaining": event.remaining,
                                "filled": event.filled}
     if isinstance(event, OrderCancelled):
@@ -182,7 +190,7 @@ class ShardMatcher:
             [OpenOrder(o.order_id, o.client_id, "BUY" if o.side == "BUY" else "SELL",
                        o.price_ticks, o.qty, o.filled_qty) for o in resting],
             shard.last_seq)
-        self.last_sqs_seq = shard.last_sqs_seq
+        self.last_sqs_seq = int(shard.last_sqs_seq or 0)
 
     # ------------------------------------------------------------------ batches
     def process(self, batch: Sequence[Received]) -> BatchOutcome:
@@ -201,14 +209,14 @@ class ShardMatcher:
     def _attempt(self, batch: Sequence[Received]) -> BatchOutcome:
         started = time.perf_counter()
         outcome = BatchOutcome()
-        decoded: list[tuple[Received, messages.Message]] = []
+        decoded: list[tuple[Received, wire.Message]] = []
         for received in batch:
             if received.sqs_seq and received.sqs_seq <= self.last_sqs_seq:
                 outcome.delete.append(received)  # committed before; the delete was lost
                 continue
             try:
-                decoded.append((received, messages.decode(received.body)))
-            except messages.UnknownMessage as exc:
+                decoded.append((received, wire.decode(received.body)))
+            except wire.UnknownMessage as exc:
                 # FIFO: nothing after a poison message may overtake it, so stop here; redrive
                 # moves it to the DLQ after maxReceiveCount and the group flows again.
                 metrics.POISON_MESSAGES.labels(self.symbol).inc()
@@ -218,7 +226,7 @@ class ShardMatcher:
                 outcome.poison.append(received)
                 break
 
-        accepted_ids = [m.orderId for _, m in decoded if isinstance(m, messages.OrderAccepted)]
+        accepted_ids = [m.orderId for _, m in decoded if isinstance(m, wire.OrderAccepted)]
         states = self.store.orders(accepted_ids) if accepted_ids else {}
         ts = now_ms()
         now = now_iso()
@@ -236,7 +244,7 @@ class ShardMatcher:
             outcome.events.extend(stored)
             outcome.delete.append(received)
             outcome.commands += 1
-            if isinstance(message, messages.OrderAccepted):
+            if isinstance(message, wire.OrderAccepted):
                 metrics.observe_event_lag("accept_to_match", (ts - _ms(message.acceptedAt)) / 1000)
             metrics.MATCHER_MESSAGES.labels(self.symbol, message.type).inc()
 
@@ -252,16 +260,16 @@ class ShardMatcher:
         metrics.MATCHER_BATCHES.labels(self.symbol, "committed").inc()
         return outcome
 
-    def _command(self, message: messages.Message, states: dict[str, storage.StoredOrder],
+    def _command(self, message: wire.Message, states: dict[str, OrderItem],
                  ts: int) -> Command | None:
-        if isinstance(message, messages.CancelRequested):
+        if isinstance(message, wire.CancelRequested):
             if message.symbol != self.symbol:
                 return None
             return CancelOrder(message.orderId, message.clientId, ts)
         stored = states.get(message.orderId)
-        if stored is None or stored.status != "ACCEPTED" or stored.symbol != self.symbol:
+        if stored is None or not storage.is_matchable(stored, self.symbol):
             # Already matched (a redelivery), cancelled before it reached us, or unknown: the
-            # order's state in DynamoDB is the dedupe of record (design §6).
+            # order's state in DynamoDB is the dedupe of record (docs/rules.md, idempotency).
             return None
         if self.engine.order(message.orderId) is not None:
             return None
@@ -294,7 +302,10 @@ class ShardMatcher:
             stored_events.append({"seq": event.seq, "symbol": self.symbol, "type": kind,
                                   "ts": now, "payload": payload})
             if isinstance(event, TradeExecuted):
-                puts.append(self._trade_put(event, now))
+                puts.append(storage.trade_put(
+                    self.cfg, self.symbol, event.seq, event.price, event.qty, event.taker_side,
+                    (event.maker_order_id, event.maker_client_id),
+                    (event.taker_order_id, event.taker_client_id), now))
                 notional = event.price * event.qty
                 for order_id, client_id, filled, remaining in (
                         (event.maker_order_id, event.maker_client_id, event.maker_filled,
@@ -304,49 +315,28 @@ class ShardMatcher:
                     if client_id == SIM_CLIENT_ID:
                         continue  # SimFill's simulated counterparty has no order item
                     touch(order_id, filled - event.qty, filled, notional,
-                          "FILLED" if remaining == 0 else "PARTIALLY_FILLED", event.seq,
+                          FILLED if remaining == 0 else PARTIALLY_FILLED, event.seq,
                           closed=remaining == 0)
             elif isinstance(event, OrderOpened):
                 touch(event.order_id, event.filled, event.filled, 0,
-                      "OPEN" if event.filled == 0 else "PARTIALLY_FILLED", event.seq,
-                      open_sort=f"B#{event.seq:020d}")
+                      OPEN if event.filled == 0 else PARTIALLY_FILLED, event.seq,
+                      open_sort=resting_sort_key(event.seq))
             elif isinstance(event, OrderCancelled):
                 if event.reason == "user":
                     continue  # POST /cancel already wrote CANCELLED; the book just drops it
-                touch(event.order_id, event.filled, event.filled, 0, "CANCELLED", event.seq,
+                touch(event.order_id, event.filled, event.filled, 0, CANCELLED, event.seq,
                       closed=True, reason=event.reason)
             elif isinstance(event, OrderRejected):
-                touch(event.order_id, 0, 0, 0, "CANCELLED", event.seq, closed=True,
+                touch(event.order_id, 0, 0, 0, CANCELLED, event.seq, closed=True,
                       reason=f"rejected:{event.reason}")
         return CommandWrites(puts, updates, events[-1].seq, sqs_seq, stored_events), stored_events
-
-    def _trade_put(self, event: TradeExecuted, now: str) -> dict[str, Any]:
-        tid = storage.trade_id(self.symbol, event.seq)
-        maker_is_buyer = event.taker_side == "SELL"
-        buy_order, sell_order = ((event.maker_order_id, event.taker_order_id) if maker_is_buyer
-                                 else (event.taker_order_id, event.maker_order_id))
-        buy_client, sell_client = ((event.maker_client_id, event.taker_client_id)
-                                   if maker_is_buyer else
-                                   (event.taker_client_id, event.maker_client_id))
-        item = {
-            "pk": {"S": f"TRADE#{tid}"}, "sk": {"S": f"TRADE#{tid}"}, "tradeId": {"S": tid},
-            "symbol": {"S": self.symbol}, "tradeSymbol": {"S": self.symbol},
-            "seq": {"N": str(event.seq)}, "priceTicks": {"N": str(event.price)}, "qty": {"N": str(event.qty)},
-            "takerSide": {"S": event.taker_side}, "buyOrderId": {"S": buy_order},
-            "sellOrderId": {"S": sell_order}, "buyClientId": {"S": buy_client},
-            "sellClientId": {"S": sell_client}, "makerOrderId": {"S": event.maker_order_id},
-            "takerOrderId": {"S": event.taker_order_id}, "ts": {"S": now},
-            "region": {"S": self.cfg.aws_region},
-        }
-        return {"Put": {"TableName": self.cfg.trades_table, "Item": item,
-                        "ConditionExpression": "attribute_not_exists(pk)"}}
 
     # ------------------------------------------------------------------ fan-out
     def book_snapshot(self) -> dict[str, Any]:
         view = self.engine.l2(SNAPSHOT_DEPTH)
 
         def side(levels: Sequence[tuple[int, int, int]]) -> list[dict[str, Any]]:
-            return [{"price": ticks_to_price(p), "qty": q, "orders": c} for p, q, c in levels]
+            return [{"price": from_ticks(p), "qty": q, "orders": c} for p, q, c in levels]
 
         return {"symbol": self.symbol, "seq": self.engine.last_seq, "bids": side(view.bids),
                 "asks": side(view.asks), "ts": now_iso()}

@@ -1,6 +1,10 @@
 """The only DynamoDB code of the matcher: shard leadership, the book rebuild, the order states a
-batch needs and the fenced group commit. Item shapes: docs/storage.md (event pages:
-matching/event_pages.py)."""
+batch needs and the fenced group commit — and the one writer of a shard's ledger position
+(`advance_shard`), which ops' compensations use too.
+
+Items are tulip.schema's; this module writes them as low-level DynamoDB JSON generated from the
+schema's definitions (ItemCodec), because the commit is the hot path (docs/storage.md, "The
+matcher's commit")."""
 
 from __future__ import annotations
 
@@ -10,82 +14,48 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from matching import event_pages
-from orders.domain import OPEN_STATES
-from tulip import aws
+from tulip import aws, event_pages
 from tulip.config import Config
+from tulip.schema import (
+    ACCEPTED,
+    CANCELLED,
+    OPEN_STATES,
+    RESTING_SORT_PREFIX,
+    ItemCodec,
+    OrderItem,
+    ShardItem,
+    TradeItem,
+    raw_key,
+    trade_id,
+)
 
 MAX_TRANSACTION_ITEMS = 100
 MAX_REBUILD_PAGES = 10_000  # 10k pages x 1 MB: far past any book we simulate; bounds the loop
 
+ORDER = ItemCodec(OrderItem)
+SHARD = ItemCodec(ShardItem)
+TRADE = ItemCodec(TradeItem)
+_O = ORDER.names  # python name -> DynamoDB attribute name, for hand-written expressions
+_S = SHARD.names
 
-def shard_key(symbol: str) -> dict[str, Any]:
-    return {"pk": {"S": f"SHARD#{symbol}"}, "sk": {"S": f"SHARD#{symbol}"}}
+# What the matcher reads of an order it is about to match: status is the dedupe of record
+# (docs/rules.md, idempotency), the rest builds the PlaceOrder. Timestamps, region and index keys
+# are not needed to match, and every attribute read is one more to move and parse per order.
+MATCH_FIELDS = ("order_id", "client_id", "symbol", "side", "qty", "price_ticks", "time_in_force",
+                "post_only", "status", "filled_qty")
+_MATCH_NAMES = {f"#m{i}": _O[name] for i, name in enumerate(MATCH_FIELDS)}
+_MATCH_PROJECTION = ", ".join(_MATCH_NAMES)
+# The open states as expression values, for every condition that says "still open".
+_OPEN_VALUES = {f":o{i}": ORDER.value("status", state) for i, state in enumerate(OPEN_STATES)}
+_STILL_OPEN = f"#st IN ({', '.join(_OPEN_VALUES)})"
 
 
 def order_key(order_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": f"ORDER#{order_id}"}}
+    return raw_key(OrderItem.key(order_id))
 
 
-def trade_id(symbol: str, seq: int) -> str:
-    """Deterministic from shard and seq: a replayed commit writes the same id and is refused."""
-    return f"{symbol}-{seq:012d}"
-
-
-@dataclass(frozen=True, slots=True)
-class Shard:
-    symbol: str
-    last_seq: int
-    epoch: int
-    last_sqs_seq: int
-
-
-@dataclass(frozen=True, slots=True)
-class StoredOrder:
-    order_id: str
-    client_id: str
-    symbol: str
-    side: str
-    qty: int
-    price_ticks: int
-    time_in_force: str
-    post_only: bool
-    status: str
-    filled_qty: int
-    filled_notional: int
-    created_at: str
-    accepted_at: str
-    updated_at: str
-    region: str
-    seq: int | None
-    open_sort: str | None
-
-
-# What the matcher reads of an order it is about to match: status is the dedupe of record (design
-# §6), the rest builds the PlaceOrder. Timestamps, region and index keys are not needed to match,
-# and every attribute read is one more to move and parse per order on the hot path.
-MATCH_ATTRIBUTES = ("orderId", "clientId", "symbol", "side", "qty", "priceTicks", "timeInForce",
-                    "postOnly", "status", "filledQty")
-_MATCH_NAMES = {f"#m{i}": name for i, name in enumerate(MATCH_ATTRIBUTES)}
-_MATCH_PROJECTION = ", ".join(_MATCH_NAMES)
-
-
-def _order_from_item(item: dict[str, Any]) -> StoredOrder:
-    def s(name: str, default: str = "") -> str:
-        return str(item[name]["S"]) if name in item else default
-
-    def n(name: str, default: int = 0) -> int:
-        return int(item[name]["N"]) if name in item else default
-
-    return StoredOrder(
-        order_id=s("orderId"), client_id=s("clientId"), symbol=s("symbol"), side=s("side"),
-        qty=n("qty"), price_ticks=n("priceTicks"), time_in_force=s("timeInForce", "GTC"),
-        post_only=bool(item.get("postOnly", {}).get("BOOL", False)), status=s("status"),
-        filled_qty=n("filledQty"), filled_notional=n("filledNotionalTicks"),
-        created_at=s("createdAt"), accepted_at=s("acceptedAt"), updated_at=s("updatedAt"),
-        region=s("region"), seq=n("seq") if "seq" in item else None,
-        open_sort=s("openSort") or None,
-    )
+def shard_key(symbol: str) -> dict[str, Any]:
+    return raw_key(ShardItem.key(symbol))
 
 
 class MatcherStorage:
@@ -94,44 +64,43 @@ class MatcherStorage:
         self.ddb = aws.client("dynamodb", cfg, profile="matcher")
 
     # ------------------------------------------------------------------ leadership
-    def acquire_shard(self, symbol: str, leader: str, now: str) -> Shard:
-        """Become the shard's matcher: epoch + 1 fences every earlier holder (design §6)."""
+    def acquire_shard(self, symbol: str, leader: str, now: str) -> ShardItem:
+        """Become the shard's matcher: epoch + 1 fences every earlier holder (docs/rules.md)."""
         result = self.ddb.update_item(
             TableName=self.cfg.trades_table, Key=shard_key(symbol),
-            UpdateExpression="SET epoch = if_not_exists(epoch, :zero) + :one, "
-                             "lastSeq = if_not_exists(lastSeq, :zero), "
-                             "lastSqsSeq = if_not_exists(lastSqsSeq, :zeros), "
-                             "leader = :leader, updatedAt = :now, symbol = :symbol",
+            UpdateExpression="SET #ep = if_not_exists(#ep, :zero) + :one, "
+                             "#ls = if_not_exists(#ls, :zero), "
+                             "#lq = if_not_exists(#lq, :zeros), "
+                             "#ld = :leader, #up = :now, #sy = :symbol",
+            ExpressionAttributeNames={"#ep": _S["epoch"], "#ls": _S["last_seq"],
+                                      "#lq": _S["last_sqs_seq"], "#ld": _S["leader"],
+                                      "#up": _S["updated_at"], "#sy": _S["symbol"]},
             ExpressionAttributeValues={":zero": {"N": "0"}, ":one": {"N": "1"},
                                        ":zeros": {"S": "0"}, ":leader": {"S": leader},
                                        ":now": {"S": now}, ":symbol": {"S": symbol}},
             ReturnValues="ALL_NEW",
         )
-        return self._shard(symbol, result["Attributes"])
+        return ShardItem.from_raw_data(result["Attributes"])
 
-    def read_shard(self, symbol: str) -> Shard:
+    def read_shard(self, symbol: str) -> ShardItem:
+        """The shard item, strongly consistent; a shard never led reads as epoch 0, lastSeq 0."""
         item = self.ddb.get_item(TableName=self.cfg.trades_table, Key=shard_key(symbol),
-                                 ConsistentRead=True).get("Item", {})
-        return self._shard(symbol, item)
-
-    @staticmethod
-    def _shard(symbol: str, item: dict[str, Any]) -> Shard:
-        return Shard(symbol, int(item.get("lastSeq", {}).get("N", "0")),
-                     int(item.get("epoch", {}).get("N", "0")),
-                     int(item.get("lastSqsSeq", {}).get("S", "0")))
+                                 ConsistentRead=True).get("Item")
+        return ShardItem.from_raw_data(item or shard_key(symbol))
 
     # ------------------------------------------------------------------ reads
-    def resting_orders(self, symbol: str) -> Iterator[StoredOrder]:
+    def resting_orders(self, symbol: str) -> Iterator[OrderItem]:
         """Open orders on the book in priority order (openOrders index, "B#<seq>"), never a scan."""
         kwargs: dict[str, Any] = {
-            "TableName": self.cfg.orders_table, "IndexName": "openOrders",
-            "KeyConditionExpression": "openSymbol = :s AND begins_with(openSort, :b)",
-            "ExpressionAttributeValues": {":s": {"S": symbol}, ":b": {"S": "B#"}},
+            "TableName": self.cfg.orders_table, "IndexName": OrderItem.open_orders.Meta.index_name,
+            "KeyConditionExpression": "#sy = :s AND begins_with(#so, :b)",
+            "ExpressionAttributeNames": {"#sy": _O["open_symbol"], "#so": _O["open_sort"]},
+            "ExpressionAttributeValues": {":s": {"S": symbol}, ":b": {"S": RESTING_SORT_PREFIX}},
         }
         for _ in range(MAX_REBUILD_PAGES):
             page = self.ddb.query(**kwargs)
             for item in page.get("Items", []):
-                order = _order_from_item(item)
+                order = OrderItem.from_raw_data(item)
                 if order.status in OPEN_STATES:
                     yield order
             if "LastEvaluatedKey" not in page:
@@ -139,10 +108,10 @@ class MatcherStorage:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         raise RuntimeError("open-orders rebuild exceeded its page bound")
 
-    def orders(self, order_ids: Sequence[str]) -> dict[str, StoredOrder]:
-        """What matching needs of the given orders (MATCH_ATTRIBUTES), strongly consistent
-        (BatchGetItem, ≤ 100 keys); the StoredOrder fields outside that projection are empty."""
-        found: dict[str, StoredOrder] = {}
+    def orders(self, order_ids: Sequence[str]) -> dict[str, OrderItem]:
+        """What matching needs of the given orders (MATCH_FIELDS), strongly consistent
+        (BatchGetItem, <= 100 keys); the other attributes of the returned items are unset."""
+        found: dict[str, OrderItem] = {}
         unique = list(dict.fromkeys(order_ids))
         for start in range(0, len(unique), 100):
             request: dict[str, Any] = {self.cfg.orders_table: {
@@ -151,7 +120,7 @@ class MatcherStorage:
             for _ in range(10):  # unprocessed keys are retried a bounded number of times
                 response = self.ddb.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self.cfg.orders_table, []):
-                    order = _order_from_item(item)
+                    order = OrderItem.from_raw_data(item)
                     found[order.order_id] = order
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
@@ -163,14 +132,19 @@ class MatcherStorage:
         """Write a batch: each chunk is ONE TransactWriteItems ending with the fenced shard update.
         Raises CommitRejected with the reasons when DynamoDB cancels a chunk."""
         for chunk in plan.chunks():
-            try:
-                self.ddb.transact_write_items(TransactItems=chunk)
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                    raise
-                reasons = [r.get("Code", "None") for r in exc.response.get(
-                    "CancellationReasons", [])]
-                raise CommitRejected(reasons, chunk) from None
+            transact(self.ddb, chunk)
+
+
+def transact(ddb: Any, items: list[dict[str, Any]]) -> None:
+    """One TransactWriteItems whose last item is `advance_shard`'s; CommitRejected when DynamoDB
+    cancels it (the reasons say which item's condition failed)."""
+    try:
+        ddb.transact_write_items(TransactItems=items)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+        raise CommitRejected(reasons, items) from None
 
 
 class CommitRejected(Exception):
@@ -183,6 +157,62 @@ class CommitRejected(Exception):
     def shard_conflict(self) -> bool:
         """The fenced shard update (always the last item) failed: epoch or lastSeq moved."""
         return bool(self.reasons) and self.reasons[-1] == "ConditionalCheckFailed"
+
+
+def advance_shard(table: str, symbol: str, epoch: int | None, expected_seq: int, new_last: int,
+                  now: str, sqs_seq: int = 0) -> dict[str, Any]:
+    """THE write of a shard's ledger position, conditioned on the epoch and lastSeq the writer
+    read (fencing, docs/rules.md): every commit of events to a shard ends with it, so two writers
+    can never both append after the same seq, and a deposed matcher cannot append at all.
+
+    `epoch=None`: no matcher ever led the shard (ops compensating on an empty ledger); the item is
+    created at epoch 0, exactly where `acquire_shard`'s if_not_exists starts, so a later matcher
+    continues after this seq."""
+    names = {"#ls": _S["last_seq"], "#up": _S["updated_at"]}
+    values = {":last": SHARD.value("last_seq", new_last), ":now": SHARD.value("updated_at", now)}
+    expression = "SET #ls = :last, #up = :now"
+    if sqs_seq:
+        expression += ", #lq = :sqs"
+        names["#lq"] = _S["last_sqs_seq"]
+        values[":sqs"] = SHARD.value("last_sqs_seq", str(sqs_seq))
+    if epoch is None:
+        expression += ", #ep = :epoch, #sy = :symbol"
+        names.update({"#ep": _S["epoch"], "#sy": _S["symbol"]})
+        values.update({":epoch": SHARD.value("epoch", 0), ":symbol": SHARD.value("symbol", symbol)})
+        condition = "attribute_not_exists(pk)"
+    else:
+        names["#ep"] = _S["epoch"]
+        values.update({":epoch": SHARD.value("epoch", epoch),
+                       ":expected": SHARD.value("last_seq", expected_seq)})
+        condition = "#ep = :epoch AND #ls = :expected"
+    return {"Update": {
+        "TableName": table, "Key": shard_key(symbol), "UpdateExpression": expression,
+        "ConditionExpression": condition, "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }}
+
+
+def cancel_order_update(table: str, order_id: str, expected_status: str, expected_filled: int,
+                        seq: int, reason: str, now: str) -> dict[str, Any]:
+    """Open -> CANCELLED for a compensation (ops), only if the order is exactly as observed: a
+    fill or user cancel that landed since wins, and the writer re-reads instead of cancelling
+    something it did not judge."""
+    return {"Update": {
+        "TableName": table, "Key": order_key(order_id),
+        "UpdateExpression": "SET #st = :cancelled, #cr = :reason, #sq = :seq, #up = :now "
+                            "REMOVE #os, #so",
+        "ConditionExpression": f"#st = :expected AND #fq = :filled AND {_STILL_OPEN}",
+        "ExpressionAttributeNames": {"#st": _O["status"], "#cr": _O["cancel_reason"],
+                                     "#sq": _O["seq"], "#up": _O["updated_at"],
+                                     "#os": _O["open_symbol"], "#so": _O["open_sort"],
+                                     "#fq": _O["filled_qty"]},
+        "ExpressionAttributeValues": {
+            ":cancelled": ORDER.value("status", CANCELLED), ":reason": ORDER.value(
+                "cancel_reason", reason), ":seq": ORDER.value("seq", seq),
+            ":now": ORDER.value("updated_at", now),
+            ":expected": ORDER.value("status", expected_status),
+            ":filled": ORDER.value("filled_qty", expected_filled), **_OPEN_VALUES},
+    }}
 
 
 @dataclass
@@ -208,34 +238,59 @@ class OrderUpdate:
             later.cancel_reason or self.cancel_reason)
 
     def render(self, cfg: Config, now: str) -> dict[str, Any]:
-        sets = ["#st = :status", "filledQty = :filled", "seq = :seq", "updatedAt = :now"]
+        sets = ["#st = :status", "#fq = :filled", "#sq = :seq", "#up = :now"]
+        names = {"#st": _O["status"], "#fq": _O["filled_qty"], "#sq": _O["seq"],
+                 "#up": _O["updated_at"]}
         values: dict[str, Any] = {
             ":status": {"S": self.status}, ":filled": {"N": str(self.filled)},
             ":seq": {"N": str(self.seq)}, ":now": {"S": now},
-            ":expected": {"N": str(self.expected_filled)},
-            ":o1": {"S": "ACCEPTED"}, ":o2": {"S": "OPEN"}, ":o3": {"S": "PARTIALLY_FILLED"},
+            ":expected": {"N": str(self.expected_filled)}, **_OPEN_VALUES,
         }
         if self.open_sort and not self.closed:
-            sets.append("openSort = :sort")
+            sets.append("#so = :sort")
+            names["#so"] = _O["open_sort"]
             values[":sort"] = {"S": self.open_sort}
         if self.cancel_reason:
-            sets.append("cancelReason = :reason")
+            sets.append("#cr = :reason")
+            names["#cr"] = _O["cancel_reason"]
             values[":reason"] = {"S": self.cancel_reason}
         expression = "SET " + ", ".join(sets)
         if self.notional_delta:
-            expression += " ADD filledNotionalTicks :notional"
+            expression += " ADD #fn :notional"
+            names["#fn"] = _O["filled_notional"]
             values[":notional"] = {"N": str(self.notional_delta)}
         if self.closed:
-            expression += " REMOVE openSymbol, openSort"
+            expression += " REMOVE #os, #so"
+            names.update({"#os": _O["open_symbol"], "#so": _O["open_sort"]})
         return {"Update": {
             "TableName": cfg.orders_table, "Key": order_key(self.order_id),
             "UpdateExpression": expression,
             # Still open and exactly as filled as we believe: a user cancel that committed first
             # wins cleanly, and no fill can ever push filledQty past what the engine saw.
-            "ConditionExpression": "#st IN (:o1, :o2, :o3) AND filledQty = :expected",
-            "ExpressionAttributeNames": {"#st": "status"},
+            "ConditionExpression": f"{_STILL_OPEN} AND #fq = :expected",
+            "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }}
+
+
+def trade_put(cfg: Config, symbol: str, seq: int, price_ticks: int, qty: int, taker_side: str,
+              maker: tuple[str, str], taker: tuple[str, str], now: str) -> dict[str, Any]:
+    """A trade's Put (maker/taker = (orderId, clientId)); written once: its id is its seq."""
+    tid = trade_id(symbol, seq)
+    buy, sell = (maker, taker) if taker_side == "SELL" else (taker, maker)
+    item = TRADE.item(
+        pk=TradeItem.key(tid), sk=TradeItem.key(tid), trade_id=tid, symbol=symbol,
+        trade_symbol=symbol, seq=seq, price_ticks=price_ticks, qty=qty, taker_side=taker_side,
+        buy_order_id=buy[0], sell_order_id=sell[0], buy_client_id=buy[1],
+        sell_client_id=sell[1], maker_order_id=maker[0], taker_order_id=taker[0], ts=now,
+        region=cfg.aws_region, fill_az=cfg.availability_zone)
+    return {"Put": {"TableName": cfg.trades_table, "Item": item,
+                    "ConditionExpression": "attribute_not_exists(pk)"}}
+
+
+def is_matchable(order: OrderItem | None, symbol: str) -> bool:
+    """An accepted order the shard has not matched yet: the dedupe of record for redeliveries."""
+    return order is not None and order.status == ACCEPTED and order.symbol == symbol
 
 
 @dataclass
@@ -271,7 +326,7 @@ class CommitPlan:
         def flush(sqs_seq: int) -> list[dict[str, Any]]:
             rendered = [u.render(self.cfg, self.now) for u in updates.values()]
             return [*puts, *self._pages(events), *rendered,
-                    self._shard_update(expected, chunk_end, sqs_seq)]
+                    self._advance(expected, chunk_end, sqs_seq)]
 
         for command in self.commands:
             size = len(command.puts) + len(command.updates)
@@ -281,18 +336,9 @@ class CommitPlan:
                 yield flush(chunk_sqs)
                 expected, puts, updates, events = chunk_end, [], {}, []
             if size + event_pages.pages_needed(len(command.events)) > budget:
-                # One command larger than a transaction (a taker sweeping dozens of makers) is
-                # written in pieces; see docs/storage.md "known limits" for the crash window.
-                items = [*command.puts, *self._pages(command.events),
-                         *(u.render(self.cfg, self.now) for u in command.updates.values())]
-                for start in range(0, len(items), budget):
-                    piece = items[start:start + budget]
-                    last = start + budget >= len(items)
-                    new_last = command.end_seq if last else expected
-                    yield [*piece, self._shard_update(expected, new_last,
-                                                      command.sqs_seq if last else 0)]
-                    expected = new_last
-                chunk_end, chunk_sqs = command.end_seq, command.sqs_seq
+                yield from self._oversized(command, expected, budget)
+                expected = chunk_end = command.end_seq
+                chunk_sqs = command.sqs_seq
                 continue
             puts.extend(command.puts)
             events.extend(command.events)
@@ -304,19 +350,22 @@ class CommitPlan:
         if puts or updates or events or final_sqs > 0:
             yield flush(final_sqs)
 
+    def _oversized(self, command: CommandWrites, expected: int,
+                   budget: int) -> Iterator[list[dict[str, Any]]]:
+        """One command larger than a transaction (a taker sweeping dozens of makers) is written in
+        pieces; see docs/storage.md "known limits" for the crash window."""
+        items = [*command.puts, *self._pages(command.events),
+                 *(u.render(self.cfg, self.now) for u in command.updates.values())]
+        for start in range(0, len(items), budget):
+            last = start + budget >= len(items)
+            new_last = command.end_seq if last else expected
+            yield [*items[start:start + budget],
+                   self._advance(expected, new_last, command.sqs_seq if last else 0)]
+            expected = new_last
+
     def _pages(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return event_pages.page_puts(self.cfg.trades_table, self.symbol, events)
 
-    def _shard_update(self, expected: int, new_last: int, sqs_seq: int) -> dict[str, Any]:
-        values = {":epoch": {"N": str(self.epoch)}, ":expected": {"N": str(expected)},
-                  ":last": {"N": str(new_last)}, ":now": {"S": self.now}}
-        expression = "SET lastSeq = :last, updatedAt = :now"
-        if sqs_seq:
-            expression += ", lastSqsSeq = :sqs"
-            values[":sqs"] = {"S": str(sqs_seq)}
-        return {"Update": {
-            "TableName": self.cfg.trades_table, "Key": shard_key(self.symbol),
-            "UpdateExpression": expression,
-            "ConditionExpression": "epoch = :epoch AND lastSeq = :expected",
-            "ExpressionAttributeValues": values,
-        }}
+    def _advance(self, expected: int, new_last: int, sqs_seq: int) -> dict[str, Any]:
+        return advance_shard(self.cfg.trades_table, self.symbol, self.epoch, expected, new_last,
+                             self.now, sqs_seq)

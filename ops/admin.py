@@ -17,9 +17,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from ops import flags, services
+from ops import services
 from ops.models import (
-    FeatureFlagOverride,
     Finding,
     MetricSample,
     ProjectedOrder,
@@ -28,6 +27,8 @@ from ops.models import (
     RegionState,
     StreamCheckpoint,
 )
+from tulip import flags
+from tulip.models import FeatureFlagOverride
 
 admin.site.site_header = "TulipBroker ops console"
 admin.site.site_title = "TulipBroker ops"
@@ -135,7 +136,7 @@ class FindingAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(FeatureFlagOverride)
 class FeatureFlagAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """One row; every process picks a change up within ~1 s (ops.flags)."""
+    """One row; every process picks a change up within ~1 s (tulip.flags)."""
 
     list_display = ("__str__", "inject_latency_ms", "force_leader", "force_leader_override",
                     "deny_writes", "updated_by", "updated_at")
@@ -199,6 +200,10 @@ class RegionStateAdmin(ReadOnly):
             store = OpsStorage(cfg)
             for symbol in cfg.symbols:
                 shard = store.shard(symbol)
+                if shard is None:
+                    shards.append({"symbol": symbol, "leader": "-", "epoch": 0, "lastSeq": 0,
+                                   "updatedAt": "-"})
+                    continue
                 shards.append({"symbol": symbol, "leader": shard.leader or "-",
                                "epoch": shard.epoch, "lastSeq": shard.last_seq,
                                "updatedAt": shard.updated_at or "-"})

@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ops.storage import RECONCILED, EventRow, OrderRow, ShardRow, TradeRow
+from ops.storage import RECONCILED, EventRow
+from tulip.schema import OrderItem, TradeItem
 
 DOUBLE_FILL = "double_fill"
 FILLED_QTY_MISMATCH = "filled_qty_mismatch"
@@ -28,7 +29,6 @@ TRADE_WITHOUT_EVENT = "trade_without_event"
 PROJECTION_MISMATCH = "projection_mismatch"
 KINDS = (DOUBLE_FILL, FILLED_QTY_MISMATCH, DUPLICATE_IDEMPOTENCY, SEQ_GAP, SEQ_AHEAD,
          ACCEPTED_UNSEEN, TRADE_WITHOUT_EVENT, PROJECTION_MISMATCH)
-OPEN = ("ACCEPTED", "OPEN", "PARTIALLY_FILLED")
 # SimFill's simulated counterparty has no order item (tests/support/ledger.py says the same).
 SIM_PREFIX = "sim:"
 
@@ -54,15 +54,15 @@ class FindingData:
 @dataclass
 class SymbolSnapshot:
     symbol: str
-    shard: ShardRow
-    trades: list[TradeRow]
+    last_seq: int  # the shard's lastSeq (0: no shard item)
+    trades: list[TradeItem]
     events: list[EventRow]
-    accepted_unseen: list[OrderRow]
+    accepted_unseen: list[OrderItem]
 
 
 @dataclass
 class Snapshot:
-    orders: list[OrderRow]
+    orders: list[OrderItem]
     symbols: dict[str, SymbolSnapshot]
     # IK hash -> orderId of the idempotency record (the order the client was answered with)
     idempotency_owner: dict[str, str | None] = field(default_factory=dict)
@@ -115,7 +115,7 @@ def fill_findings(snapshot: Snapshot) -> list[FindingData]:
 
 def idempotency_findings(snapshot: Snapshot) -> list[FindingData]:
     """Rule 1: one order per (clientId, idempotencyKey), i.e. per IK hash."""
-    by_ik: dict[str, list[OrderRow]] = defaultdict(list)
+    by_ik: dict[str, list[OrderItem]] = defaultdict(list)
     for order in snapshot.orders:
         if order.idempotency_key:
             by_ik[order.idempotency_key].append(order)
@@ -136,7 +136,7 @@ def idempotency_findings(snapshot: Snapshot) -> list[FindingData]:
     return findings
 
 
-def canonical_order(group: list[OrderRow], owner: str | None) -> OrderRow:
+def canonical_order(group: list[OrderItem], owner: str | None) -> OrderItem:
     """The order the idempotency record names (the one the client was answered with), else the
     oldest."""
     for order in group:
@@ -146,10 +146,10 @@ def canonical_order(group: list[OrderRow], owner: str | None) -> OrderRow:
 
 
 def sequence_findings(symbol_snapshot: SymbolSnapshot) -> list[FindingData]:
-    """Rule 4 / design §6: stored events are exactly seq 1..lastSeq of the shard."""
+    """Gap-free sequences (docs/rules.md): stored events are exactly seq 1..lastSeq of the shard."""
     symbol = symbol_snapshot.symbol
     seqs = sorted({e.seq for e in symbol_snapshot.events})
-    last = symbol_snapshot.shard.last_seq
+    last = symbol_snapshot.last_seq
     present = set(seqs)
     findings: list[FindingData] = []
     for lo, hi in _ranges(s for s in range(1, last + 1) if s not in present):

@@ -11,6 +11,11 @@ from tulip.clock import iso
 from tulip.config import Config
 
 
+def _last_seq(store: OpsStorage, symbol: str) -> int:
+    shard = store.shard(symbol)
+    return shard.last_seq if shard is not None else 0
+
+
 def take_snapshot(cfg: Config, symbols: Iterable[str] | None, since: str | None,
                   unseen_age_s: float, store: OpsStorage | None = None) -> Snapshot:
     store = store or OpsStorage(cfg)
@@ -23,7 +28,7 @@ def take_snapshot(cfg: Config, symbols: Iterable[str] | None, since: str | None,
     names = wanted or tuple(sorted(set(cfg.symbols) | {o.symbol for o in orders if o.symbol}))
     cutoff = iso(datetime.now(UTC) - timedelta(seconds=unseen_age_s))
     per_symbol = {
-        s: SymbolSnapshot(s, store.shard(s), store.trades(s), store.events(s),
+        s: SymbolSnapshot(s, _last_seq(store, s), store.trades(s), store.events(s),
                           store.accepted_before(s, cutoff))
         for s in names}
     owners: dict[str, str | None] = {}

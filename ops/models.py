@@ -1,6 +1,6 @@
 # mypy: disallow-subclassing-any=False
 """Ops data in Django's database (design §1): the read projection of orders/trades, stream
-checkpoints, reconciliation runs and findings, runtime feature-flag overrides, SLO samples.
+checkpoints, reconciliation runs and findings, SLO samples.
 DynamoDB stays the system of record; everything here can be rebuilt from it."""
 
 from __future__ import annotations
@@ -130,26 +130,6 @@ class Finding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.key}"
-
-
-class FeatureFlagOverride(models.Model):
-    """One row (pk 1). A null field means "the environment's FEATURE_FLAGS value"."""
-
-    inject_latency_ms = models.PositiveIntegerField(null=True, blank=True)
-    force_leader = models.CharField(max_length=32, null=True, blank=True,
-                                    help_text="AWS region; empty = none; unset = env default")
-    force_leader_override = models.BooleanField(
-        default=False, help_text="apply force_leader above (an empty value clears it)")
-    deny_writes = models.BooleanField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    updated_by = models.CharField(max_length=150, blank=True)
-
-    class Meta:
-        verbose_name = "feature flags"
-        verbose_name_plural = "feature flags"
-
-    def __str__(self) -> str:
-        return "feature flag overrides"
 
 
 class MetricSample(models.Model):

@@ -29,13 +29,13 @@ from ops.storage import (
     AppendPlan,
     CompensatingCancel,
     OpsStorage,
-    OrderRow,
     StreamReader,
     StreamRecord,
 )
-from tulip import metrics
+from tulip import events_queue, metrics, wire
 from tulip.clock import iso, now_iso
 from tulip.config import Config
+from tulip.schema import ACCEPTED, OPEN_STATES, OrderItem, TradeItem, model_for_key
 
 log = logging.getLogger("ops.services")
 
@@ -190,10 +190,10 @@ def _compensations(store: OpsStorage, finding: FindingData) -> list[Compensating
         return []
     cancels: list[CompensatingCancel] = []
     for order_id in targets:
-        order: OrderRow | None = store.order(order_id)
-        if order is None or order.status not in checks.OPEN or order.symbol != finding.symbol:
+        order = store.order(order_id)
+        if order is None or order.status not in OPEN_STATES or order.symbol != finding.symbol:
             continue
-        if finding.kind == checks.ACCEPTED_UNSEEN and order.status != "ACCEPTED":
+        if finding.kind == checks.ACCEPTED_UNSEEN and order.status != ACCEPTED:
             continue
         cancels.append(CompensatingCancel(order.order_id, order.status, order.filled_qty))
     return cancels
@@ -204,27 +204,26 @@ def _notify_matcher(cfg: Config, store: OpsStorage, order_ids: list[str]) -> Non
     order now (it would anyway, when its next conditional update on it fails)."""
     if not order_ids or not cfg.events_fifo_url:
         return
-    from orders import messages, queue  # order entry's producer: one encoder of the contract
-
     for order_id in order_ids:
         order = store.order(order_id)
         if order is not None and order.symbol in cfg.symbols:
-            queue.send(cfg, messages.CancelRequested(orderId=order_id, clientId=order.client_id,
-                                                     symbol=order.symbol, requestedAt=now_iso()))
+            events_queue.send(cfg, wire.CancelRequested(
+                orderId=order_id, clientId=order.client_id, symbol=order.symbol,
+                requestedAt=now_iso()))
 
 
 def reproject(cfg: Config, store: OpsStorage, finding: FindingData) -> dict[str, Any]:
     """The projection is derived data: re-read the item from DynamoDB and overwrite the row."""
     done: list[str] = []
     for order_id in finding.order_ids:
-        item = store.order_item(order_id)
-        if item is not None:
-            _overwrite(ProjectedOrder, _order_row(item))
+        order = store.order(order_id)
+        if order is not None:
+            _overwrite(ProjectedOrder, order_id, _order_columns(order))
             done.append(order_id)
     for trade_id in finding.trade_ids:
-        item = store.trade_item(trade_id)
-        if item is not None:
-            _overwrite(ProjectedTrade, _trade_row(item))
+        trade = store.trade(trade_id)
+        if trade is not None:
+            _overwrite(ProjectedTrade, trade_id, _trade_columns(trade))
             done.append(trade_id)
     return {"key": finding.key, "ok": bool(done),
             "action": f"re-projected {', '.join(done)} from DynamoDB" if done else "item gone"}
@@ -244,69 +243,54 @@ def review(finding: Finding, state: str, user: str, note: str | None = None) -> 
 
 
 # ---------------------------------------------------------------------- projection
-def _s(image: dict[str, Any], name: str, default: str = "") -> str:
-    value = image.get(name, {})
-    return str(value["S"]) if "S" in value else default
-
-
-def _n(image: dict[str, Any], name: str, default: int = 0) -> int:
-    value = image.get(name, {})
-    return int(value["N"]) if "N" in value else default
-
-
 def _newer(row_seq: str, record_seq: str | None) -> bool:
     return record_seq is None or not row_seq or pad_seq(record_seq) > row_seq
 
 
-def _order_row(image: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """An order image as (order_id, ProjectedOrder columns); None when it is not an order."""
-    order_id = _s(image, "orderId")
-    if not order_id:
-        return None
-    return order_id, {
-        "symbol": _s(image, "symbol"), "client_id": _s(image, "clientId"),
-        "side": _s(image, "side"), "qty": _n(image, "qty"), "price_ticks": _n(image, "priceTicks"),
-        "time_in_force": _s(image, "timeInForce"), "status": _s(image, "status"),
-        "filled_qty": _n(image, "filledQty"), "cancel_reason": _s(image, "cancelReason"),
-        "idempotency_key": _s(image, "idempotencyKey"), "region": _s(image, "region"),
-        "seq": _n(image, "seq") if "seq" in image else None,
-        "created_at": _s(image, "createdAt"), "updated_at": _s(image, "updatedAt")}
+def _order_columns(order: OrderItem) -> dict[str, Any]:
+    """An order item as ProjectedOrder columns."""
+    return {
+        "symbol": order.symbol, "client_id": order.client_id, "side": order.side,
+        "qty": order.qty, "price_ticks": order.price_ticks,
+        "time_in_force": order.time_in_force or "", "status": order.status,
+        "filled_qty": order.filled_qty or 0, "cancel_reason": order.cancel_reason or "",
+        "idempotency_key": order.idempotency_key, "region": order.region or "",
+        "seq": order.seq, "created_at": order.created_at or "",
+        "updated_at": order.updated_at or ""}
 
 
-def _trade_row(image: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    trade_id = _s(image, "tradeId")
-    if not trade_id:
-        return None
-    return trade_id, {
-        "symbol": _s(image, "symbol"), "seq": _n(image, "seq"), "qty": _n(image, "qty"),
-        "price_ticks": _n(image, "priceTicks"), "taker_side": _s(image, "takerSide"),
-        "buy_order_id": _s(image, "buyOrderId"), "sell_order_id": _s(image, "sellOrderId"),
-        "buy_client_id": _s(image, "buyClientId"), "sell_client_id": _s(image, "sellClientId"),
-        "ts": _s(image, "ts")}
+def _trade_columns(trade: TradeItem) -> dict[str, Any]:
+    """A trade item as ProjectedTrade columns."""
+    return {
+        "symbol": trade.symbol, "seq": trade.seq, "qty": trade.qty,
+        "price_ticks": trade.price_ticks, "taker_side": trade.taker_side,
+        "buy_order_id": trade.buy_order_id, "sell_order_id": trade.sell_order_id,
+        "buy_client_id": trade.buy_client_id, "sell_client_id": trade.sell_client_id,
+        "ts": trade.ts}
 
 
 ProjectedModel = type[ProjectedOrder] | type[ProjectedTrade]
 
 
-def _overwrite(model: ProjectedModel, row: tuple[str, dict[str, Any]] | None) -> None:
+def _overwrite(model: ProjectedModel, key: str, columns: dict[str, Any]) -> None:
     """Overwrite a row from a DynamoDB item (re-projection after a finding); its stream position
     is left as it was."""
-    if row is not None:
-        model.objects.update_or_create(pk=row[0], defaults=row[1])
+    model.objects.update_or_create(pk=key, defaults=columns)
 
 
 def _projected(record: StreamRecord) -> tuple[ProjectedModel, str, dict[str, Any]] | None:
-    """Orders table: order items only; trades table: trade items only (events and shard items are
-    not browsed in the admin). REMOVE never happens to these items (history is kept); ignored."""
-    pk = _s(record.keys, "pk")
+    """Order items to ProjectedOrder, trade items to ProjectedTrade; event pages, shard items and
+    idempotency records are not browsed in the admin. REMOVE never happens to these items
+    (history is kept); ignored."""
     if record.new_image is None or record.event_name == "REMOVE":
         return None
-    if record.table == "orders" and pk.startswith("ORDER#"):
-        order = _order_row(record.new_image)
-        return (ProjectedOrder, *order) if order else None
-    if record.table == "trades" and pk.startswith("TRADE#"):
-        trade = _trade_row(record.new_image)
-        return (ProjectedTrade, *trade) if trade else None
+    model = model_for_key(str(record.keys.get("pk", {}).get("S", "")))
+    if model is OrderItem:
+        order = OrderItem.from_raw_data(record.new_image)
+        return ProjectedOrder, order.order_id, _order_columns(order)
+    if model is TradeItem:
+        trade = TradeItem.from_raw_data(record.new_image)
+        return ProjectedTrade, trade.trade_id, _trade_columns(trade)
     return None
 
 

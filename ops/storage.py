@@ -1,90 +1,62 @@
 """The only DynamoDB code of ops: the reads reconciliation needs, the fenced append of `Reconciled`
 events with their compensating cancels, and the DynamoDB Streams reader of the projection.
 
-Item shapes are docs/storage.md's. Ops never deletes or rewrites an item's history: the only
-writes are new event items (attribute_not_exists), the SHARD item's lastSeq (fenced exactly like
-the matcher's commit) and open -> CANCELLED transitions of orders (conditioned on the state the
+Items are tulip.schema's. Ops never deletes or rewrites an item's history: the only writes are new
+event pages, the shard's lastSeq (through matching.storage.advance_shard, the one writer of a
+shard's ledger position) and open -> CANCELLED transitions of orders (conditioned on the state the
 reconciler saw).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from botocore.exceptions import ClientError
+from pynamodb.exceptions import DoesNotExist
+from pynamodb.models import Model
 
-from matching import event_pages
-from orders.domain import OPEN_STATES
-from tulip import aws
+from matching.storage import CommitRejected, advance_shard, cancel_order_update, transact
+from tulip import aws, event_pages, schema
 from tulip.config import Config
+from tulip.schema import (
+    ACCEPTED,
+    ACCEPTED_SORT_PREFIX,
+    EventPageItem,
+    IdempotencyItem,
+    OrderItem,
+    ShardItem,
+    TradeItem,
+)
 
-# Bounds for every paginated read: 10k pages x 1 MB is far past any ledger this simulator keeps;
-# hitting it raises instead of looping forever on a misbehaving endpoint.
+# Bounds for every paginated read: far past any ledger this simulator keeps; hitting one raises
+# instead of looping forever on a misbehaving endpoint.
+MAX_ITEMS = 10_000_000
 MAX_PAGES = 10_000
 MAX_STREAM_SHARDS = 1_000
 RECONCILED = "Reconciled"
 
+_T = TypeVar("_T", bound=Model)
+
 
 class StorageLimitExceeded(RuntimeError):
-    """A paginated read did not finish within MAX_PAGES."""
+    """A paginated read did not finish within its bound."""
 
 
-class AppendConflict(Exception):
-    """The fenced append was cancelled: the shard moved (another writer committed) or an order we
-    meant to cancel is no longer in the state we saw. Re-read and decide again."""
-
-    def __init__(self, reasons: list[str]) -> None:
-        super().__init__(f"transaction cancelled: {reasons}")
-        self.reasons = reasons
-
-
-@dataclass(frozen=True, slots=True)
-class OrderRow:
-    order_id: str
-    client_id: str
-    symbol: str
-    side: str
-    qty: int
-    price_ticks: int
-    status: str
-    filled_qty: int
-    idempotency_key: str
-    created_at: str
-    accepted_at: str
-    updated_at: str
-    seq: int | None
-    cancel_reason: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class TradeRow:
-    trade_id: str
-    symbol: str
-    seq: int
-    qty: int
-    price_ticks: int
-    buy_order_id: str
-    sell_order_id: str
-    ts: str
+# The fenced append was cancelled: the shard moved (another writer committed) or an order we
+# meant to cancel is no longer in the state we saw. Re-read and decide again.
+AppendConflict = CommitRejected
 
 
 @dataclass(frozen=True, slots=True)
 class EventRow:
+    """One decoded market event (tulip.event_pages); an unreadable page still shows its seqs, so
+    it never looks like a gap."""
+
     seq: int
     type: str
     ts: str
     payload: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class ShardRow:
-    symbol: str
-    exists: bool
-    last_seq: int
-    epoch: int
-    leader: str
-    updated_at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,202 +71,95 @@ class CompensatingCancel:
 @dataclass
 class AppendPlan:
     symbol: str
-    shard: ShardRow
+    shard: ShardItem | None  # None: no matcher ever led the shard
     ts: str
-    # (payload, cancels) per new event; seqs are shard.last_seq + 1, + 2, ...
+    # (payload, cancels) per new event; seqs are the shard's lastSeq + 1, + 2, ...
     events: list[tuple[dict[str, Any], list[CompensatingCancel]]] = field(default_factory=list)
 
 
-def _s(item: dict[str, Any], name: str, default: str = "") -> str:
-    return str(item[name]["S"]) if name in item and "S" in item[name] else default
+def _bounded(items: Iterable[_T], what: str) -> Iterator[_T]:
+    for count, item in enumerate(items):
+        if count >= MAX_ITEMS:
+            raise StorageLimitExceeded(f"{what} did not finish within {MAX_ITEMS} items")
+        yield item
 
 
-def _n(item: dict[str, Any], name: str, default: int = 0) -> int:
-    return int(item[name]["N"]) if name in item and "N" in item[name] else default
-
-
-def order_from_item(item: dict[str, Any]) -> OrderRow:
-    return OrderRow(
-        order_id=_s(item, "orderId"), client_id=_s(item, "clientId"), symbol=_s(item, "symbol"),
-        side=_s(item, "side"), qty=_n(item, "qty"), price_ticks=_n(item, "priceTicks"),
-        status=_s(item, "status"), filled_qty=_n(item, "filledQty"),
-        idempotency_key=_s(item, "idempotencyKey"), created_at=_s(item, "createdAt"),
-        accepted_at=_s(item, "acceptedAt"), updated_at=_s(item, "updatedAt"),
-        seq=_n(item, "seq") if "seq" in item else None,
-        cancel_reason=_s(item, "cancelReason") or None)
-
-
-def trade_from_item(item: dict[str, Any]) -> TradeRow:
-    return TradeRow(
-        trade_id=_s(item, "tradeId"), symbol=_s(item, "symbol"), seq=_n(item, "seq"),
-        qty=_n(item, "qty"), price_ticks=_n(item, "priceTicks"),
-        buy_order_id=_s(item, "buyOrderId"), sell_order_id=_s(item, "sellOrderId"),
-        ts=_s(item, "ts"))
-
-
-def _event_row(event: dict[str, Any]) -> EventRow:
-    """One decoded event of a page (matching/event_pages.py); an unreadable page still shows its
-    seqs, so it never looks like a gap."""
-    return EventRow(seq=int(event["seq"]), type=str(event["type"]), ts=str(event["ts"] or ""),
-                    payload=event["payload"])  # decode always gives a dict
+def _get(model: type[_T], key: str) -> _T | None:
+    try:
+        return model.get(key, key, consistent_read=True)
+    except DoesNotExist:
+        return None
 
 
 class OpsStorage:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
+        schema.bind(cfg)  # the gate's Lambda runs without Django's app registry
         self.ddb: Any = aws.client("dynamodb", cfg)
 
-    def _pages(self, operation: str, **kwargs: Any) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        call = getattr(self.ddb, operation)
-        for _ in range(MAX_PAGES):
-            page = call(**kwargs)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        raise StorageLimitExceeded(f"{operation} did not finish within {MAX_PAGES} pages")
-
     # ------------------------------------------------------------------ reads
-    def orders(self, symbol: str | None = None, since: str | None = None) -> list[OrderRow]:
+    def orders(self, symbol: str | None = None, since: str | None = None) -> list[OrderItem]:
         """Every order item (a scan: the ledger audit must see orders no index holds)."""
-        expression = "begins_with(pk, :p)"
-        values: dict[str, Any] = {":p": {"S": "ORDER#"}}
+        condition: Any = OrderItem.pk.startswith(OrderItem.PREFIX)
         if symbol:
-            expression += " AND symbol = :sym"
-            values[":sym"] = {"S": symbol}
+            condition &= OrderItem.symbol == symbol
         if since:
-            expression += " AND createdAt >= :since"
-            values[":since"] = {"S": since}
-        items = self._pages("scan", TableName=self.cfg.orders_table, ConsistentRead=True,
-                            FilterExpression=expression, ExpressionAttributeValues=values)
-        return [order_from_item(i) for i in items]
+            condition &= OrderItem.created_at >= since
+        return list(_bounded(OrderItem.scan(condition, consistent_read=True), "orders scan"))
 
-    def order(self, order_id: str) -> OrderRow | None:
-        key = {"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": f"ORDER#{order_id}"}}
-        item = self.ddb.get_item(TableName=self.cfg.orders_table, Key=key,
-                                 ConsistentRead=True).get("Item")
-        return order_from_item(item) if item else None
+    def order(self, order_id: str) -> OrderItem | None:
+        return _get(OrderItem, OrderItem.key(order_id))
 
-    def order_item(self, order_id: str) -> dict[str, Any] | None:
-        key = {"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": f"ORDER#{order_id}"}}
-        item: dict[str, Any] | None = self.ddb.get_item(
-            TableName=self.cfg.orders_table, Key=key, ConsistentRead=True).get("Item")
-        return item
-
-    def trade_item(self, trade_id: str) -> dict[str, Any] | None:
-        key = {"pk": {"S": f"TRADE#{trade_id}"}, "sk": {"S": f"TRADE#{trade_id}"}}
-        item: dict[str, Any] | None = self.ddb.get_item(
-            TableName=self.cfg.trades_table, Key=key, ConsistentRead=True).get("Item")
-        return item
+    def trade(self, trade_id: str) -> TradeItem | None:
+        return _get(TradeItem, TradeItem.key(trade_id))
 
     def idempotency_owner(self, ik: str) -> str | None:
         """The orderId the idempotency record names: the order the client was told about."""
-        key = {"pk": {"S": f"IDEMP#{ik}"}, "sk": {"S": f"IDEMP#{ik}"}}
-        item = self.ddb.get_item(TableName=self.cfg.orders_table, Key=key,
-                                 ConsistentRead=True).get("Item")
-        return _s(item, "orderId") or None if item else None
+        record = _get(IdempotencyItem, IdempotencyItem.key(ik))
+        return record.order_id if record is not None else None
 
-    def trades(self, symbol: str) -> list[TradeRow]:
-        items = self._pages("query", TableName=self.cfg.trades_table, IndexName="symbolTrades",
-                            KeyConditionExpression="tradeSymbol = :s",
-                            ExpressionAttributeValues={":s": {"S": symbol}})
-        return [trade_from_item(i) for i in items]
+    def trades(self, symbol: str) -> list[TradeItem]:
+        return list(_bounded(TradeItem.symbol_trades.query(symbol), "trades query"))
 
     def events(self, symbol: str) -> list[EventRow]:
-        items = self._pages("query", TableName=self.cfg.trades_table, ConsistentRead=True,
-                            KeyConditionExpression="pk = :p",
-                            ExpressionAttributeValues={":p": {"S": event_pages.pk(symbol)}})
-        return [_event_row(e) for e in event_pages.flatten(items)]
+        pages = _bounded(EventPageItem.query(EventPageItem.key(symbol), consistent_read=True),
+                         "events query")
+        return [EventRow(int(e["seq"]), str(e["type"]), str(e["ts"] or ""), e["payload"])
+                for e in event_pages.flatten(pages)]
 
-    def shard(self, symbol: str) -> ShardRow:
-        key = {"pk": {"S": f"SHARD#{symbol}"}, "sk": {"S": f"SHARD#{symbol}"}}
-        item = self.ddb.get_item(TableName=self.cfg.trades_table, Key=key,
-                                 ConsistentRead=True).get("Item")
-        if not item:
-            return ShardRow(symbol, False, 0, 0, "", "")
-        return ShardRow(symbol, True, _n(item, "lastSeq"), _n(item, "epoch"), _s(item, "leader"),
-                        _s(item, "updatedAt"))
+    def shard(self, symbol: str) -> ShardItem | None:
+        return _get(ShardItem, ShardItem.key(symbol))
 
-    def accepted_before(self, symbol: str, cutoff: str) -> list[OrderRow]:
+    def accepted_before(self, symbol: str, cutoff: str) -> list[OrderItem]:
         """ACCEPTED orders accepted before `cutoff`: the sweeper's range of the sparse openOrders
         index (`A#<acceptedAt>#<id>`), never a scan."""
-        items = self._pages(
-            "query", TableName=self.cfg.orders_table, IndexName="openOrders",
-            KeyConditionExpression="openSymbol = :s AND openSort BETWEEN :lo AND :hi",
-            ExpressionAttributeValues={":s": {"S": symbol}, ":lo": {"S": "A#"},
-                                       ":hi": {"S": f"A#{cutoff}"}})
-        return [o for o in (order_from_item(i) for i in items) if o.status == "ACCEPTED"]
+        orders = OrderItem.open_orders.query(symbol, OrderItem.open_sort.between(
+            ACCEPTED_SORT_PREFIX, f"{ACCEPTED_SORT_PREFIX}{cutoff}"))
+        return [o for o in _bounded(orders, "openOrders query") if o.status == ACCEPTED]
 
     # ------------------------------------------------------------------ the fenced append
     def append(self, plan: AppendPlan) -> int:
         """ONE TransactWriteItems: the event page(s) (attribute_not_exists), the compensating
-        cancels (conditioned on the observed state) and the SHARD update conditioned on the
-        lastSeq (and epoch) we read — the matcher's own fencing, so neither can overwrite the
-        other's seq. Returns the new lastSeq."""
+        cancels (conditioned on the observed state) and the shard's advance conditioned on the
+        lastSeq and epoch we read — the matcher's own fencing, so neither can overwrite the
+        other's seq. Returns the new lastSeq; raises AppendConflict when cancelled."""
         items: list[dict[str, Any]] = []
         records: list[dict[str, Any]] = []
-        seq = plan.shard.last_seq
+        start = plan.shard.last_seq if plan.shard is not None else 0
+        seq = start
         for payload, cancels in plan.events:
             seq += 1
             body = dict(sorted(dict(payload, cancels=[c.order_id for c in cancels]).items()))
             records.append({"seq": seq, "type": RECONCILED, "ts": plan.ts, "payload": body})
-            items.extend(self._cancel(c, seq, plan.ts) for c in cancels)
+            items.extend(cancel_order_update(self.cfg.orders_table, c.order_id,
+                                             c.expected_status, c.expected_filled, seq,
+                                             "reconciled", plan.ts) for c in cancels)
         items[:0] = event_pages.page_puts(self.cfg.trades_table, plan.symbol, records)
-        items.append(self._shard_update(plan, seq))
-        try:
-            self.ddb.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            raise AppendConflict([r.get("Code", "None") for r in
-                                  exc.response.get("CancellationReasons", [])]) from None
+        epoch = plan.shard.epoch if plan.shard is not None else None
+        items.append(advance_shard(self.cfg.trades_table, plan.symbol, epoch, start, seq,
+                                   plan.ts))
+        transact(self.ddb, items)
         return seq
-
-    def _cancel(self, cancel: CompensatingCancel, seq: int, now: str) -> dict[str, Any]:
-        open_values = {f":o{i}": {"S": s} for i, s in enumerate(OPEN_STATES)}
-        return {"Update": {
-            "TableName": self.cfg.orders_table,
-            "Key": {"pk": {"S": f"ORDER#{cancel.order_id}"},
-                    "sk": {"S": f"ORDER#{cancel.order_id}"}},
-            "UpdateExpression": "SET #st = :cancelled, cancelReason = :reason, seq = :seq, "
-                                "updatedAt = :now REMOVE openSymbol, openSort",
-            # Exactly the state the reconciler saw: a fill or user cancel that landed since wins,
-            # and the reconciler re-reads instead of cancelling something it did not judge.
-            "ConditionExpression": f"#st = :expected AND filledQty = :filled AND "
-                                   f"#st IN ({', '.join(open_values)})",
-            "ExpressionAttributeNames": {"#st": "status"},
-            "ExpressionAttributeValues": {
-                ":cancelled": {"S": "CANCELLED"}, ":reason": {"S": "reconciled"},
-                ":seq": {"N": str(seq)}, ":now": {"S": now},
-                ":expected": {"S": cancel.expected_status},
-                ":filled": {"N": str(cancel.expected_filled)}, **open_values},
-        }}
-
-    def _shard_update(self, plan: AppendPlan, new_last: int) -> dict[str, Any]:
-        values: dict[str, Any] = {":last": {"N": str(new_last)}, ":now": {"S": plan.ts}}
-        if plan.shard.exists:
-            values[":expected"] = {"N": str(plan.shard.last_seq)}
-            values[":epoch"] = {"N": str(plan.shard.epoch)}
-            return {"Update": {
-                "TableName": self.cfg.trades_table,
-                "Key": {"pk": {"S": f"SHARD#{plan.symbol}"}, "sk": {"S": f"SHARD#{plan.symbol}"}},
-                "UpdateExpression": "SET lastSeq = :last, updatedAt = :now",
-                "ConditionExpression": "epoch = :epoch AND lastSeq = :expected",
-                "ExpressionAttributeValues": values,
-            }}
-        # No matcher ever led this shard: create it at epoch 0, exactly where acquire_shard's
-        # if_not_exists would start, so a later matcher continues after our seq.
-        values[":zero"] = {"N": "0"}
-        values[":symbol"] = {"S": plan.symbol}
-        return {"Update": {
-            "TableName": self.cfg.trades_table,
-            "Key": {"pk": {"S": f"SHARD#{plan.symbol}"}, "sk": {"S": f"SHARD#{plan.symbol}"}},
-            "UpdateExpression": "SET lastSeq = :last, updatedAt = :now, epoch = :zero, "
-                                "symbol = :symbol",
-            "ConditionExpression": "attribute_not_exists(pk)",
-            "ExpressionAttributeValues": values,
-        }}
 
 
 # ---------------------------------------------------------------------- DynamoDB Streams

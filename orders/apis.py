@@ -15,7 +15,6 @@ from orders import selectors, services
 from orders.serializers import (
     BookSerializer,
     CancelRequestSerializer,
-    ErrorSerializer,
     FillPageSerializer,
     OrderPageSerializer,
     OrderRequestSerializer,
@@ -24,11 +23,7 @@ from orders.serializers import (
 )
 from tulip.auth import Principal
 from tulip.errors import ValidationFailed
-
-
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorSerializer, description=description)
-
+from tulip.openapi import error_doc as _error
 
 AUTH_ERRORS = {401: _error("Missing or invalid token"), 403: _error("Not a trader")}
 WRITE_ERRORS = {**AUTH_ERRORS, 400: _error("Validation error"), 413: _error("Body too large"),

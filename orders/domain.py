@@ -1,7 +1,8 @@
 """Order-entry domain: validation of a submit, the idempotency key and fingerprint, order states.
 
 Pure (no Django, no boto3): a request body in, a validated `OrderRequest` or a dict of field
-errors out. Prices become integer ticks here, at the edge (design §6).
+errors out. Prices become integer ticks here, at the edge, with the engine's own tick
+(docs/rules.md: integers inside, decimal strings at the edge).
 """
 
 from __future__ import annotations
@@ -13,23 +14,16 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from matching.engine.units import TICK
+
 SIDES: Final = ("BUY", "SELL")
 TIME_IN_FORCE: Final = ("GTC", "IOC", "FOK")
-TICK: Final = Decimal("0.01")
-TICKS_PER_UNIT: Final = 100
+TICKS_PER_UNIT: Final = int(1 / TICK)
 MAX_PRICE: Final = Decimal("1000000.00")
 MAX_QTY: Final = 1_000_000
 KEY_RE: Final = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 ORDER_FIELDS: Final = frozenset(
     {"symbol", "side", "qty", "price", "timeInForce", "postOnly", "idempotencyKey", "clientId"})
-
-ACCEPTED: Final = "ACCEPTED"
-OPEN: Final = "OPEN"
-PARTIALLY_FILLED: Final = "PARTIALLY_FILLED"
-FILLED: Final = "FILLED"
-CANCELLED: Final = "CANCELLED"
-OPEN_STATES: Final = (ACCEPTED, OPEN, PARTIALLY_FILLED)
-TERMINAL_STATES: Final = (FILLED, CANCELLED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +46,9 @@ class OrderRequest:
 
 
 def idempotency_hash(client_id: str, idempotency_key: str) -> str:
-    """IK = sha256(clientId + idempotencyKey) (spec §5). clientId is the token's `sub`, a UUID of
-    fixed length, so the concatenation is unambiguous."""
+    """IK = sha256(clientId + idempotencyKey) (docs/rules.md, idempotency). clientId is the
+    token's `sub`, a UUID of fixed length, so the concatenation is unambiguous."""
     return hashlib.sha256((client_id + idempotency_key).encode()).hexdigest()
-
-
-def ticks_to_price(ticks: int) -> str:
-    """Integer ticks -> the contract's decimal string, always two places ("101.50")."""
-    return str((Decimal(ticks) / TICKS_PER_UNIT).quantize(TICK))
 
 
 def parse_price(value: Any) -> tuple[int | None, str | None]:

@@ -1,4 +1,5 @@
-"""Order-entry reads: never mutate (spec §5). Items become the contract's JSON shapes here."""
+"""Order-entry reads: never mutate (docs/rules.md, retries). Items become the contract's JSON
+shapes here (docs/api.md)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from typing import Any
 
 import redis
 
+from matching.engine.units import from_ticks
 from orders import storage
-from orders.domain import OPEN_STATES, TICKS_PER_UNIT, ticks_to_price
-from orders.storage import OrderItem, TradeItem
+from orders.domain import TICKS_PER_UNIT
 from tulip.clock import now_iso
 from tulip.config import Config
 from tulip.errors import NotFound, ValidationFailed
 from tulip.params import int_param
+from tulip.schema import OrderItem, TradeItem, book_snapshot_key
 
 log = logging.getLogger("orders.selectors")
 MAX_DEPTH = 50
@@ -37,7 +39,7 @@ def order_json(order: OrderItem) -> dict[str, Any]:
         "symbol": order.symbol,
         "side": order.side,
         "qty": int(order.qty),
-        "price": ticks_to_price(int(order.price_ticks)),
+        "price": from_ticks(int(order.price_ticks)),
         "timeInForce": order.time_in_force,
         "postOnly": bool(order.post_only),
         "status": order.status,
@@ -55,7 +57,7 @@ def trade_json(trade: TradeItem) -> dict[str, Any]:
     return {
         "tradeId": trade.trade_id,
         "symbol": trade.symbol,
-        "price": ticks_to_price(int(trade.price_ticks)),
+        "price": from_ticks(int(trade.price_ticks)),
         "qty": int(trade.qty),
         "takerSide": trade.taker_side,
         "seq": int(trade.seq),
@@ -69,7 +71,7 @@ def fill_json(side: str, trade: TradeItem) -> dict[str, Any]:
         "orderId": trade.buy_order_id if side == "BUY" else trade.sell_order_id,
         "symbol": trade.symbol,
         "side": side,
-        "price": ticks_to_price(int(trade.price_ticks)),
+        "price": from_ticks(int(trade.price_ticks)),
         "qty": int(trade.qty),
         "liquidity": "taker" if trade.taker_side == side else "maker",
         "seq": int(trade.seq),
@@ -126,26 +128,26 @@ def list_fills(cfg: Config, client_id: str, params: dict[str, str]) -> dict[str,
     return {"items": items, "nextCursor": next_cursor}
 
 
-def book_key(cfg: Config, symbol: str) -> str:
-    """Where the matcher publishes the top-of-book snapshot after each commit."""
-    return f"{cfg.redis_key_prefix}:book:{symbol}"
-
-
 def get_book(cfg: Config, params: dict[str, str]) -> dict[str, Any]:
     symbol = _symbol(cfg, params.get("symbol"), required=True)
     assert symbol is not None
     depth = int_param("depth", params.get("depth"), DEFAULT_DEPTH, 1, MAX_DEPTH)
-    snapshot = _cached_book(cfg, symbol)
-    if snapshot is None:
-        snapshot = book_from_dynamodb(symbol)
+    snapshot = current_book(cfg, symbol)
     return {**snapshot, "bids": snapshot["bids"][:depth], "asks": snapshot["asks"][:depth]}
 
 
+def current_book(cfg: Config, symbol: str) -> dict[str, Any]:
+    """The book as the matcher last published it (Redis), else as DynamoDB holds it."""
+    snapshot = _cached_book(cfg, symbol)
+    return snapshot if snapshot is not None else book_from_dynamodb(symbol)
+
+
 def _cached_book(cfg: Config, symbol: str) -> dict[str, Any] | None:
-    """Redis is an optimisation (spec §14): any failure is a miss, never an error."""
+    """Redis is an optimisation (docs/rules.md): any failure is a miss, never an error."""
     try:
         raw: Any = redis.Redis.from_url(cfg.redis_url, socket_timeout=0.5,
-                                   socket_connect_timeout=0.5).get(book_key(cfg, symbol))
+                                        socket_connect_timeout=0.5).get(
+            book_snapshot_key(cfg.redis_key_prefix, symbol))
         if raw is None:
             return None
         cached: dict[str, Any] = json.loads(raw)
@@ -156,13 +158,11 @@ def _cached_book(cfg: Config, symbol: str) -> dict[str, Any] | None:
 
 
 def book_from_dynamodb(symbol: str) -> dict[str, Any]:
-    """Aggregate the resting open orders (openOrders index, "B#" = on the book) into levels."""
+    """Aggregate the resting open orders (the openOrders index) into levels."""
     seq = storage.shard_last_seq(symbol)
     levels: dict[str, dict[int, list[int]]] = {"BUY": {}, "SELL": {}}
-    for order in storage.open_orders(symbol, "B#"):
-        if order.status not in OPEN_STATES:
-            continue
-        remaining = int(order.qty) - int(order.filled_qty or 0)
+    for order in storage.resting_orders(symbol):
+        remaining = order.remaining
         if remaining <= 0:
             continue
         level = levels[order.side].setdefault(int(order.price_ticks), [0, 0])
@@ -171,7 +171,7 @@ def book_from_dynamodb(symbol: str) -> dict[str, Any]:
 
     def side(name: str, best_first_desc: bool) -> list[dict[str, Any]]:
         prices = sorted(levels[name], reverse=best_first_desc)
-        return [{"price": ticks_to_price(p), "qty": levels[name][p][0],
+        return [{"price": from_ticks(p), "qty": levels[name][p][0],
                  "orders": levels[name][p][1]} for p in prices]
 
     return {"symbol": symbol, "seq": seq, "bids": side("BUY", True), "asks": side("SELL", False),

@@ -1,4 +1,4 @@
-"""Shapes of the HTTP contract (design §4) for the OpenAPI document.
+"""Shapes of the HTTP contract (docs/api.md) for the OpenAPI document.
 
 Validation itself lives in orders.domain (pure, one place); these serializers describe the same
 fields so /api/schema documents exactly what the views accept and return.
@@ -9,10 +9,9 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from orders.domain import KEY_RE, MAX_QTY, SIDES, TIME_IN_FORCE
+from tulip.schema import OPEN_STATES, TERMINAL_STATES
 
-STATES = ["ACCEPTED", "OPEN", "PARTIALLY_FILLED", "FILLED", "CANCELLED"]
-ERROR_CODES = ["validation_error", "unauthorized", "forbidden", "not_found", "idempotency_conflict",
-               "not_open", "payload_too_large", "unavailable", "internal"]
+STATES = [*OPEN_STATES, *TERMINAL_STATES]
 
 
 class OrderRequestSerializer(serializers.Serializer):
@@ -100,14 +99,3 @@ def page_of(item: type[serializers.Serializer], name: str) -> type[serializers.S
 OrderPageSerializer = page_of(OrderSerializer, "OrderPage")
 TradePageSerializer = page_of(TradeSerializer, "TradePage")
 FillPageSerializer = page_of(FillSerializer, "FillPage")
-
-
-class ErrorDetailSerializer(serializers.Serializer):
-    code = serializers.ChoiceField(ERROR_CODES)
-    message = serializers.CharField()
-    details = serializers.DictField()
-    correlationId = serializers.CharField()
-
-
-class ErrorSerializer(serializers.Serializer):
-    error = ErrorDetailSerializer()

@@ -9,20 +9,23 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from orders import messages, queue, storage
-from orders.domain import (
-    ACCEPTED,
-    CANCELLED,
-    FILLED,
-    idempotency_hash,
-    ticks_to_price,
-    validate_order,
-)
-from orders.storage import IdempotencyItem, OrderItem
-from tulip import logs
+from matching.engine.units import from_ticks
+from orders import storage
+from orders.domain import idempotency_hash, validate_order
+from tulip import events_queue, flags, logs, wire
 from tulip.clock import iso_ago, now_iso
 from tulip.config import Config
 from tulip.errors import Forbidden, IdempotencyConflict, NotFound, NotOpen, Unavailable, ValidationFailed
+from tulip.schema import (
+    ACCEPTED,
+    ACCEPTED_SORT_PREFIX,
+    CANCELLED,
+    FILLED,
+    IDEMPOTENCY_TTL_S,
+    IdempotencyItem,
+    OrderItem,
+    accepted_sort_key,
+)
 
 log = logging.getLogger("orders.services")
 
@@ -38,19 +41,17 @@ class SubmitResult:
 
 def _ensure_writable(cfg: Config) -> None:
     # Runtime flags (env overlaid by the admin's overrides, cached <= 1 s): ops can stop writers
-    # or move leadership without restarting the servers (runbooks, spec §17).
-    from ops.flags import current_flags
-
-    flags = current_flags(cfg)
-    if flags.deny_writes:
+    # or move leadership without restarting the servers (docs/runbooks).
+    current = flags.current_flags(cfg)
+    if current.deny_writes:
         raise Unavailable("Writes are disabled (denyWrites); retry later with the same key.")
     # forceLeader, when set, decides leadership (failover drills); otherwise REGION_ROLE does.
-    leads = (flags.force_leader == cfg.aws_region if flags.force_leader
+    leads = (current.force_leader == cfg.aws_region if current.force_leader
              else cfg.region_role == "leader")
     if not leads:
         # Model A: followers forward writes to the leader; until forwarding exists, refuse clearly.
         raise Unavailable("This region is a follower; send writes to the leader region.",
-                          {"leaderRegion": flags.force_leader or cfg.leader_region})
+                          {"leaderRegion": current.force_leader or cfg.leader_region})
 
 
 def submit_order(cfg: Config, client_id: str, body: Any, header_key: str | None) -> SubmitResult:
@@ -67,21 +68,21 @@ def submit_order(cfg: Config, client_id: str, body: Any, header_key: str | None)
     # A new order (the common case) then costs one transaction and one send, not a read as well;
     # a replay costs a cancelled transaction (it writes nothing) and the reads it always needed.
     now = now_iso()
-    order_id = secrets.token_hex(16)  # random ids spread partitions (spec §14)
+    order_id = secrets.token_hex(16)  # random ids spread partitions (docs/storage.md)
     logs.bind(orderId=order_id)
     order = OrderItem(
-        storage.order_pk(order_id), storage.order_pk(order_id),
+        OrderItem.key(order_id), OrderItem.key(order_id),
         order_id=order_id, client_id=client_id, idempotency_key=ik, symbol=request.symbol,
         side=request.side, qty=request.qty, price_ticks=request.price_ticks,
         time_in_force=request.time_in_force, post_only=request.post_only, status=ACCEPTED,
         filled_qty=0, filled_notional=0, created_at=now, accepted_at=now, updated_at=now,
-        region=cfg.aws_region, open_symbol=request.symbol,
-        open_sort=storage.accepted_sort_key(now, order_id),
+        region=cfg.aws_region, accepted_az=cfg.availability_zone, open_symbol=request.symbol,
+        open_sort=accepted_sort_key(now, order_id),
     )
     record = IdempotencyItem(
-        storage.IDEMP_PREFIX + ik, storage.IDEMP_PREFIX + ik, order_id=order_id,
+        IdempotencyItem.key(ik), IdempotencyItem.key(ik), order_id=order_id,
         client_id=client_id, fingerprint=fingerprint, created_at=now,
-        expires_at=int(time.time()) + storage.IDEMPOTENCY_TTL_S,
+        expires_at=int(time.time()) + IDEMPOTENCY_TTL_S,
     )
     try:
         storage.put_order_with_idempotency(order, record)
@@ -92,7 +93,7 @@ def submit_order(cfg: Config, client_id: str, body: Any, header_key: str | None)
             raise Unavailable("Concurrent submit in progress; retry with the same key.") from None
         return replay
     # Durable now; only from here on may anyone be told (rule 5).
-    queue.send(cfg, accepted_message(order))
+    events_queue.send(cfg, accepted_message(order))
     log.info("order accepted", extra={"symbol": request.symbol})
     return SubmitResult(order, created=True)
 
@@ -113,10 +114,10 @@ def _replay(ik: str, fingerprint: str) -> SubmitResult | None:
     return SubmitResult(order, created=False)
 
 
-def accepted_message(order: OrderItem) -> messages.OrderAccepted:
-    return messages.OrderAccepted(
+def accepted_message(order: OrderItem) -> wire.OrderAccepted:
+    return wire.OrderAccepted(
         orderId=order.order_id, clientId=order.client_id, symbol=order.symbol, side=order.side,
-        qty=int(order.qty), price=ticks_to_price(int(order.price_ticks)),
+        qty=int(order.qty), price=from_ticks(int(order.price_ticks)),
         timeInForce=order.time_in_force, postOnly=bool(order.post_only),
         idempotencyKey=order.idempotency_key, acceptedAt=order.accepted_at)
 
@@ -152,8 +153,8 @@ def cancel_order(cfg: Config, client_id: str, body: Any) -> OrderItem:
         cancelled = current
     # Every successful answer (first or retried) re-sends: a send lost after the first commit is
     # repaired by the client's retry, and SQS dedupe collapses the copies.
-    queue.send(cfg, messages.CancelRequested(orderId=order_id, clientId=client_id,
-                                             symbol=cancelled.symbol, requestedAt=now_iso()))
+    events_queue.send(cfg, wire.CancelRequested(orderId=order_id, clientId=client_id,
+                                                symbol=cancelled.symbol, requestedAt=now_iso()))
     return cancelled
 
 
@@ -166,14 +167,16 @@ def sweep_accepted(cfg: Config, min_age_s: float = SWEEP_MIN_AGE_S,
     resend_before = iso_ago(resend_every_s)
     sent = 0
     for symbol in cfg.symbols:
-        for index, order in enumerate(storage.open_orders(symbol, "A#", f"A#{cutoff}")):
+        accepted = storage.open_orders(symbol, ACCEPTED_SORT_PREFIX,
+                                       f"{ACCEPTED_SORT_PREFIX}{cutoff}")
+        for index, order in enumerate(accepted):
             if index >= SWEEP_BATCH:
                 break
             if order.status != ACCEPTED:
                 continue
             if order.swept_at is not None and order.swept_at > resend_before:
                 continue
-            if storage.mark_swept(order.order_id, now_iso()) and queue.send(
+            if storage.mark_swept(order.order_id, now_iso()) and events_queue.send(
                     cfg, accepted_message(order)):
                 sent += 1
     if sent:

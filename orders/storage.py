@@ -1,12 +1,8 @@
-"""The only DynamoDB code for order entry: PynamoDB models and every condition expression.
+"""The only DynamoDB code of order entry: every condition expression it writes with, and its
+reads (a client's orders and fills, recent trades, the open orders of a symbol, a shard's seq).
 
-Orders table (ORDERS_TABLE):
-  ORDER#<orderId>   the order (spec §8 fields + symbol, timeInForce, postOnly, filledQty, seq...)
-  IDEMP#<IK>        idempotency record: fingerprint + orderId, TTL `expiresAt` >= 72 h
-Trades table (TRADES_TABLE, written by the matcher; read here):
-  TRADE#<tradeId>   a trade, with both legs' order and client ids
-  SHARD#<symbol>    the matcher's shard item (lastSeq, epoch)
-Indexes: see tulip/localstack/provision.py (the same shapes deploy/ creates).
+The items are tulip.schema's (orders and idempotency records in the orders table; trades and
+shard items, written by the matcher, in the trades table); docs/storage.md describes them.
 """
 
 from __future__ import annotations
@@ -18,203 +14,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.attributes import (
-    BooleanAttribute,
-    NumberAttribute,
-    UnicodeAttribute,
-)
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from orders.domain import OPEN_STATES
-from tulip.config import Config
+from tulip import schema
+from tulip.schema import (
+    ACCEPTED,
+    CANCELLED,
+    OPEN_STATES,
+    RESTING_SORT_PREFIX,
+    IdempotencyItem,
+    OrderItem,
+    ShardItem,
+    TradeItem,
+)
 
-IDEMPOTENCY_TTL_S = 7 * 24 * 3600  # contract: >= 72 h; a week leaves room for slow retriers
-ORDER_PREFIX = "ORDER#"
-IDEMP_PREFIX = "IDEMP#"
-TRADE_PREFIX = "TRADE#"
-SHARD_PREFIX = "SHARD#"
 MAX_PAGE = 100
-
-
-def order_pk(order_id: str) -> str:
-    return f"{ORDER_PREFIX}{order_id}"
-
-
-def accepted_sort_key(accepted_at: str, order_id: str) -> str:
-    """openOrders range key while ACCEPTED: the sweeper finds the old ones by range."""
-    return f"A#{accepted_at}#{order_id}"
-
-
-def resting_sort_key(seq: int) -> str:
-    """openOrders range key once resting: the book's priority order (the seq it rested at)."""
-    return f"B#{seq:020d}"
-
-
-class ClientOrdersIndex(GlobalSecondaryIndex["OrderItem"]):
-    class Meta:
-        index_name = "clientOrders"
-        projection = AllProjection()
-
-    client_id = UnicodeAttribute(hash_key=True, attr_name="clientId")
-    created_at = UnicodeAttribute(range_key=True, attr_name="createdAt")
-
-
-class OpenOrdersIndex(GlobalSecondaryIndex["OrderItem"]):
-    class Meta:
-        index_name = "openOrders"
-        projection = AllProjection()
-
-    open_symbol = UnicodeAttribute(hash_key=True, attr_name="openSymbol")
-    open_sort = UnicodeAttribute(range_key=True, attr_name="openSort")
-
-
-class OrderItem(Model):
-    class Meta:
-        table_name = "tulip-orders"
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    order_id = UnicodeAttribute(attr_name="orderId")
-    client_id = UnicodeAttribute(attr_name="clientId")
-    idempotency_key = UnicodeAttribute(attr_name="idempotencyKey")  # IK hash, spec §5
-    symbol = UnicodeAttribute()
-    side = UnicodeAttribute()
-    qty = NumberAttribute()
-    price_ticks = NumberAttribute(attr_name="priceTicks")
-    time_in_force = UnicodeAttribute(attr_name="timeInForce")
-    post_only = BooleanAttribute(attr_name="postOnly")
-    status = UnicodeAttribute()
-    filled_qty = NumberAttribute(attr_name="filledQty", default=0)
-    # Σ price_ticks × qty over fills, so avgFillPrice is exact integer arithmetic.
-    filled_notional = NumberAttribute(attr_name="filledNotionalTicks", default=0)
-    created_at = UnicodeAttribute(attr_name="createdAt")
-    accepted_at = UnicodeAttribute(attr_name="acceptedAt")
-    updated_at = UnicodeAttribute(attr_name="updatedAt")
-    region = UnicodeAttribute()
-    accepted_az = UnicodeAttribute(attr_name="acceptedAz", null=True)
-    seq = NumberAttribute(null=True)
-    cancel_reason = UnicodeAttribute(attr_name="cancelReason", null=True)
-    open_symbol = UnicodeAttribute(attr_name="openSymbol", null=True)
-    open_sort = UnicodeAttribute(attr_name="openSort", null=True)
-    swept_at = UnicodeAttribute(attr_name="sweptAt", null=True)
-
-    client_orders = ClientOrdersIndex()
-    open_orders = OpenOrdersIndex()
-
-
-class IdempotencyItem(Model):
-    class Meta:
-        table_name = "tulip-orders"
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    order_id = UnicodeAttribute(attr_name="orderId")
-    # Not "clientId"/"createdAt": those names would project the record into clientOrders.
-    client_id = UnicodeAttribute(attr_name="ownerClientId")
-    fingerprint = UnicodeAttribute()
-    created_at = UnicodeAttribute(attr_name="recordedAt")
-    expires_at = NumberAttribute(attr_name="expiresAt")
-
-
-class SymbolTradesIndex(GlobalSecondaryIndex["TradeItem"]):
-    class Meta:
-        index_name = "symbolTrades"
-        projection = AllProjection()
-
-    # Only trades carry tradeSymbol: market events also have `symbol` and `seq` and must not
-    # appear in this index.
-    trade_symbol = UnicodeAttribute(hash_key=True, attr_name="tradeSymbol")
-    seq = NumberAttribute(range_key=True)
-
-
-class BuyerFillsIndex(GlobalSecondaryIndex["TradeItem"]):
-    class Meta:
-        index_name = "buyerFills"
-        projection = AllProjection()
-
-    buy_client_id = UnicodeAttribute(hash_key=True, attr_name="buyClientId")
-    seq = NumberAttribute(range_key=True)
-
-
-class SellerFillsIndex(GlobalSecondaryIndex["TradeItem"]):
-    class Meta:
-        index_name = "sellerFills"
-        projection = AllProjection()
-
-    sell_client_id = UnicodeAttribute(hash_key=True, attr_name="sellClientId")
-    seq = NumberAttribute(range_key=True)
-
-
-class TradeItem(Model):
-    class Meta:
-        table_name = "tulip-trades"
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    trade_id = UnicodeAttribute(attr_name="tradeId")
-    symbol = UnicodeAttribute()
-    trade_symbol = UnicodeAttribute(attr_name="tradeSymbol")
-    seq = NumberAttribute()
-    price_ticks = NumberAttribute(attr_name="priceTicks")
-    qty = NumberAttribute()
-    taker_side = UnicodeAttribute(attr_name="takerSide")
-    buy_order_id = UnicodeAttribute(attr_name="buyOrderId")
-    sell_order_id = UnicodeAttribute(attr_name="sellOrderId")
-    buy_client_id = UnicodeAttribute(attr_name="buyClientId")
-    sell_client_id = UnicodeAttribute(attr_name="sellClientId")
-    ts = UnicodeAttribute()
-    region = UnicodeAttribute()
-    fill_az = UnicodeAttribute(attr_name="fillAz", null=True)
-
-    symbol_trades = SymbolTradesIndex()
-    buyer_fills = BuyerFillsIndex()
-    seller_fills = SellerFillsIndex()
-
-
-class ShardItem(Model):
-    class Meta:
-        table_name = "tulip-trades"
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    last_seq = NumberAttribute(attr_name="lastSeq", default=0)
-    epoch = NumberAttribute(default=0)
-
-
-_MODELS: tuple[type[Model], ...] = (OrderItem, IdempotencyItem, TradeItem, ShardItem)
-_bound: Config | None = None
-_transactions: Connection | None = None
-
-
-def bind(cfg: Config) -> None:
-    """Point the models at the configured tables and endpoint. Called once per process by the
-    app's ready(); tests that drive storage in-process call it with their stack's config."""
-    global _bound, _transactions
-    if _bound == cfg:
-        return
-    for model in _MODELS:
-        meta: Any = model.Meta
-        meta.table_name = cfg.orders_table if model in (OrderItem, IdempotencyItem) else (
-            cfg.trades_table)
-        meta.region = cfg.aws_region
-        meta.host = cfg.aws_endpoint_url
-        meta.aws_access_key_id = "testing" if cfg.aws_endpoint_url else None
-        meta.aws_secret_access_key = "testing" if cfg.aws_endpoint_url else None
-        meta.connect_timeout_seconds = 2
-        meta.read_timeout_seconds = 10
-        meta.max_retry_attempts = 3
-        meta.max_pool_connections = 50
-        model._connection = None  # rebuilt lazily with the new settings (indexes use it too)
-    _transactions = Connection(
-        region=cfg.aws_region, host=cfg.aws_endpoint_url, connect_timeout_seconds=2,
-        read_timeout_seconds=10, max_retry_attempts=3, max_pool_connections=50,
-        aws_access_key_id="testing" if cfg.aws_endpoint_url else None,
-        aws_secret_access_key="testing" if cfg.aws_endpoint_url else None)
-    _bound = cfg
 
 
 # ------------------------------------------------------------------------------------ accept
@@ -225,8 +40,7 @@ class AlreadyExists(Exception):
 def put_order_with_idempotency(order: OrderItem, record: IdempotencyItem) -> None:
     """ONE transaction: the order and its idempotency record both appear, or neither does."""
     try:
-        assert _transactions is not None, "orders.storage.bind() was not called"
-        with TransactWrite(connection=_transactions) as transaction:
+        with TransactWrite(connection=schema.transactions()) as transaction:
             transaction.save(order, condition=OrderItem.pk.does_not_exist())
             transaction.save(record, condition=IdempotencyItem.pk.does_not_exist())
     except TransactWriteError as exc:
@@ -242,14 +56,16 @@ def put_order_with_idempotency(order: OrderItem, record: IdempotencyItem) -> Non
 
 def get_idempotency(ik: str) -> IdempotencyItem | None:
     try:
-        return IdempotencyItem.get(IDEMP_PREFIX + ik, IDEMP_PREFIX + ik, consistent_read=True)
+        key = IdempotencyItem.key(ik)
+        return IdempotencyItem.get(key, key, consistent_read=True)
     except DoesNotExist:
         return None
 
 
 def get_order(order_id: str) -> OrderItem | None:
     try:
-        return OrderItem.get(order_pk(order_id), order_pk(order_id), consistent_read=True)
+        key = OrderItem.key(order_id)
+        return OrderItem.get(key, key, consistent_read=True)
     except DoesNotExist:
         return None
 
@@ -258,11 +74,11 @@ def get_order(order_id: str) -> OrderItem | None:
 def cancel_if_open(order_id: str, client_id: str, now: str) -> OrderItem | None:
     """Open -> CANCELLED, only for the owner. None when the condition failed (not found, not the
     owner's, or no longer open): the caller reads the order to tell which."""
-    order = OrderItem(order_pk(order_id), order_pk(order_id))
+    order = OrderItem(OrderItem.key(order_id), OrderItem.key(order_id))
     try:
         order.update(
             actions=[
-                OrderItem.status.set("CANCELLED"),
+                OrderItem.status.set(CANCELLED),
                 OrderItem.cancel_reason.set("user"),
                 OrderItem.updated_at.set(now),
                 OrderItem.open_symbol.remove(),
@@ -281,10 +97,10 @@ def cancel_if_open(order_id: str, client_id: str, now: str) -> OrderItem | None:
 def mark_swept(order_id: str, now: str) -> bool:
     """Claim an ACCEPTED order for re-enqueueing (healthchecks-style conditional claim): only one
     sweeper per interval re-sends it. False when it is no longer ACCEPTED."""
-    order = OrderItem(order_pk(order_id), order_pk(order_id))
+    order = OrderItem(OrderItem.key(order_id), OrderItem.key(order_id))
     try:
         order.update(actions=[OrderItem.swept_at.set(now)],
-                     condition=OrderItem.status == "ACCEPTED")
+                     condition=OrderItem.status == ACCEPTED)
     except UpdateError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":
             return False
@@ -344,7 +160,8 @@ def client_orders(client_id: str, symbol: str | None, open_only: bool, limit: in
 
 
 def open_orders(symbol: str, prefix: str, upper: str | None = None) -> Iterator[OrderItem]:
-    """The sparse openOrders index: prefix "B#" = resting in priority order, "A#" = ACCEPTED."""
+    """The sparse openOrders index: RESTING_SORT_PREFIX = resting in priority order,
+    ACCEPTED_SORT_PREFIX = accepted, not yet matched (the sweeper's range, up to `upper`)."""
     condition: Any
     if upper is None:
         condition = OrderItem.open_sort.startswith(prefix)
@@ -370,7 +187,13 @@ def client_fills(client_id: str, limit: int, before_seq: int | None) -> list[tup
 
 def shard_last_seq(symbol: str) -> int:
     try:
-        shard = ShardItem.get(SHARD_PREFIX + symbol, SHARD_PREFIX + symbol, consistent_read=True)
+        key = ShardItem.key(symbol)
+        shard = ShardItem.get(key, key, consistent_read=True)
     except DoesNotExist:
         return 0
     return int(shard.last_seq)
+
+
+def resting_orders(symbol: str) -> Iterator[OrderItem]:
+    """The open orders on the book of `symbol`, in priority order."""
+    return (o for o in open_orders(symbol, RESTING_SORT_PREFIX) if o.status in OPEN_STATES)

@@ -7,22 +7,17 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orders.serializers import ErrorSerializer
 from realtime import services
 from tulip.auth import Principal, TokenRejected, verify_token
 from tulip.errors import ApiError, ValidationFailed, error_response
-
-
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorSerializer, description=description)
-
+from tulip.openapi import error_doc as _error
 
 READ_ERRORS = {400: _error("Bad parameter"), 401: _error("Missing or invalid token"),
                403: _error("Not a trader")}

@@ -1,5 +1,6 @@
-"""`matching.publisher.Publisher` over Redis + the Channels layer (docs/storage.md, "Publication
-after commit"). The matcher's worker thread calls it synchronously after each durable commit.
+"""The matcher's fan-out over Redis + the Channels layer (docs/storage.md, "Publication after
+commit"): the composition root wraps it in the matcher's CommitListener, and the matcher's
+publisher thread calls it after each durable commit.
 
 Best effort by contract: every failure is logged and swallowed (clients resync by seq; the
 state of record is already in DynamoDB). Every wait is bounded by PUBLISH_TIMEOUT_S so a dead
@@ -23,7 +24,10 @@ from typing import Any, TypeVar
 import redis
 from channels_redis.core import RedisChannelLayer
 
+from realtime import storage
+from tulip import schema
 from tulip.config import Config
+from tulip.schema import book_snapshot_key
 
 log = logging.getLogger("realtime.publisher")
 
@@ -51,6 +55,8 @@ class ChannelsPublisher:
         # realtime/messages.py). Read back from DynamoDB after a restart: by resume() at the
         # matcher's start, or on the first trade when that read failed.
         self._last_trade: dict[str, int] = {}
+        if cfg is not None:
+            schema.bind(cfg)  # the trade chain is read back from this config's tables
 
     # ---------------------------------------------------------------- Publisher protocol
     def publish_book_snapshot(self, symbol: str, snapshot: dict[str, Any]) -> None:
@@ -83,9 +89,7 @@ class ChannelsPublisher:
         here happens lazily on the first batch instead."""
         try:
             if self.cfg is not None:
-                from realtime import storage
-
-                last_trade = storage.last_trade_seq_before(self.cfg, symbol, last_seq + 1)
+                last_trade = storage.last_trade_seq_before(symbol, last_seq + 1)
                 with self._lock:
                     self._last_trade.setdefault(symbol, last_trade)
             self._run(self._connect())
@@ -95,11 +99,8 @@ class ChannelsPublisher:
 
     # ---------------------------------------------------------------- helpers
     def book_key(self, symbol: str) -> str:
-        if self.cfg is not None:
-            from orders.selectors import book_key
-
-            return book_key(self.cfg, symbol)
-        return f"{self.key_prefix}:book:{symbol}"
+        prefix = self.cfg.redis_key_prefix if self.cfg is not None else self.key_prefix
+        return book_snapshot_key(prefix, symbol)
 
     def _chain_trades(self, symbol: str, messages: Sequence[dict[str, Any]]) -> None:
         """Give the batch's first trade its prevSeq when messages_for_events could not."""
@@ -111,9 +112,7 @@ class ChannelsPublisher:
             if first.get("prevSeq") is None:
                 known = self._last_trade.get(symbol)
                 if known is None and self.cfg is not None:
-                    from realtime import storage
-
-                    known = storage.last_trade_seq_before(self.cfg, symbol, int(first["seq"]))
+                    known = storage.last_trade_seq_before(symbol, int(first["seq"]))
                 first["prevSeq"] = known
             self._last_trade[symbol] = int(trades[-1]["seq"])
 

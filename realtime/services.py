@@ -4,7 +4,6 @@ the bounded outbox, snapshots, event pages and the long-poll. Reads only (design
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
@@ -12,8 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
-
+from orders import selectors
 from realtime import storage
 from realtime.messages import (
     ORDER_STATUS_TOPIC,
@@ -162,24 +160,9 @@ class Session:
 
 
 # ------------------------------------------------------------------------------------ reads
-def _redis(cfg: Config) -> redis.Redis:
-    return redis.Redis.from_url(cfg.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-
-
 def book_snapshot(cfg: Config, symbol: str) -> Message:
-    """The `snapshot` message: Redis (what the matcher published), else DynamoDB (spec §14)."""
-    snapshot: dict[str, Any] | None = None
-    try:
-        from orders.selectors import book_key
-
-        raw: Any = _redis(cfg).get(book_key(cfg, symbol))
-        snapshot = json.loads(raw) if raw else None
-    except Exception:
-        log.warning("book cache unavailable; reading DynamoDB", extra={"symbol": symbol})
-    if snapshot is None:
-        from orders.selectors import book_from_dynamodb
-
-        snapshot = book_from_dynamodb(symbol)
+    """The `snapshot` message: Redis (what the matcher published), else DynamoDB."""
+    snapshot = selectors.current_book(cfg, symbol)
     return {"type": "snapshot", "topic": book_topic(symbol), "seq": int(snapshot.get("seq") or 0),
             "bids": list(snapshot.get("bids") or [])[:SNAPSHOT_DEPTH],
             "asks": list(snapshot.get("asks") or [])[:SNAPSHOT_DEPTH],
@@ -188,8 +171,8 @@ def book_snapshot(cfg: Config, symbol: str) -> Message:
 
 def last_trade_seq(cfg: Config, symbol: str) -> int:
     """Baseline of a fresh `trades:<s>` subscription (sent in `subscribed` as `seq`)."""
-    head = storage.shard_last_seq(cfg, symbol)
-    return storage.last_trade_seq_before(cfg, symbol, head + 1) if head else 0
+    head = storage.shard_last_seq(symbol)
+    return storage.last_trade_seq_before(symbol, head + 1) if head else 0
 
 
 def _symbol(cfg: Config, value: str | None) -> str:
@@ -206,7 +189,7 @@ def events_page(cfg: Config, params: Mapping[str, str]) -> dict[str, Any]:
     cursor = params.get("cursor")
     from_seq = int_param("fromSeq", cursor or params.get("fromSeq"), 0, 0, 2**62)
     limit = int_param("limit", params.get("limit"), 100, 1, storage.MAX_PAGE)
-    events = storage.read_events(cfg, symbol, from_seq, limit)
+    events = storage.read_events(symbol, from_seq, limit)
     items = [public_event(e) for e in events]
     return {"items": items, "nextCursor": str(items[-1]["seq"]) if len(items) == limit else None}
 
@@ -243,15 +226,15 @@ def parse_poll(cfg: Config, params: Mapping[str, str]) -> PollRequest:
 def poll_once(cfg: Config, client_id: str, request: PollRequest) -> tuple[list[Message], int]:
     """The messages the socket would have sent after request.from_seq for these topics, and the
     last seq examined (the client's next fromSeq). One bounded page of events."""
-    events = storage.read_events(cfg, request.symbol, request.from_seq, POLL_PAGE)
+    events = storage.read_events(request.symbol, request.from_seq, POLL_PAGE)
     if not events:
         return [], request.from_seq
     # The first page may start inside a command: prepend its head so the book delta's prevSeq
     # and the trade chain are exactly what the socket carried.
-    head = storage.command_head(cfg, request.symbol, request.from_seq)
+    head = storage.command_head(request.symbol, request.from_seq)
     window = head + events
     last_seqs = {trades_topic(request.symbol): storage.last_trade_seq_before(
-        cfg, request.symbol, int(window[0]["seq"]))}
+        request.symbol, int(window[0]["seq"]))}
     wanted = {t.name for t in request.topics}
     out = [m for m in messages_for_events(request.symbol, window, last_seqs)
            if m["seq"] > request.from_seq and m["topic"] in wanted

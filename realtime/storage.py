@@ -1,6 +1,6 @@
 """Read-only access to the committed market events (docs/storage.md): pages of events
-(`EVENTS#<symbol>` items in the trades table, `sk` = the page's last seq zero-padded to 20 digits;
-matching/event_pages.py). Realtime never writes the state of record.
+(tulip.schema.EventPageItem, sort key = the page's last seq; codec tulip/event_pages.py).
+Realtime never writes the state of record.
 
 All reads are strongly consistent on the base table: a message chain built from a stale read
 could hide a gap, which is the one thing the seq chain exists to reveal."""
@@ -9,80 +9,65 @@ from __future__ import annotations
 
 from typing import Any
 
-from matching import event_pages
+from orders.storage import shard_last_seq
 from realtime.messages import MATCHER_TYPES
-from tulip import aws
-from tulip.config import Config
+from tulip import event_pages
+from tulip.schema import EventPageItem, TradeItem
 
-SHARD_PREFIX = "SHARD#"
 MAX_PAGE = 1000
 # Bounds on the backward scans: a command is at most a few hundred events (a taker sweeping the
 # book); the previous trade is looked for this far back before asking the trades index.
 MAX_HEAD_SCAN = 1000
 MAX_TRADE_SCAN = 2000
-MAX_QUERY_PAGES = 10  # DynamoDB pages (1 MB each) one read may follow
+
+__all__ = ["command_head", "last_trade_seq_before", "read_events", "shard_last_seq"]
 
 
-def _ddb(cfg: Config) -> Any:
-    return aws.client("dynamodb", cfg)
-
-
-def _pages(cfg: Config, symbol: str, condition: str, seq: int, *, forward: bool,
-           limit: int) -> list[dict[str, Any]]:
-    """Up to `limit` event pages whose key satisfies `sk <condition> seq`, in key order
+def _pages(symbol: str, after: int | None, upto: int | None, *, forward: bool,
+           limit: int) -> list[EventPageItem]:
+    """Up to `limit` event pages of `symbol` keyed > `after` (or < `upto`), in key order
     (descending when not `forward`)."""
-    items: list[dict[str, Any]] = []
-    start: dict[str, Any] | None = None
-    for _ in range(MAX_QUERY_PAGES):
-        kwargs: dict[str, Any] = {
-            "TableName": cfg.trades_table, "ConsistentRead": True, "ScanIndexForward": forward,
-            "Limit": limit - len(items), "KeyConditionExpression": f"pk = :pk AND sk {condition} :sk",
-            "ExpressionAttributeValues": {":pk": {"S": event_pages.pk(symbol)},
-                                          ":sk": {"S": event_pages.sk(seq)}},
-        }
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        page = _ddb(cfg).query(**kwargs)
-        items.extend(page.get("Items", []))
-        start = page.get("LastEvaluatedKey")
-        if not start or len(items) >= limit:
-            break
-    return items
+    key = EventPageItem.sort_key
+    condition = (EventPageItem.sk > key(after) if after is not None
+                 else EventPageItem.sk < key(upto or 0))
+    pages = EventPageItem.query(EventPageItem.key(symbol), condition, consistent_read=True,
+                                scan_index_forward=forward, limit=limit)
+    return list(pages)
 
 
-def read_events(cfg: Config, symbol: str, after_seq: int, limit: int) -> list[dict[str, Any]]:
-    """Events with seq > after_seq, ascending, at most `limit` (≤ MAX_PAGE). Every page keyed
+def read_events(symbol: str, after_seq: int, limit: int) -> list[dict[str, Any]]:
+    """Events with seq > after_seq, ascending, at most `limit` (<= MAX_PAGE). Every page keyed
     above after_seq holds at least one of them, so `limit` pages always suffice."""
     limit = max(1, min(limit, MAX_PAGE))
     events = [e for e in event_pages.flatten(
-        _pages(cfg, symbol, ">", after_seq, forward=True, limit=limit)) if e["seq"] > after_seq]
+        _pages(symbol, after_seq, None, forward=True, limit=limit)) if e["seq"] > after_seq]
     return events[:limit]
 
 
-def _read_backwards(cfg: Config, symbol: str, through_seq: int, limit: int) -> list[dict[str, Any]]:
-    """Events with seq ≤ through_seq, newest first, at most `limit`: the page holding
+def _read_backwards(symbol: str, through_seq: int, limit: int) -> list[dict[str, Any]]:
+    """Events with seq <= through_seq, newest first, at most `limit`: the page holding
     through_seq (the first keyed at or above it), then older pages."""
-    holding = _pages(cfg, symbol, ">=", through_seq, forward=True, limit=1)
+    holding = _pages(symbol, through_seq - 1, None, forward=True, limit=1)
     events = [e for e in event_pages.flatten(holding) if e["seq"] <= through_seq]
     events.reverse()
     if len(events) >= limit:
         return events[:limit]  # the holding page alone answers: no second query
-    for item in _pages(cfg, symbol, "<", through_seq, forward=False, limit=limit - len(events)):
-        events.extend(reversed(event_pages.decode(item)))
+    for page in _pages(symbol, None, through_seq, forward=False, limit=limit - len(events)):
+        events.extend(reversed(event_pages.decode(page)))
         if len(events) >= limit:
             break
     return events[:limit]
 
 
-def command_head(cfg: Config, symbol: str, seq: int) -> list[dict[str, Any]]:
-    """The events (ascending) of the command in progress at `seq`: those with seq ≤ `seq` after
+def command_head(symbol: str, seq: int) -> list[dict[str, Any]]:
+    """The events (ascending) of the command in progress at `seq`: those with seq <= `seq` after
     the last command boundary. Empty when `seq` is itself a boundary (the usual case)."""
     if seq <= 0:
         return []
     head: list[dict[str, Any]] = []
     cursor = seq
     while len(head) < MAX_HEAD_SCAN and cursor > 0:
-        batch = _read_backwards(cfg, symbol, cursor, 100)
+        batch = _read_backwards(symbol, cursor, 100)
         if not batch:
             break
         for event in batch:
@@ -93,12 +78,12 @@ def command_head(cfg: Config, symbol: str, seq: int) -> list[dict[str, Any]]:
     return list(reversed(head))
 
 
-def last_trade_seq_before(cfg: Config, symbol: str, seq: int) -> int:
+def last_trade_seq_before(symbol: str, seq: int) -> int:
     """Seq of the last TradeExecuted with seq < `seq` (0 if none): the trades topic's prevSeq."""
     cursor = seq - 1
     scanned = 0
     while cursor > 0 and scanned < MAX_TRADE_SCAN:
-        batch = _read_backwards(cfg, symbol, cursor, 200)
+        batch = _read_backwards(symbol, cursor, 200)
         if not batch:
             return 0
         for event in batch:
@@ -109,16 +94,6 @@ def last_trade_seq_before(cfg: Config, symbol: str, seq: int) -> int:
     if cursor <= 0:
         return 0
     # Far back: the trades index (eventually consistent, but these trades are old news).
-    page = _ddb(cfg).query(
-        TableName=cfg.trades_table, IndexName="symbolTrades", ScanIndexForward=False, Limit=1,
-        KeyConditionExpression="tradeSymbol = :s AND seq < :q",
-        ExpressionAttributeValues={":s": {"S": symbol}, ":q": {"N": str(cursor + 1)}})
-    items = page.get("Items", [])
-    return int(items[0]["seq"]["N"]) if items else 0
-
-
-def shard_last_seq(cfg: Config, symbol: str) -> int:
-    item = _ddb(cfg).get_item(
-        TableName=cfg.trades_table, ConsistentRead=True,
-        Key={"pk": {"S": SHARD_PREFIX + symbol}, "sk": {"S": SHARD_PREFIX + symbol}}).get("Item")
-    return int(item["lastSeq"]["N"]) if item and "lastSeq" in item else 0
+    older = list(TradeItem.symbol_trades.query(symbol, TradeItem.seq < cursor + 1,
+                                               scan_index_forward=False, limit=1))
+    return older[0].seq if older else 0

@@ -1,4 +1,4 @@
-"""Configuration from the environment (design §3), parsed and validated once at start.
+"""Configuration from the environment (README "Configuration"), parsed and validated once at start.
 
 Pure: no Django import, so the launcher, manage.py, the ASGI app and the Celery worker all share it.
 A bad value raises ConfigError naming the variable; the callers turn that into one line on stderr
@@ -19,6 +19,7 @@ REGION_ROLES = ("leader", "follower")
 MATCHERS = ("simfill", "book")
 SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9]{0,11}$")
 AWS_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+AWS_ZONE_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 # Flags that exist to break things on purpose; a production process refuses to start with them on.
 TEST_ONLY_FLAGS = ("injectLatencyMs",)
 MAX_INJECTED_LATENCY_MS = 60_000
@@ -39,7 +40,7 @@ class FeatureFlags:
     deny_writes: bool = False
 
     def as_contract(self) -> dict[str, object]:
-        """The camelCase shape of design §3, for /readyz and the admin."""
+        """The camelCase shape of FEATURE_FLAGS (docs/api.md), for /readyz and the admin."""
         return {
             "injectLatencyMs": self.inject_latency_ms,
             "forceLeader": self.force_leader,
@@ -63,6 +64,7 @@ class Config:
     leader_region: str
     feature_flags: FeatureFlags
     aws_region: str
+    availability_zone: str | None  # recorded on orders (acceptedAz) and trades (fillAz)
     aws_endpoint_url: str | None
     cognito_user_pool_id: str
     cognito_app_client_id: str
@@ -204,27 +206,38 @@ def parse_symbols(raw: str | None) -> tuple[str, ...]:
     return symbols
 
 
-def load_config(env: Mapping[str, str]) -> Config:
-    """Parse and validate. Locally every AWS name has a default matching the launcher's."""
-    environment = _choice(env, "TULIP_ENV", ENVIRONMENTS, "local")
-    production = environment == "production"
+@dataclass(frozen=True, slots=True)
+class _Aws:
+    region: str
+    zone: str | None
+    endpoint: str | None
 
-    secret_key = env.get("DJANGO_SECRET_KEY", "").strip()
-    if not secret_key:
-        if production:
-            raise ConfigError("DJANGO_SECRET_KEY", "is required in production")
-        secret_key = "tulip-local-not-secret"  # local/test only, never production
-    elif production and len(secret_key) < 32:
-        raise ConfigError("DJANGO_SECRET_KEY", "must be at least 32 characters in production")
 
-    aws_region = env.get("AWS_REGION", "").strip() or env.get("AWS_DEFAULT_REGION", "").strip()
-    aws_region = aws_region or "us-east-1"
-    if not AWS_REGION_RE.match(aws_region):
-        raise ConfigError("AWS_REGION", f"is not an AWS region name: {aws_region!r}")
+def _aws(env: Mapping[str, str], production: bool) -> _Aws:
+    region = env.get("AWS_REGION", "").strip() or env.get("AWS_DEFAULT_REGION", "").strip()
+    region = region or "us-east-1"
+    if not AWS_REGION_RE.match(region):
+        raise ConfigError("AWS_REGION", f"is not an AWS region name: {region!r}")
     endpoint = _url(env, "AWS_ENDPOINT_URL", ("http", "https"), required=False)
     if production and endpoint:
         raise ConfigError("AWS_ENDPOINT_URL", "must not be set in production (local stand-in only)")
+    # The zone this process runs in: the local stack names one; on AWS the container's start
+    # script reads it from the task metadata. Unset, acceptedAz/fillAz are simply not recorded.
+    zone = env.get("AVAILABILITY_ZONE", "").strip() or None
+    if zone is not None and not (AWS_ZONE_RE.match(zone) and zone[:-1] == region):
+        raise ConfigError("AVAILABILITY_ZONE", f"is not a zone of {region}: {zone!r}")
+    return _Aws(region, zone, endpoint)
 
+
+@dataclass(frozen=True, slots=True)
+class _Cognito:
+    pool_id: str
+    app_client_id: str
+    jwks_url: str
+    issuer: str
+
+
+def _cognito(env: Mapping[str, str], aws: _Aws, production: bool) -> _Cognito:
     pool_id = env.get("COGNITO_USER_POOL_ID", "").strip()
     if production and not pool_id:
         raise ConfigError("COGNITO_USER_POOL_ID", "is required in production")
@@ -235,38 +248,58 @@ def load_config(env: Mapping[str, str]) -> Config:
         raise ConfigError("COGNITO_APP_CLIENT_ID", "is required in production")
     jwks_url = _url(env, "COGNITO_JWKS_URL", ("http", "https"), required=False)
     if not jwks_url and pool_id:
-        base = endpoint.rstrip("/") if endpoint else f"https://cognito-idp.{aws_region}.amazonaws.com"
+        base = (aws.endpoint.rstrip("/") if aws.endpoint
+                else f"https://cognito-idp.{aws.region}.amazonaws.com")
         jwks_url = f"{base}/{pool_id}/.well-known/jwks.json"
     issuer = env.get("COGNITO_ISSUER", "").strip() or (
-        f"https://cognito-idp.{aws_region}.amazonaws.com/{pool_id}" if pool_id else ""
+        f"https://cognito-idp.{aws.region}.amazonaws.com/{pool_id}" if pool_id else ""
     )
+    return _Cognito(pool_id, app_client_id, jwks_url or "", issuer)
 
-    region_role = _choice(env, "REGION_ROLE", REGION_ROLES, "leader")
-    leader_region = env.get("LEADER_REGION", "").strip() or aws_region
-    if not AWS_REGION_RE.match(leader_region):
-        raise ConfigError("LEADER_REGION", f"is not an AWS region name: {leader_region!r}")
 
-    redis_url = _url(env, "REDIS_URL", ("redis", "rediss", "unix"), required=production)
-    database_url = _url(
-        env, "DATABASE_URL", ("postgres", "postgresql", "sqlite", "pgsql"), required=False
-    )
+def _secret_key(env: Mapping[str, str], production: bool) -> str:
+    secret_key = env.get("DJANGO_SECRET_KEY", "").strip()
+    if not secret_key:
+        if production:
+            raise ConfigError("DJANGO_SECRET_KEY", "is required in production")
+        return "tulip-local-not-secret"  # local/test only, never production
+    if production and len(secret_key) < 32:
+        raise ConfigError("DJANGO_SECRET_KEY", "must be at least 32 characters in production")
+    return secret_key
 
+
+def _allowed_hosts(env: Mapping[str, str], production: bool) -> tuple[str, ...]:
     allowed = env.get("DJANGO_ALLOWED_HOSTS", "").strip()
     allowed_hosts = tuple(h.strip() for h in allowed.split(",") if h.strip()) or (
         ("127.0.0.1", "localhost", "[::1]", "testserver") if not production else ()
     )
     if production and not allowed_hosts:
         raise ConfigError("DJANGO_ALLOWED_HOSTS", "is required in production")
+    return allowed_hosts
 
+
+def _log_level(env: Mapping[str, str]) -> str:
     log_level = env.get("LOG_LEVEL", "INFO").strip().upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("LOG_LEVEL", f"must be DEBUG|INFO|WARNING|ERROR, got {log_level!r}")
+    return log_level
 
+
+def load_config(env: Mapping[str, str]) -> Config:
+    """Parse and validate. Locally every AWS name has a default matching the launcher's."""
+    environment = _choice(env, "TULIP_ENV", ENVIRONMENTS, "local")
+    production = environment == "production"
+    aws = _aws(env, production)
+    cognito = _cognito(env, aws, production)
+    leader_region = env.get("LEADER_REGION", "").strip() or aws.region
+    if not AWS_REGION_RE.match(leader_region):
+        raise ConfigError("LEADER_REGION", f"is not an AWS region name: {leader_region!r}")
+    redis_url = _url(env, "REDIS_URL", ("redis", "rediss", "unix"), required=production)
     return Config(
         environment=environment,
-        secret_key=secret_key,
+        secret_key=_secret_key(env, production),
         debug=_bool(env, "DJANGO_DEBUG", False),
-        allowed_hosts=allowed_hosts,
+        allowed_hosts=_allowed_hosts(env, production),
         orders_table=_name(env, "ORDERS_TABLE", "tulip-orders", production),
         trades_table=_name(env, "TRADES_TABLE", "tulip-trades", production),
         events_fifo_url=_url(env, "EVENTS_FIFO_URL", ("http", "https"), production) or "",
@@ -274,25 +307,27 @@ def load_config(env: Mapping[str, str]) -> Config:
         celery_queue_url=_url(env, "CELERY_QUEUE_URL", ("http", "https"), False) or "",
         matching_control_queue_url=_url(env, "MATCHING_CONTROL_QUEUE_URL", ("http", "https"),
                                         False) or "",
-        region_role=region_role,
+        region_role=_choice(env, "REGION_ROLE", REGION_ROLES, "leader"),
         leader_region=leader_region,
         feature_flags=parse_feature_flags(env.get("FEATURE_FLAGS"), environment),
-        aws_region=aws_region,
-        aws_endpoint_url=endpoint,
-        cognito_user_pool_id=pool_id,
-        cognito_app_client_id=app_client_id,
-        cognito_jwks_url=jwks_url or "",
-        cognito_issuer=issuer,
+        aws_region=aws.region,
+        availability_zone=aws.zone,
+        aws_endpoint_url=aws.endpoint,
+        cognito_user_pool_id=cognito.pool_id,
+        cognito_app_client_id=cognito.app_client_id,
+        cognito_jwks_url=cognito.jwks_url,
+        cognito_issuer=cognito.issuer,
         redis_url=redis_url or "redis://127.0.0.1:6379/0",
         redis_key_prefix=_name(env, "REDIS_KEY_PREFIX", "tulip", required=False),
-        database_url=database_url,
+        database_url=_url(env, "DATABASE_URL", ("postgres", "postgresql", "sqlite", "pgsql"),
+                          required=False),
         symbols=parse_symbols(env.get("TULIP_SYMBOLS")),
         matcher=_choice(env, "MATCHER", MATCHERS, "book"),
         # per_message exists to measure group commit against (make bench-pipeline).
         matcher_commit=_choice(env, "MATCHER_COMMIT", ("group", "per_message"), "group"),
         port=_int(env, "PORT", 8000, 1, 65535),
         reports_bucket=_name(env, "REPORTS_BUCKET", "tulip-reports", required=False),
-        log_level=log_level,
+        log_level=_log_level(env),
         sweeper_interval_s=_int(env, "SWEEPER_INTERVAL_S", 5, 1, 3600),
         sweeper_min_age_s=_int(env, "SWEEPER_MIN_AGE_S", 5, 1, 3600),
     )

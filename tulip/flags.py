@@ -1,24 +1,103 @@
-"""Feature-flag middleware: injectLatencyMs delays every request (test-only; refused in production
-by config validation and ignored there at runtime). The value is the runtime one (env overlaid by
-the admin's override, ops.flags, cached <= 1 s). denyWrites is enforced by the write services.
+"""Feature flags at runtime: their one owner (docs/api.md, "Feature flags").
 
-Sync or async as the chain it sits in (see tulip.middleware): in async mode the delay is an
-``asyncio.sleep`` and the flags come from the per-process cache, the database being read on a
-thread only when the cache has expired (once a second at most)."""
+The environment's FEATURE_FLAGS (parsed by tulip.config) overlaid by the row ops edit in the admin
+(tulip.models.FeatureFlagOverride), so a change takes effect in every process — the ASGI server,
+workers — within about a second, without a restart. Order entry reads `current_flags` for
+denyWrites and forceLeader; `InjectLatencyMiddleware` applies injectLatencyMs (test-only: refused
+in production by config validation and ignored there at runtime).
+
+Each process caches the merged flags for <= 1 s (one indexed read per second per process, not per
+request). When the database is unreachable the environment's flags apply: a broken ops database
+must not take order entry down, and the environment is the deploy's stated intent.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from tulip.config import AWS_REGION_RE, MAX_INJECTED_LATENCY_MS, Config, FeatureFlags
+
+log = logging.getLogger("tulip.flags")
+
+CACHE_TTL_S = 1.0
+_lock = threading.Lock()
+_cache: dict[int, tuple[float, FeatureFlags]] = {}
+
+
+def overlay(base: FeatureFlags, inject_latency_ms: int | None, force_leader: str | None,
+            force_leader_override: bool, deny_writes: bool | None,
+            environment: str) -> FeatureFlags:
+    """Pure: apply the admin's overrides (None = keep the environment's value)."""
+    flags = base
+    if inject_latency_ms is not None and environment != "production":
+        # Test-only flag: production ignores an override exactly as config refuses it at start.
+        flags = replace(flags, inject_latency_ms=max(0, min(MAX_INJECTED_LATENCY_MS,
+                                                            inject_latency_ms)))
+    if force_leader_override:
+        leader = (force_leader or "").strip() or None
+        if leader is None or AWS_REGION_RE.match(leader):
+            flags = replace(flags, force_leader=leader)
+    if deny_writes is not None:
+        flags = replace(flags, deny_writes=deny_writes)
+    return flags
+
+
+def _read(cfg: Config) -> FeatureFlags:
+    from tulip.models import FeatureFlagOverride  # models load after the app registry
+
+    row = FeatureFlagOverride.objects.filter(pk=1).first()
+    if row is None:
+        return cfg.feature_flags
+    return overlay(cfg.feature_flags, row.inject_latency_ms, row.force_leader,
+                   bool(row.force_leader_override), row.deny_writes, cfg.environment)
+
+
+def cached_flags(cfg: Config) -> FeatureFlags | None:
+    """The cached flags while fresh, else None; never touches the database (safe on an event
+    loop, where the ORM must not run)."""
+    with _lock:
+        cached = _cache.get(id(cfg))
+    if cached is not None and time.monotonic() - cached[0] < CACHE_TTL_S:
+        return cached[1]
+    return None
+
+
+def current_flags(cfg: Config) -> FeatureFlags:
+    now = time.monotonic()
+    cached = cached_flags(cfg)
+    if cached is not None:
+        return cached
+    try:
+        flags = _read(cfg)
+    except Exception:  # any database failure: fall back to the environment, loudly but rarely
+        log.warning("feature-flag overrides unreadable; using FEATURE_FLAGS from the environment")
+        flags = cfg.feature_flags
+    with _lock:
+        _cache[id(cfg)] = (now, flags)
+    return flags
+
+
+def invalidate() -> None:
+    """Drop this process's cache (the admin calls it after a save, for its own process)."""
+    with _lock:
+        _cache.clear()
+
 
 class InjectLatencyMiddleware:
+    """Delays every request by injectLatencyMs. Sync or async as the chain it sits in (see
+    tulip.middleware): in async mode the delay is an ``asyncio.sleep`` and the flags come from the
+    per-process cache, the database being read on a thread only when the cache has expired."""
+
     sync_capable = True
     async_capable = True
 
@@ -33,8 +112,6 @@ class InjectLatencyMiddleware:
             return self._acall(request)
         cfg = settings.TULIP
         if cfg.environment != "production":
-            from ops.flags import current_flags
-
             delay_ms = current_flags(cfg).inject_latency_ms
             if delay_ms:
                 time.sleep(delay_ms / 1000)
@@ -44,8 +121,6 @@ class InjectLatencyMiddleware:
     async def _acall(self, request: HttpRequest) -> HttpResponse:
         cfg = settings.TULIP
         if cfg.environment != "production":
-            from ops.flags import cached_flags, current_flags
-
             flags = cached_flags(cfg) or await sync_to_async(current_flags)(cfg)
             if flags.inject_latency_ms:
                 await asyncio.sleep(flags.inject_latency_ms / 1000)

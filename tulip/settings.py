@@ -47,11 +47,15 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "channels",
+    "tulip",
     "orders",
     "matching",
     "realtime",
     "ops",
 ]
+if TULIP.environment != "production":
+    # The local stand-in's commands (devtoken, ensure_ops_admin); named here, never imported.
+    INSTALLED_APPS.append("devstack")
 
 MIDDLEWARE = [
     "tulip.middleware.CorrelationIdMiddleware",

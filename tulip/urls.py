@@ -14,7 +14,6 @@ urlpatterns = [
                                                     authentication_classes=[]), name="docs"),
     path("admin/", admin.site.urls),
     path("", include("orders.urls")),
-    path("", include("matching.urls")),
     path("", include("realtime.urls")),
     path("", include("ops.urls")),
 ]

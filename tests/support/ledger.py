@@ -44,17 +44,18 @@ def trades(stack: StackHandle, symbol: str | None = None) -> list[dict[str, Any]
 def events(stack: StackHandle, symbol: str) -> list[dict[str, Any]]:
     """The symbol's stored events ({seq, symbol, type, ts, payload}, seq order), read from its
     event pages; every page must hold exactly the contiguous seqs its keys name."""
-    from matching import event_pages
+    from tulip import event_pages
+    from tulip.schema import EventPageItem
 
     pages = _all_pages(stack.boto("dynamodb").query, TableName=stack.env["TRADES_TABLE"],
                        ConsistentRead=True, KeyConditionExpression="pk = :p",
                        ExpressionAttributeValues={":p": {"S": event_pages.pk(symbol)}})
     for page in pages:
-        seqs = [e["seq"] for e in event_pages.decode(page)]
+        seqs = [e["seq"] for e in event_pages.decode_item(page)]
         first, last = int(page["firstSeq"]["N"]), int(page["lastSeq"]["N"])
         assert seqs == list(range(first, last + 1)), f"page {page['sk']['S']} holds {seqs}"
         assert page["sk"]["S"] == event_pages.sk(last), "a page is keyed by its last seq"
-    return event_pages.flatten(pages)
+    return event_pages.flatten(EventPageItem.from_raw_data(i) for i in pages)
 
 
 def shard_last_seq(stack: StackHandle, symbol: str) -> int:

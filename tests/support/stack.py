@@ -12,7 +12,7 @@ import httpx
 import jwt
 from moto.utilities.utils import load_resource
 
-from tulip.localstack.launcher import LocalStack, StackOptions
+from devstack.launcher import LocalStack, StackOptions
 
 
 @dataclass

@@ -184,7 +184,7 @@ def store_events(stack: StackHandle, events: list[dict[str, Any]]) -> None:
     shard's lastSeq, so /events, /poll and subscription baselines see them. One page per command
     (a command's last event carries its L2 delta), so reads cross many page boundaries; the
     matcher writes one per batch."""
-    from matching import event_pages
+    from tulip import event_pages
 
     ddb = stack.boto("dynamodb")
     table = stack.env["TRADES_TABLE"]

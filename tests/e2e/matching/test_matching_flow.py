@@ -8,6 +8,7 @@ import time
 import uuid
 
 from tests.support.ledger import assert_ledger, events, orders, wait_until_matched
+from tests.support.ledger import trades as ledger_trades
 from tests.support.stack import StackHandle
 from tests.support.trading import Trader
 
@@ -32,6 +33,10 @@ def test_cross_partial_fill_and_ioc_remainder(stack: StackHandle) -> None:
     assert [t["qty"] for t in trades] == [2, 3]  # newest first
     fills = bob.http.get("/fills?symbol=MA").json()["items"]
     assert {f["liquidity"] for f in fills} == {"taker"}
+    # The zone each write happened in, from configuration (the local stack names one).
+    zone = stack.env["AVAILABILITY_ZONE"]
+    assert orders(stack, "MA")[maker["orderId"]]["acceptedAz"]["S"] == zone
+    assert {t["fillAz"]["S"] for t in ledger_trades(stack, "MA")} == {zone}
     assert_ledger(stack, "MA")
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack.provision import DEMO_PASSWORD
 from tests.support.stack import StackHandle, start_stack
-from tulip.localstack.provision import DEMO_PASSWORD
 
 REPO = Path(__file__).resolve().parents[3]
 

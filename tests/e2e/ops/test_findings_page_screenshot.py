@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from devstack.provision import DEMO_PASSWORD
 from tests.e2e.ops.conftest import REPO
 from tests.integration.ops.ledger_plant import Planter, consistent_ledger, new_symbol, run_manage
-from tulip.localstack.provision import DEMO_PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

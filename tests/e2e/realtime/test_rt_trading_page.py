@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tulip_client import TulipClient
 
-from realtime.client import TulipClient
+from devstack.provision import DEMO_PASSWORD
 from tests.support.stack import StackHandle
-from tulip.localstack.provision import DEMO_PASSWORD
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from matching import event_pages
 from tests.support.stack import StackHandle
+from tulip import event_pages
 from tulip.clock import iso_ago, now_iso
+from tulip.schema import EventPageItem
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -125,7 +126,7 @@ class Planter:
             TableName=self.stack.env["TRADES_TABLE"], ConsistentRead=True,
             KeyConditionExpression="pk = :p",
             ExpressionAttributeValues={":p": {"S": event_pages.pk(symbol)}})["Items"]
-        return event_pages.flatten(items)
+        return event_pages.flatten(EventPageItem.from_raw_data(i) for i in items)
 
     def last_seq(self, symbol: str) -> int:
         item = self.ddb.get_item(TableName=self.stack.env["TRADES_TABLE"], ConsistentRead=True,

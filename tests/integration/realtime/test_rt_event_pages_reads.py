@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from matching import event_pages
 from realtime import storage
 from tests.support.stack import StackHandle
+from tulip import event_pages, schema
 from tulip.config import load_config
 
 SYMBOL = "RTM"
@@ -37,23 +37,23 @@ def test_reads_across_uneven_pages(rt_stack: StackHandle) -> None:
         for item in event_pages.page_items(SYMBOL, events[start:start + size]):
             ddb.put_item(TableName=rt_stack.env["TRADES_TABLE"], Item=item)
         start += size
-    cfg = load_config(rt_stack.env)
+    schema.bind(load_config(rt_stack.env))
     last = events[-1]["seq"]
     seqs = [e["seq"] for e in events]
     for after in range(0, last + 2):
         for limit in (1, 2, 5, 50):
-            got = [e["seq"] for e in storage.read_events(cfg, SYMBOL, after, limit)]
+            got = [e["seq"] for e in storage.read_events(SYMBOL, after, limit)]
             assert got == [s for s in seqs if s > after][:limit], (after, limit)
     for through in range(0, last + 2):
         for limit in (1, 3, 50):
-            got = [e["seq"] for e in storage._read_backwards(cfg, SYMBOL, through, limit)]
+            got = [e["seq"] for e in storage._read_backwards(SYMBOL, through, limit)]
             assert got == [s for s in reversed(seqs) if s <= through][:limit], (through, limit)
     for seq in range(1, last + 1):
         # The command in progress at seq: the events after the last one carrying an L2 delta.
         before = [e for e in events if e["seq"] <= seq]
         ends = [e["seq"] for e in before if "l2" in e["payload"]]
         expected = [e["seq"] for e in before if e["seq"] > (ends[-1] if ends else 0)]
-        assert [e["seq"] for e in storage.command_head(cfg, SYMBOL, seq)] == expected, seq
+        assert [e["seq"] for e in storage.command_head(SYMBOL, seq)] == expected, seq
         trades = [s for s in seqs if s < seq and s % 3 == 0]
-        assert storage.last_trade_seq_before(cfg, SYMBOL, seq) == (trades[-1] if trades else 0)
-    assert events[0] == {**storage.read_events(cfg, SYMBOL, 0, 1)[0]}
+        assert storage.last_trade_seq_before(SYMBOL, seq) == (trades[-1] if trades else 0)
+    assert events[0] == {**storage.read_events(SYMBOL, 0, 1)[0]}

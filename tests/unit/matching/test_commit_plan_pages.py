@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 
-from matching import event_pages
 from matching.storage import MAX_TRANSACTION_ITEMS, CommandWrites, CommitPlan, OrderUpdate
+from tulip import event_pages
+from tulip.schema import EventPageItem
 
-CFG: Any = SimpleNamespace(orders_table="orders", trades_table="trades")
+CFG: Any = SimpleNamespace(orders_table="orders", trades_table="trades", aws_region="us-east-1",
+                           availability_zone=None)
 
 
 def _command(seq: int, events: int, puts: int = 0, updates: int = 1) -> CommandWrites:
@@ -34,7 +36,7 @@ def _plan(commands: list[CommandWrites], start: int = 0) -> list[list[dict[str, 
 
 def _pages(chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [i["Put"]["Item"] for i in chunk
-            if "Put" in i and i["Put"]["Item"]["pk"]["S"].startswith(event_pages.PREFIX)]
+            if "Put" in i and i["Put"]["Item"]["pk"]["S"].startswith(EventPageItem.PREFIX)]
 
 
 def _shard(chunk: list[dict[str, Any]]) -> tuple[int, int]:
@@ -47,7 +49,7 @@ def test_one_batch_is_one_page_before_the_fenced_shard_update() -> None:
     (page,) = _pages(chunk)
     assert page["sk"]["S"] == event_pages.sk(6)
     assert (page["firstSeq"]["N"], page["lastSeq"]["N"]) == ("1", "6")
-    assert [e["seq"] for e in event_pages.decode(page)] == [1, 2, 3, 4, 5, 6]
+    assert [e["seq"] for e in event_pages.decode_item(page)] == [1, 2, 3, 4, 5, 6]
     assert _shard(chunk) == (0, 6)
     assert len(chunk) == 1 + 3 + 1  # the page, three order updates, the shard update
 
@@ -62,7 +64,7 @@ def test_chunks_split_with_a_page_each_and_stay_contiguous() -> None:
     for chunk in chunks:
         assert len(chunk) <= MAX_TRANSACTION_ITEMS
         (page,) = _pages(chunk)
-        seqs = [e["seq"] for e in event_pages.decode(page)]
+        seqs = [e["seq"] for e in event_pages.decode_item(page)]
         start, last = _shard(chunk)
         assert start == expected_start and seqs == list(range(start + 1, last + 1))
         seen.extend(seqs)
@@ -74,7 +76,7 @@ def test_an_oversized_command_keeps_its_page_in_a_piece_and_advances_only_at_the
     sweep = _command(11, 150, puts=150, updates=151)  # a taker sweeping 150 makers
     chunks = _plan([_command(1, 10), sweep, _command(161, 1)], start=0)
     pages = [p for c in chunks for p in _pages(c)]
-    assert [e["seq"] for p in pages for e in event_pages.decode(p)] == list(range(1, 162))
+    assert [e["seq"] for p in pages for e in event_pages.decode_item(p)] == list(range(1, 162))
     shards = [_shard(c) for c in chunks]
     assert shards[0] == (0, 10)
     # The sweep's pieces: none advances lastSeq but the last.
@@ -90,12 +92,12 @@ def test_page_round_trip_split_and_unreadable_page() -> None:
     items = event_pages.page_items("SYM", records)
     assert len(items) == 2 and event_pages.pages_needed(len(records)) == 2
     assert items[0]["sk"]["S"] == event_pages.sk(4 + event_pages.MAX_PAGE_EVENTS)
-    decoded = event_pages.flatten(items)
+    decoded = event_pages.flatten(EventPageItem.from_raw_data(i) for i in items)
     assert [e["seq"] for e in decoded] == [r["seq"] for r in records]
     assert decoded[0] == {"seq": 5, "symbol": "SYM", "type": "OrderOpened", "ts": "t",
                           "payload": {"l2": 5}}
     broken = dict(items[1], events={"S": "{not json"})
-    assert [(e["seq"], e["type"]) for e in event_pages.decode(broken)] == [
+    assert [(e["seq"], e["type"]) for e in event_pages.decode_item(broken)] == [
         (s, "Unreadable") for s in range(5 + event_pages.MAX_PAGE_EVENTS, 8 + event_pages.MAX_PAGE_EVENTS)]
     assert json.loads(items[1]["events"]["S"])[0]["seq"] == 5 + event_pages.MAX_PAGE_EVENTS
 

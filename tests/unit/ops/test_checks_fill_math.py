@@ -2,22 +2,27 @@
 Reconciled event carrying a finding's key resolves exactly that finding."""
 
 from ops import checks
-from ops.storage import EventRow, OrderRow, ShardRow, TradeRow
+from ops.storage import EventRow
+from tulip.schema import OrderItem, TradeItem
 
 
 def _order(order_id, qty, filled, status="PARTIALLY_FILLED", ik=None):
-    return OrderRow(order_id, "c", "X", "SELL", qty, 100, status, filled, ik or order_id,
-                    "2026-01-01T00:00:00.000Z", "", "", None, None)
+    return OrderItem(OrderItem.key(order_id), OrderItem.key(order_id), order_id=order_id,
+                     client_id="c", symbol="X", side="SELL", qty=qty, price_ticks=100,
+                     status=status, filled_qty=filled, idempotency_key=ik or order_id,
+                     created_at="2026-01-01T00:00:00.000Z", accepted_at="", updated_at="")
 
 
 def _snapshot(orders, trades, events, last_seq):
-    symbol = checks.SymbolSnapshot("X", ShardRow("X", True, last_seq, 1, "", ""), trades,
-                                   events, [])
+    symbol = checks.SymbolSnapshot("X", last_seq, trades, events, [])
     return checks.Snapshot(orders, {"X": symbol})
 
 
 def _trade(seq, qty, buy, sell):
-    return TradeRow(f"X-{seq:012d}", "X", seq, qty, 100, buy, sell, "")
+    trade_id = f"X-{seq:012d}"
+    return TradeItem(TradeItem.key(trade_id), TradeItem.key(trade_id), trade_id=trade_id,
+                     symbol="X", seq=seq, qty=qty, price_ticks=100, buy_order_id=buy,
+                     sell_order_id=sell, ts="")
 
 
 def _executed(seq):

@@ -43,6 +43,12 @@ def test_production_config_parses() -> None:
     assert not cfg.is_local_aws
 
 
+def test_availability_zone_is_recorded_only_when_named() -> None:
+    assert load_config({}).availability_zone is None
+    assert load_config({"AWS_REGION": "eu-west-1",
+                        "AVAILABILITY_ZONE": "eu-west-1b"}).availability_zone == "eu-west-1b"
+
+
 def test_feature_flags_parse() -> None:
     cfg = load_config({"FEATURE_FLAGS": '{"injectLatencyMs":200,"forceLeader":"us-west-2",'
                                         '"denyWrites":true}'})
@@ -75,6 +81,8 @@ def test_feature_flags_parse() -> None:
         ({"COGNITO_USER_POOL_ID": "nounderscore"}, "COGNITO_USER_POOL_ID"),
         ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"AVAILABILITY_ZONE": "us-east-1"}, "AVAILABILITY_ZONE"),
+        ({"AVAILABILITY_ZONE": "us-west-2a"}, "AVAILABILITY_ZONE"),  # not a zone of us-east-1
     ],
 )
 def test_malformed_variable_is_named(env: dict[str, str], variable: str) -> None:

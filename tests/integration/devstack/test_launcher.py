@@ -1,0 +1,126 @@
+"""The launcher `make run` uses: it brings the stack up, writes .tulip/local.env, and on Ctrl-C or
+SIGTERM stops every process it started, leaving none behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from devstack.launcher import free_port
+from tulip.config import read_env_file
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by a parent) is not running anything.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        children_file = Path(f"/proc/{parent}/task/{parent}/children")
+        try:
+            children = {int(p) for p in children_file.read_text().split()}
+        except FileNotFoundError:
+            children = set()
+        frontier.extend(children - found)
+        found |= children
+    return found
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_launcher_starts_everything_and_leaves_nothing(tmp_path: Path, stop_signal: int) -> None:
+    port = free_port()
+    env = dict(os.environ, TULIP_STATE_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
+    env.pop("REDIS_URL", None)  # exercise the embedded Redis fallback a fresh machine would use
+    env.pop("DATABASE_URL", None)
+    launcher = subprocess.Popen([sys.executable, "-m", "devstack", "--port", str(port),
+                                 "--json"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    summary: dict[str, object] = {}
+    try:
+        assert launcher.stdout is not None
+        deadline = time.monotonic() + 180
+        for line in launcher.stdout:
+            output.append(line)
+            if line.startswith("{"):
+                summary = json.loads(line)
+            if "Ctrl-C stops everything" in line or time.monotonic() > deadline:
+                break
+        assert summary, "".join(output)
+        text = "".join(output)
+        assert "TOKEN_ALICE=" in text and "TOKEN_BOB=" in text and "TOKEN_OPS=" in text
+        token = text.split("TOKEN_ALICE=")[1].split()[0]
+        response = httpx.get(f"http://127.0.0.1:{port}/readyz",
+                             headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert response.status_code == 200, response.text
+        local_env = read_env_file(tmp_path / "local.env")
+        assert local_env["PORT"] == str(port)
+        assert local_env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+        assert {"moto", "redis", "http", "worker"} <= set(summary["pids"])  # type: ignore[arg-type]
+        started = _descendants(launcher.pid)
+        assert len(started) >= 4
+        assert all(_alive(pid) for pid in summary["pids"].values())  # type: ignore[union-attr]
+
+        launcher.send_signal(stop_signal)
+        rest, _ = launcher.communicate(timeout=60)
+        output.append(rest)
+        assert launcher.returncode == 0, "".join(output)
+        assert "stopped." in rest
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(_alive(pid) for pid in started):
+        time.sleep(0.1)
+    assert [pid for pid in started if _alive(pid)] == []
+    assert not (tmp_path / "local.env").exists()
+
+
+def test_devtoken_prints_only_a_valid_token(tmp_path: Path) -> None:
+    from tests.support.stack import start_stack
+
+    handle = start_stack(tmp_path / "stack", with_worker=False, with_http=True)
+    try:
+        env = dict(handle.env, TULIP_ENV="local")
+        result = subprocess.run([sys.executable, "manage.py", "devtoken", "carol"], cwd=REPO,
+                                env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 0, result.stderr
+        token = result.stdout.strip()
+        assert token.count(".") == 2 and "\n" not in token
+        response = httpx.get(f"{handle.url}/orders", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200  # a new user gets the traders group
+    finally:
+        handle.stop()
+
+
+def test_devtoken_refuses_real_aws(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    env.update(TULIP_ENV="test", COGNITO_USER_POOL_ID="us-east-1_Real1",
+               COGNITO_APP_CLIENT_ID="abc", TULIP_STATE_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "manage.py", "devtoken", "alice"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode != 0
+    assert "refusing" in result.stderr
+    assert result.stdout == ""

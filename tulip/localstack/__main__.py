@@ -1,5 +1,0 @@
-import sys
-
-from tulip.localstack.launcher import main
-
-sys.exit(main())

@@ -1,0 +1,454 @@
+"""The schema of record: every DynamoDB table, index, key prefix and item shape, defined once.
+
+docs/storage.md explains each item; this module is what the code reads. Everything else derives
+from it: local provisioning and the deploy stack create the tables from `TABLES`
+(`create_table_request`, `TableSpec`), the storage modules read and write these models (or, on
+the matcher's hot path, low-level items built by `ItemCodec` from the same attribute
+definitions), and the Streams readers decode images with `model_for_key` + `from_raw_data`.
+
+Two tables, several item kinds each, told apart by the key prefix (single-table style: the
+matcher's commit must put trades, event pages and the shard item in one transaction, and order
+entry the order with its idempotency record):
+  orders table   ORDER#<orderId>       OrderItem
+                 IDEMP#<IK>            IdempotencyItem (TTL expiresAt, >= 72 h)
+  trades table   TRADE#<tradeId>       TradeItem
+                 EVENTS#<symbol>/<lastSeq:020d>  EventPageItem (a commit's market events)
+                 SHARD#<symbol>        ShardItem (the sequencer: lastSeq, epoch; fencing)
+Pure declarations plus `bind`, which points the models at the configured tables and endpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final
+
+from pynamodb.attributes import Attribute, BooleanAttribute, UnicodeAttribute
+from pynamodb.connection import Connection
+from pynamodb.constants import BOOLEAN, NUMBER, STRING
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from tulip.config import Config
+
+# ------------------------------------------------------------------------------------ states
+ACCEPTED: Final = "ACCEPTED"
+OPEN: Final = "OPEN"
+PARTIALLY_FILLED: Final = "PARTIALLY_FILLED"
+FILLED: Final = "FILLED"
+CANCELLED: Final = "CANCELLED"
+# An order in one of these states may still trade or be cancelled (conditions name them).
+OPEN_STATES: Final = (ACCEPTED, OPEN, PARTIALLY_FILLED)
+TERMINAL_STATES: Final = (FILLED, CANCELLED)
+
+IDEMPOTENCY_TTL_S: Final = 7 * 24 * 3600  # contract: >= 72 h; a week leaves room for slow retriers
+PAGE_SEQ_WIDTH: Final = 20  # event page sort keys and resting-order sort keys: zero-padded seqs
+
+
+class IntegerAttribute(Attribute[int]):
+    """A DynamoDB number that is an integer here: quantities, ticks, seqs, epochs (never floats)."""
+
+    attr_type = NUMBER
+
+    def serialize(self, value: int) -> str:
+        return _number(value)
+
+    def deserialize(self, value: str) -> int:
+        return int(value)
+
+
+# ------------------------------------------------------------------------------------ orders
+class ClientOrdersIndex(GlobalSecondaryIndex["OrderItem"]):
+    """A client's orders by time (order items only: idempotency records use other names)."""
+
+    class Meta:
+        index_name = "clientOrders"
+        projection = AllProjection()
+
+    client_id = UnicodeAttribute(hash_key=True, attr_name="clientId")
+    created_at = UnicodeAttribute(range_key=True, attr_name="createdAt")
+
+
+class OpenOrdersIndex(GlobalSecondaryIndex["OrderItem"]):
+    """Sparse: only open orders carry openSymbol/openSort. `A#<acceptedAt>#<id>` while ACCEPTED
+    (the sweeper's range), `B#<seq:020d>` once resting (the book's priority order, for rebuilds)."""
+
+    class Meta:
+        index_name = "openOrders"
+        projection = AllProjection()
+
+    open_symbol = UnicodeAttribute(hash_key=True, attr_name="openSymbol")
+    open_sort = UnicodeAttribute(range_key=True, attr_name="openSort")
+
+
+class OrderItem(Model):
+    PREFIX: ClassVar[str] = "ORDER#"
+
+    class Meta:
+        table_name = "tulip-orders"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    order_id = UnicodeAttribute(attr_name="orderId")
+    client_id = UnicodeAttribute(attr_name="clientId")
+    idempotency_key = UnicodeAttribute(attr_name="idempotencyKey")  # the IK hash, not the raw key
+    symbol = UnicodeAttribute()
+    side = UnicodeAttribute()
+    qty = IntegerAttribute()
+    price_ticks = IntegerAttribute(attr_name="priceTicks")
+    time_in_force = UnicodeAttribute(attr_name="timeInForce", default="GTC")
+    post_only = BooleanAttribute(attr_name="postOnly", default=False)
+    status = UnicodeAttribute()
+    filled_qty = IntegerAttribute(attr_name="filledQty", default=0)
+    # Σ price_ticks × qty over fills, so avgFillPrice is exact integer arithmetic.
+    filled_notional = IntegerAttribute(attr_name="filledNotionalTicks", default=0)
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    accepted_at = UnicodeAttribute(attr_name="acceptedAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+    region = UnicodeAttribute()
+    accepted_az = UnicodeAttribute(attr_name="acceptedAz", null=True)
+    seq = IntegerAttribute(null=True)  # the last event seq that changed it
+    cancel_reason = UnicodeAttribute(attr_name="cancelReason", null=True)
+    open_symbol = UnicodeAttribute(attr_name="openSymbol", null=True)
+    open_sort = UnicodeAttribute(attr_name="openSort", null=True)
+    swept_at = UnicodeAttribute(attr_name="sweptAt", null=True)
+
+    client_orders = ClientOrdersIndex()
+    open_orders = OpenOrdersIndex()
+
+    @classmethod
+    def key(cls, order_id: str) -> str:
+        return cls.PREFIX + order_id
+
+    @property
+    def remaining(self) -> int:
+        return int(self.qty) - int(self.filled_qty or 0)
+
+
+def accepted_sort_key(accepted_at: str, order_id: str) -> str:
+    """openOrders range key while ACCEPTED: the sweeper finds the old ones by range."""
+    return f"A#{accepted_at}#{order_id}"
+
+
+def resting_sort_key(seq: int) -> str:
+    """openOrders range key once resting: the book's priority order (the seq it rested at)."""
+    return f"B#{seq:0{PAGE_SEQ_WIDTH}d}"
+
+
+ACCEPTED_SORT_PREFIX: Final = "A#"
+RESTING_SORT_PREFIX: Final = "B#"
+
+
+class IdempotencyItem(Model):
+    PREFIX: ClassVar[str] = "IDEMP#"
+
+    class Meta:
+        table_name = "tulip-orders"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    order_id = UnicodeAttribute(attr_name="orderId")
+    # Not "clientId"/"createdAt": those names would project the record into clientOrders.
+    client_id = UnicodeAttribute(attr_name="ownerClientId")
+    fingerprint = UnicodeAttribute()
+    created_at = UnicodeAttribute(attr_name="recordedAt")
+    expires_at = IntegerAttribute(attr_name="expiresAt")  # TTL, epoch seconds
+
+    @classmethod
+    def key(cls, ik: str) -> str:
+        return cls.PREFIX + ik
+
+
+# ------------------------------------------------------------------------------------ trades
+class SymbolTradesIndex(GlobalSecondaryIndex["TradeItem"]):
+    class Meta:
+        index_name = "symbolTrades"
+        projection = AllProjection()
+
+    # Only trades carry tradeSymbol: event pages and shard items also have `symbol` and must not
+    # appear in this index.
+    trade_symbol = UnicodeAttribute(hash_key=True, attr_name="tradeSymbol")
+    seq = IntegerAttribute(range_key=True)
+
+
+class BuyerFillsIndex(GlobalSecondaryIndex["TradeItem"]):
+    class Meta:
+        index_name = "buyerFills"
+        projection = AllProjection()
+
+    buy_client_id = UnicodeAttribute(hash_key=True, attr_name="buyClientId")
+    seq = IntegerAttribute(range_key=True)
+
+
+class SellerFillsIndex(GlobalSecondaryIndex["TradeItem"]):
+    class Meta:
+        index_name = "sellerFills"
+        projection = AllProjection()
+
+    sell_client_id = UnicodeAttribute(hash_key=True, attr_name="sellClientId")
+    seq = IntegerAttribute(range_key=True)
+
+
+class TradeItem(Model):
+    PREFIX: ClassVar[str] = "TRADE#"
+
+    class Meta:
+        table_name = "tulip-trades"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    trade_id = UnicodeAttribute(attr_name="tradeId")
+    symbol = UnicodeAttribute()
+    trade_symbol = UnicodeAttribute(attr_name="tradeSymbol")
+    seq = IntegerAttribute()
+    price_ticks = IntegerAttribute(attr_name="priceTicks")
+    qty = IntegerAttribute()
+    taker_side = UnicodeAttribute(attr_name="takerSide")
+    buy_order_id = UnicodeAttribute(attr_name="buyOrderId")
+    sell_order_id = UnicodeAttribute(attr_name="sellOrderId")
+    buy_client_id = UnicodeAttribute(attr_name="buyClientId")
+    sell_client_id = UnicodeAttribute(attr_name="sellClientId")
+    maker_order_id = UnicodeAttribute(attr_name="makerOrderId", null=True)
+    taker_order_id = UnicodeAttribute(attr_name="takerOrderId", null=True)
+    ts = UnicodeAttribute()
+    region = UnicodeAttribute()
+    fill_az = UnicodeAttribute(attr_name="fillAz", null=True)
+
+    symbol_trades = SymbolTradesIndex()
+    buyer_fills = BuyerFillsIndex()
+    seller_fills = SellerFillsIndex()
+
+    @classmethod
+    def key(cls, trade_id: str) -> str:
+        return cls.PREFIX + trade_id
+
+
+def trade_id(symbol: str, seq: int) -> str:
+    """Deterministic from shard and seq: a replayed commit writes the same id and is refused."""
+    return f"{symbol}-{seq:012d}"
+
+
+class EventPageItem(Model):
+    """One commit's market events (tulip/event_pages.py encodes and decodes the `events` JSON)."""
+
+    PREFIX: ClassVar[str] = "EVENTS#"
+
+    class Meta:
+        table_name = "tulip-trades"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)  # the page's LAST seq, zero-padded
+    symbol = UnicodeAttribute()
+    first_seq = IntegerAttribute(attr_name="firstSeq")
+    last_seq = IntegerAttribute(attr_name="lastSeq")
+    events = UnicodeAttribute()
+
+    @classmethod
+    def key(cls, symbol: str) -> str:
+        return cls.PREFIX + symbol
+
+    @staticmethod
+    def sort_key(seq: int) -> str:
+        return f"{max(seq, 0):0{PAGE_SEQ_WIDTH}d}"
+
+
+class ShardItem(Model):
+    """The shard's sequencer record. Every commit to the shard's ledger (the matcher's batches,
+    ops' Reconciled events) is conditioned on `epoch` and `lastSeq` here: fencing."""
+
+    PREFIX: ClassVar[str] = "SHARD#"
+
+    class Meta:
+        table_name = "tulip-trades"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    symbol = UnicodeAttribute(null=True)
+    last_seq = IntegerAttribute(attr_name="lastSeq", default=0)
+    epoch = IntegerAttribute(default=0)
+    # SQS SequenceNumber of the last applied message (a 20+ digit decimal string).
+    last_sqs_seq = UnicodeAttribute(attr_name="lastSqsSeq", null=True)
+    leader = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(attr_name="updatedAt", null=True)
+
+    @classmethod
+    def key(cls, symbol: str) -> str:
+        return cls.PREFIX + symbol
+
+
+ORDERS_MODELS: Final[tuple[type[Model], ...]] = (OrderItem, IdempotencyItem)
+TRADES_MODELS: Final[tuple[type[Model], ...]] = (TradeItem, EventPageItem, ShardItem)
+MODELS: Final[tuple[type[Model], ...]] = ORDERS_MODELS + TRADES_MODELS
+
+
+def model_for_key(pk: str) -> type[Model] | None:
+    """Which item kind a key names (Streams readers, the replicator): by its prefix."""
+    for model in MODELS:
+        if pk.startswith(getattr(model, "PREFIX")):  # noqa: B009 - ClassVar on Model subclasses
+            return model
+    return None
+
+
+def raw_key(pk: str, sk: str | None = None) -> dict[str, dict[str, str]]:
+    """A low-level key; items whose sort key repeats the partition key pass only `pk`."""
+    return {"pk": {"S": pk}, "sk": {"S": pk if sk is None else sk}}
+
+
+# ------------------------------------------------------------------------------------ Redis
+def book_snapshot_key(prefix: str, symbol: str) -> str:
+    """The Redis key of a symbol's top-of-book snapshot (the matcher publishes it after each
+    commit; GET /book and the WebSocket snapshot read it, DynamoDB being the fallback)."""
+    return f"{prefix}:book:{symbol}"
+
+
+# ------------------------------------------------------------------------------------ tables
+@dataclass(frozen=True, slots=True)
+class IndexSpec:
+    name: str
+    partition_key: tuple[str, str]  # (attribute name, DynamoDB type S|N)
+    sort_key: tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """A table as provisioning (moto locally, the CDK stack on AWS) creates it."""
+
+    role: str  # "orders" | "trades": which Config name holds its table name
+    models: tuple[type[Model], ...]
+    partition_key: tuple[str, str]
+    sort_key: tuple[str, str]
+    indexes: tuple[IndexSpec, ...]
+    ttl_attribute: str | None
+    stream_view: str = "NEW_AND_OLD_IMAGES"  # the projector, reconciliation, the replicator
+
+    def name(self, cfg: Config) -> str:
+        return cfg.orders_table if self.role == "orders" else cfg.trades_table
+
+    @property
+    def attribute_types(self) -> dict[str, str]:
+        keys = [self.partition_key, self.sort_key]
+        for index in self.indexes:
+            keys += [index.partition_key, index.sort_key]
+        return dict(keys)
+
+
+def _key_of(attributes: dict[str, Attribute[Any]], hash_key: bool) -> tuple[str, str]:
+    for attribute in attributes.values():
+        if (attribute.is_hash_key if hash_key else attribute.is_range_key):
+            return attribute.attr_name, attribute.attr_type
+    raise ValueError("a table and each of its indexes have a partition and a sort key")
+
+
+def _table_spec(role: str, models: tuple[type[Model], ...], ttl: str | None) -> TableSpec:
+    first = models[0].get_attributes()
+    indexes: dict[str, IndexSpec] = {}
+    for model in models:
+        assert _key_of(model.get_attributes(), True) == _key_of(first, True), "one key per table"
+        for index in getattr(model, "_indexes").values():  # noqa: B009 - PynamoDB's registry
+            attributes = index.Meta.attributes
+            indexes[index.Meta.index_name] = IndexSpec(
+                index.Meta.index_name, _key_of(attributes, True), _key_of(attributes, False))
+    return TableSpec(role, models, _key_of(first, True), _key_of(first, False),
+                     tuple(indexes.values()), ttl)
+
+
+ORDERS_TABLE: Final = _table_spec("orders", ORDERS_MODELS, IdempotencyItem.expires_at.attr_name)
+TRADES_TABLE: Final = _table_spec("trades", TRADES_MODELS, None)
+TABLES: Final = (ORDERS_TABLE, TRADES_TABLE)
+
+
+def create_table_request(spec: TableSpec, table_name: str) -> dict[str, Any]:
+    """boto3 `CreateTable` arguments for a table (on-demand, streams on, every index ALL)."""
+    def key_schema(partition: tuple[str, str], sort: tuple[str, str]) -> list[dict[str, str]]:
+        return [{"AttributeName": partition[0], "KeyType": "HASH"},
+                {"AttributeName": sort[0], "KeyType": "RANGE"}]
+
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": name, "AttributeType": kind}
+                                 for name, kind in spec.attribute_types.items()],
+        "KeySchema": key_schema(spec.partition_key, spec.sort_key),
+        "GlobalSecondaryIndexes": [
+            {"IndexName": index.name, "KeySchema": key_schema(index.partition_key, index.sort_key),
+             "Projection": {"ProjectionType": "ALL"}} for index in spec.indexes],
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": spec.stream_view},
+    }
+
+
+# ------------------------------------------------------------------------------------ low level
+class ItemCodec:
+    """Low-level items for the hot paths, generated from a model's attribute definitions: the
+    matcher builds ~20 transaction items per batch, and constructing PynamoDB models for each
+    would cost more than the attribute walk this does once per model."""
+
+    def __init__(self, model: type[Model]) -> None:
+        self.model = model
+        self.names: dict[str, str] = {}  # python name -> DynamoDB attribute name
+        self._encoders: dict[str, tuple[str, str, Callable[[Any], Any]]] = {}
+        for name, attribute in model.get_attributes().items():
+            kind = attribute.attr_type
+            assert kind in (STRING, NUMBER, BOOLEAN), f"{model.__name__}.{name}: {kind}"
+            encode: Callable[[Any], Any] = bool if kind == BOOLEAN else (
+                _number if kind == NUMBER else str)
+            self.names[name] = attribute.attr_name
+            self._encoders[name] = (attribute.attr_name, kind, encode)
+
+    def item(self, **values: Any) -> dict[str, dict[str, Any]]:
+        """The item's DynamoDB JSON; None values are left out (absent attributes)."""
+        item: dict[str, dict[str, Any]] = {}
+        for name, value in values.items():
+            if value is not None:
+                attr_name, kind, encode = self._encoders[name]
+                item[attr_name] = {kind: encode(value)}
+        return item
+
+    def value(self, name: str, value: Any) -> dict[str, Any]:
+        """One attribute value (for ExpressionAttributeValues)."""
+        _, kind, encode = self._encoders[name]
+        return {kind: encode(value)}
+
+
+def _number(value: Any) -> str:
+    assert isinstance(value, int) and not isinstance(value, bool), f"integers only: {value!r}"
+    return str(value)
+
+
+# ------------------------------------------------------------------------------------ binding
+_bound: Config | None = None
+_transactions: Connection | None = None
+
+
+def bind(cfg: Config) -> None:
+    """Point the models at the configured tables and endpoint. Called once per process by the
+    apps' ready(); tests that drive storage in-process call it with their stack's config."""
+    global _bound, _transactions
+    if _bound == cfg:
+        return
+    local = bool(cfg.aws_endpoint_url)
+    for spec in TABLES:
+        for model in spec.models:
+            meta: Any = model.Meta
+            meta.table_name = spec.name(cfg)
+            meta.region = cfg.aws_region
+            meta.host = cfg.aws_endpoint_url
+            # moto accepts any credentials; fixed dummies keep a developer's real keys out of it.
+            meta.aws_access_key_id = "testing" if local else None
+            meta.aws_secret_access_key = "testing" if local else None
+            meta.connect_timeout_seconds = 2
+            meta.read_timeout_seconds = 10
+            meta.max_retry_attempts = 3
+            meta.max_pool_connections = 50
+            model._connection = None  # rebuilt lazily with the new settings (indexes use it too)
+    _transactions = Connection(
+        region=cfg.aws_region, host=cfg.aws_endpoint_url, connect_timeout_seconds=2,
+        read_timeout_seconds=10, max_retry_attempts=3, max_pool_connections=50,
+        aws_access_key_id="testing" if local else None,
+        aws_secret_access_key="testing" if local else None)
+    _bound = cfg
+
+
+def transactions() -> Connection:
+    """The connection PynamoDB transactions run on (bound by `bind`)."""
+    assert _transactions is not None, "tulip.schema.bind() was not called"
+    return _transactions
