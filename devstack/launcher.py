@@ -244,7 +244,7 @@ class LocalStack:
         self.moto_url = f"http://127.0.0.1:{port}"
         self._wait("moto", lambda: self._http_ok(f"{self.moto_url}/moto-api/"), timeout=60)
 
-    def boto(self, service: str) -> Any:
+    def boto(self, service: provision.AwsService) -> Any:
         return boto3.session.Session().client(
             service, region_name=LOCAL_REGION, endpoint_url=self.moto_url,
             aws_access_key_id="testing", aws_secret_access_key="testing",

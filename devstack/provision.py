@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from tulip import schema
 
@@ -23,6 +23,8 @@ EVENTS_VISIBILITY_TIMEOUT_S = 30
 DEMO_PASSWORD = "Tulip-demo-2026!"  # local stand-in only; printed by `make run`
 DEMO_USERS = {"alice": ("traders",), "bob": ("traders",), "ops": ("ops",)}
 GROUPS = ("traders", "ops")
+# The AWS services the local stand-in serves (devstack.warm_up warms each of them).
+AwsService = Literal["dynamodb", "dynamodbstreams", "sqs", "cognito-idp", "s3", "cloudwatch"]
 
 
 @dataclass(frozen=True, slots=True)

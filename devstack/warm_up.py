@@ -10,14 +10,17 @@ app instead of the network), so they are exactly what a client would send."""
 from __future__ import annotations
 
 import urllib.parse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from moto.core.botocore_stubber import MockRawResponse
 from werkzeug.test import Client
 
+if TYPE_CHECKING:
+    from devstack.provision import AwsService
+
 # (service, operation, parameters): one cheap list call per service the stack talks to.
-WARM_CALLS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+WARM_CALLS: tuple[tuple[AwsService, str, dict[str, Any]], ...] = (
     ("dynamodb", "list_tables", {}),
     ("dynamodbstreams", "list_streams", {}),
     ("sqs", "list_queues", {}),
@@ -27,7 +30,7 @@ WARM_CALLS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 )
 
 
-def warm_up(app: Any, base_url: str, region: str) -> list[str]:
+def warm_up(app: Any, base_url: str, region: str) -> list[AwsService]:
     """Send WARM_CALLS through `app`; returns the services that answered 2xx (one that does not
     is only not warmed: the first real request then loads it, as before)."""
     from botocore.awsrequest import AWSResponse
@@ -43,7 +46,8 @@ def warm_up(app: Any, base_url: str, region: str) -> list[str]:
                           headers=headers,
                           data=body.encode() if isinstance(body, str) else body,
                           base_url=f"{url.scheme}://{url.netloc}")
-        return AWSResponse(request.url, reply.status_code, dict(reply.headers),
+        # botocore-stubs want HTTPHeaders; AWSResponse copies any mapping into its HeadersDict.
+        return AWSResponse(request.url, reply.status_code, dict(reply.headers),  # type: ignore[arg-type]
                            MockRawResponse(reply.get_data()))
 
     session = boto3.session.Session()

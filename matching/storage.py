@@ -75,9 +75,10 @@ class MatcherStorage:
             ExpressionAttributeNames={"#ep": _S["epoch"], "#ls": _S["last_seq"],
                                       "#lq": _S["last_sqs_seq"], "#ld": _S["leader"],
                                       "#up": _S["updated_at"], "#sy": _S["symbol"]},
-            ExpressionAttributeValues={":zero": {"N": "0"}, ":one": {"N": "1"},
-                                       ":zeros": {"S": "0"}, ":leader": {"S": leader},
-                                       ":now": {"S": now}, ":symbol": {"S": symbol}},
+            ExpressionAttributeValues={
+                ":zero": SHARD.value("epoch", 0), ":one": SHARD.value("epoch", 1),
+                ":zeros": SHARD.value("last_sqs_seq", "0"), ":leader": SHARD.value("leader", leader),
+                ":now": SHARD.value("updated_at", now), ":symbol": SHARD.value("symbol", symbol)},
             ReturnValues="ALL_NEW",
         )
         return ShardItem.from_raw_data(result["Attributes"])
@@ -95,7 +96,8 @@ class MatcherStorage:
             "TableName": self.cfg.orders_table, "IndexName": OrderItem.open_orders.Meta.index_name,
             "KeyConditionExpression": "#sy = :s AND begins_with(#so, :b)",
             "ExpressionAttributeNames": {"#sy": _O["open_symbol"], "#so": _O["open_sort"]},
-            "ExpressionAttributeValues": {":s": {"S": symbol}, ":b": {"S": RESTING_SORT_PREFIX}},
+            "ExpressionAttributeValues": {":s": ORDER.value("open_symbol", symbol),
+                                          ":b": ORDER.value("open_sort", RESTING_SORT_PREFIX)},
         }
         for _ in range(MAX_REBUILD_PAGES):
             page = self.ddb.query(**kwargs)
@@ -242,23 +244,24 @@ class OrderUpdate:
         names = {"#st": _O["status"], "#fq": _O["filled_qty"], "#sq": _O["seq"],
                  "#up": _O["updated_at"]}
         values: dict[str, Any] = {
-            ":status": {"S": self.status}, ":filled": {"N": str(self.filled)},
-            ":seq": {"N": str(self.seq)}, ":now": {"S": now},
-            ":expected": {"N": str(self.expected_filled)}, **_OPEN_VALUES,
+            ":status": ORDER.value("status", self.status),
+            ":filled": ORDER.value("filled_qty", self.filled), ":seq": ORDER.value("seq", self.seq),
+            ":now": ORDER.value("updated_at", now),
+            ":expected": ORDER.value("filled_qty", self.expected_filled), **_OPEN_VALUES,
         }
         if self.open_sort and not self.closed:
             sets.append("#so = :sort")
             names["#so"] = _O["open_sort"]
-            values[":sort"] = {"S": self.open_sort}
+            values[":sort"] = ORDER.value("open_sort", self.open_sort)
         if self.cancel_reason:
             sets.append("#cr = :reason")
             names["#cr"] = _O["cancel_reason"]
-            values[":reason"] = {"S": self.cancel_reason}
+            values[":reason"] = ORDER.value("cancel_reason", self.cancel_reason)
         expression = "SET " + ", ".join(sets)
         if self.notional_delta:
             expression += " ADD #fn :notional"
             names["#fn"] = _O["filled_notional"]
-            values[":notional"] = {"N": str(self.notional_delta)}
+            values[":notional"] = ORDER.value("filled_notional", self.notional_delta)
         if self.closed:
             expression += " REMOVE #os, #so"
             names.update({"#os": _O["open_symbol"], "#so": _O["open_sort"]})

@@ -82,7 +82,7 @@ def resolved_keys(events: Iterable[EventRow]) -> set[str]:
 
 
 def fill_findings(snapshot: Snapshot) -> list[FindingData]:
-    """Appendix B: Σ trade qty per order leg ≤ qty, and == the order's filledQty."""
+    """No double fills (docs/rules.md): Σ trade qty per order leg ≤ qty, and == the order's filledQty."""
     filled: dict[str, int] = defaultdict(int)
     trades_of: dict[str, list[str]] = defaultdict(list)
     for symbol_snapshot in snapshot.symbols.values():
@@ -114,7 +114,7 @@ def fill_findings(snapshot: Snapshot) -> list[FindingData]:
 
 
 def idempotency_findings(snapshot: Snapshot) -> list[FindingData]:
-    """Rule 1: one order per (clientId, idempotencyKey), i.e. per IK hash."""
+    """Idempotency (docs/rules.md): one order per (clientId, idempotencyKey), i.e. per IK hash."""
     by_ik: dict[str, list[OrderItem]] = defaultdict(list)
     for order in snapshot.orders:
         if order.idempotency_key:

@@ -1,5 +1,5 @@
-"""The pipeline gate (spec §13, §19): the assertion Step Functions runs as a Lambda after the smoke
-and chaos suites, also `manage.py gate`. Django-free so the Lambda needs only config + AWS.
+"""The pipeline gate (docs/rules.md, service levels): the assertion Step Functions runs as a Lambda
+after the smoke and chaos suites, also `manage.py gate`. Django-free so the Lambda needs only config + AWS.
 
 pass only when: p95 HTTP ≤ 250 ms, 5xx rate ≤ 1 %, zero double fills, zero seq gaps (a fresh
 reconciliation against DynamoDB, not a cached one).

@@ -1,5 +1,4 @@
-# mypy: disallow-subclassing-any=False
-"""Ops data in Django's database (design §1): the read projection of orders/trades, stream
+"""Ops data in Django's database (docs/architecture.md): the read projection of orders/trades, stream
 checkpoints, reconciliation runs and findings, SLO samples.
 DynamoDB stays the system of record; everything here can be rebuilt from it."""
 

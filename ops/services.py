@@ -8,9 +8,10 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from ops import checks
@@ -270,6 +271,7 @@ def _trade_columns(trade: TradeItem) -> dict[str, Any]:
 
 
 ProjectedModel = type[ProjectedOrder] | type[ProjectedTrade]
+_Row = TypeVar("_Row", bound=Model)
 
 
 def _overwrite(model: ProjectedModel, key: str, columns: dict[str, Any]) -> None:
@@ -309,19 +311,24 @@ def apply_records(records: Iterable[StreamRecord]) -> int:
     written = 0
     for model in (ProjectedOrder, ProjectedTrade):
         mine = {key: item for (kind, key), item in newest.items() if kind is model}
-        if not mine:
-            continue
-        pk = model._meta.pk.name
-        stored = dict(model.objects.filter(pk__in=list(mine)).values_list("pk", "stream_seq"))
-        rows = [model(**{pk: key, **values, "stream_seq": pad_seq(seq)})
-                for key, (values, seq) in mine.items()
-                if key not in stored or _newer(stored[key], seq)]
-        if rows:
-            columns = [f.name for f in model._meta.concrete_fields if f.name != pk]
-            model.objects.bulk_create(rows, update_conflicts=True, unique_fields=[pk],
-                                      update_fields=columns)
-        written += len(rows)
+        if mine:
+            written += _upsert_newer(model, mine)
     return written
+
+
+def _upsert_newer(model: type[_Row], mine: dict[str, tuple[dict[str, Any], str]]) -> int:
+    """apply_records for one model: the rows whose record is newer than the stored one, in one
+    multi-row upsert; returns the rows written."""
+    pk = model._meta.pk.name
+    stored = dict(model._default_manager.filter(pk__in=list(mine)).values_list("pk", "stream_seq"))
+    rows = [model(**{pk: key, **values, "stream_seq": pad_seq(seq)})
+            for key, (values, seq) in mine.items()
+            if key not in stored or _newer(stored[key], seq)]
+    if rows:
+        columns = [f.name for f in model._meta.concrete_fields if f.name != pk]
+        model._default_manager.bulk_create(rows, update_conflicts=True, unique_fields=[pk],
+                                           update_fields=columns)
+    return len(rows)
 
 
 @dataclass

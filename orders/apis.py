@@ -1,4 +1,4 @@
-"""Thin DRF views for order entry: parse -> service/selector -> response (design §4)."""
+"""Thin DRF views for order entry: parse -> service/selector -> response (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -6,15 +6,19 @@ fields so /api/schema documents exactly what the views accept and return.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from orders.domain import KEY_RE, MAX_QTY, SIDES, TIME_IN_FORCE
 from tulip.schema import OPEN_STATES, TERMINAL_STATES
 
 STATES = [*OPEN_STATES, *TERMINAL_STATES]
+# What each serializer describes: a JSON object, a request body or what a view answers with.
+_Json = dict[str, Any]
 
 
-class OrderRequestSerializer(serializers.Serializer):
+class OrderRequestSerializer(serializers.Serializer[_Json]):
     symbol = serializers.CharField(required=False, help_text="Default: first of TULIP_SYMBOLS.")
     side = serializers.ChoiceField(SIDES)
     qty = serializers.IntegerField(min_value=1, max_value=MAX_QTY)
@@ -30,11 +34,11 @@ class OrderRequestSerializer(serializers.Serializer):
         required=False, help_text="Optional; must equal the token's sub or the answer is 403.")
 
 
-class CancelRequestSerializer(serializers.Serializer):
+class CancelRequestSerializer(serializers.Serializer[_Json]):
     orderId = serializers.CharField()
 
 
-class OrderSerializer(serializers.Serializer):
+class OrderSerializer(serializers.Serializer[_Json]):
     orderId = serializers.CharField()
     clientId = serializers.CharField()
     symbol = serializers.CharField()
@@ -53,7 +57,7 @@ class OrderSerializer(serializers.Serializer):
     seq = serializers.IntegerField(allow_null=True)
 
 
-class TradeSerializer(serializers.Serializer):
+class TradeSerializer(serializers.Serializer[_Json]):
     tradeId = serializers.CharField()
     symbol = serializers.CharField()
     price = serializers.CharField()
@@ -63,7 +67,7 @@ class TradeSerializer(serializers.Serializer):
     ts = serializers.CharField()
 
 
-class FillSerializer(serializers.Serializer):
+class FillSerializer(serializers.Serializer[_Json]):
     tradeId = serializers.CharField()
     orderId = serializers.CharField()
     symbol = serializers.CharField()
@@ -75,13 +79,13 @@ class FillSerializer(serializers.Serializer):
     ts = serializers.CharField()
 
 
-class LevelSerializer(serializers.Serializer):
+class LevelSerializer(serializers.Serializer[_Json]):
     price = serializers.CharField()
     qty = serializers.IntegerField()
     orders = serializers.IntegerField()
 
 
-class BookSerializer(serializers.Serializer):
+class BookSerializer(serializers.Serializer[_Json]):
     symbol = serializers.CharField()
     seq = serializers.IntegerField()
     bids = LevelSerializer(many=True)
@@ -89,7 +93,7 @@ class BookSerializer(serializers.Serializer):
     ts = serializers.CharField()
 
 
-def page_of(item: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:
+def page_of(item: type[serializers.Serializer[_Json]], name: str) -> type[serializers.Serializer[_Json]]:
     return type(name, (serializers.Serializer,), {
         "items": item(many=True),
         "nextCursor": serializers.CharField(allow_null=True),

@@ -49,7 +49,7 @@ def _ensure_writable(cfg: Config) -> None:
     leads = (current.force_leader == cfg.aws_region if current.force_leader
              else cfg.region_role == "leader")
     if not leads:
-        # Model A: followers forward writes to the leader; until forwarding exists, refuse clearly.
+        # One leader region takes writes; followers do not forward them (yet), so refuse clearly.
         raise Unavailable("This region is a follower; send writes to the leader region.",
                           {"leaderRegion": current.force_leader or cfg.leader_region})
 
@@ -92,7 +92,7 @@ def submit_order(cfg: Config, client_id: str, body: Any, header_key: str | None)
         if replay is None:  # the winner's record must be readable now (strongly consistent)
             raise Unavailable("Concurrent submit in progress; retry with the same key.") from None
         return replay
-    # Durable now; only from here on may anyone be told (rule 5).
+    # Durable now; only from here on may anyone be told (docs/rules.md, durable before acknowledged).
     events_queue.send(cfg, accepted_message(order))
     log.info("order accepted", extra={"symbol": request.symbol})
     return SubmitResult(order, created=True)

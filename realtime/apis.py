@@ -1,4 +1,4 @@
-"""HTTP endpoints of realtime (design §4): GET /events, GET /poll, POST /auth/login. Thin."""
+"""HTTP endpoints of realtime (docs/api.md): GET /events, GET /poll, POST /auth/login. Thin."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def _query(request: Request | HttpRequest) -> dict[str, str]:
     return {key: params.get(key, "") for key in params}
 
 
-class EventsView(APIView):  # type: ignore[misc]
+class EventsView(APIView):
     @extend_schema(
         summary="Sequenced public market events after fromSeq (gap recovery)",
         parameters=[OpenApiParameter("symbol", str), OpenApiParameter("fromSeq", int),
@@ -42,7 +42,7 @@ class EventsView(APIView):  # type: ignore[misc]
         return Response(services.events_page(settings.TULIP, _query(request)))
 
 
-class LoginView(APIView):  # type: ignore[misc]
+class LoginView(APIView):
     """The web page's sign-in: user/password -> a Cognito access token (USER_PASSWORD_AUTH)."""
 
     permission_classes = [AllowAny]

@@ -1,4 +1,4 @@
-"""The `/ws` endpoint (design §5). Thin: protocol handling only; state and rules live in
+"""The `/ws` endpoint (docs/api.md). Thin: protocol handling only; state and rules live in
 realtime/services.py. Every outgoing message goes through one bounded outbox drained by one
 writer task, so ordering is preserved and a client that cannot keep up is dropped (4008)
 instead of being buffered without bound."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -18,13 +18,16 @@ from realtime import services
 from tulip import metrics
 from tulip.clock import now_iso
 
+if TYPE_CHECKING:
+    from tulip.auth import Principal
+
 log = logging.getLogger("realtime.consumers")
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_SLOW_CONSUMER = 4008
 
 
-class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class StreamConsumer(AsyncJsonWebsocketConsumer):
     session: services.Session | None = None
     outbox: services.Outbox | None = None
     tasks: tuple[asyncio.Task[None], ...] = ()
@@ -32,7 +35,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     close_reason = "client"
 
     async def connect(self) -> None:
-        principal = self.scope.get("principal")
+        # tulip.ws_auth put it there; the scope's type (a TypedDict) does not know the key.
+        principal = cast("Principal | None", self.scope.get("principal"))
         if principal is None:
             # Accept first so the close code reaches the browser (a refused handshake shows 1006).
             await self.accept()

@@ -1,4 +1,4 @@
-"""Stored market events -> WebSocket messages (design §5). Pure: stdlib only, no Django, no I/O.
+"""Stored market events -> WebSocket messages (docs/api.md). Pure: stdlib only, no Django, no I/O.
 
 One function, `messages_for_events`, is used by every path that produces stream messages — the
 matcher's fan-out after a commit, the `/poll` long-poll and the client's resync — so a message

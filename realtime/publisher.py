@@ -122,7 +122,7 @@ class ChannelsPublisher:
         # pipelined round trip per Redis host first drops expired members (as group_send does)
         # and counts the rest; only groups with members are sent to. A client that joins between
         # the count and the send misses those messages exactly as if it had joined a moment
-        # later, and recovers as design §5 says for that: trades/book by the next message's
+        # later, and recovers as docs/api.md says for that: trades/book by the next message's
         # prevSeq (or the heartbeat's seqs), orderStatus by re-reading its open orders.
         by_connection: dict[int, list[str]] = defaultdict(list)
         for group in batch:

@@ -1,5 +1,5 @@
 """Realtime logic the thin consumer and views call: topic parsing, per-connection session state,
-the bounded outbox, snapshots, event pages and the long-poll. Reads only (design §1)."""
+the bounded outbox, snapshots, event pages and the long-poll. Reads only (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ MAX_TOPICS = 16
 
 
 def heartbeat_interval_s() -> float:
-    """Design §5 says 5 s; tests shorten it (WS_HEARTBEAT_S)."""
+    """5 s by default (docs/api.md); tests shorten it (WS_HEARTBEAT_S)."""
     return _env_float("WS_HEARTBEAT_S", 5.0, 0.05, 300.0)
 
 

@@ -17,7 +17,7 @@ def trading_page(request: HttpRequest) -> HttpResponse:
     return render(request, "realtime/index.html", {"symbols": ",".join(settings.TULIP.symbols)})
 
 
-def asset(request: HttpRequest, name: str) -> HttpResponse:
+def asset(request: HttpRequest, name: str) -> FileResponse | HttpResponseNotFound:
     """Served here rather than through staticfiles so the page works under plain uvicorn with
     DEBUG off and no collectstatic step."""
     if name not in ASSET_TYPES:

@@ -2,7 +2,7 @@
 
 A token is accepted only if its RS256 signature verifies against the pool's JWKS, it has not
 expired, its issuer is the pool, it is an *access* token, and it was issued to our app client.
-`clientId` is the token's `sub` — never anything the caller sends in a body (spec §9, §18).
+`clientId` is the token's `sub` — never anything the caller sends in a body (docs/rules.md).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ log = logging.getLogger("tulip.auth")
 
 TRADER_GROUP = "traders"
 STAFF_GROUP = "ops"
-# Clock skew allowed on exp/iat between us and the token issuer (rule 7: clocks only approximately
-# agree); short so an expired token stays expired.
+# Clock skew allowed on exp/iat between us and the token issuer (docs/rules.md, clock independence:
+# clocks only approximately agree); short so an expired token stays expired.
 LEEWAY_SECONDS = 30
 
 

@@ -1,7 +1,7 @@
 """The Celery app. Tasks stay thin (parse -> service -> ack); the broker is SQS (kombu[sqs]).
 
 `--matcher` turns a worker into the matcher: its bootstep runs the receive loop over the events
-FIFO queue (design §6). Run it with its own queue and concurrency 1:
+FIFO queue (docs/architecture.md). Run it with its own queue and concurrency 1:
   celery -A tulip worker -Q matching-control -c 1 --pool solo --matcher
 """
 

@@ -1,4 +1,4 @@
-"""Wall-clock time for records and metrics only (rule 7: correctness never compares clocks)."""
+"""Wall-clock time for records and metrics only (docs/rules.md, clock independence)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one error shape of design §4, and the one DRF exception handler that produces it.
+"""The one error shape of docs/api.md ("Errors"), and the one DRF exception handler that produces it.
 
 Every error leaves the service as
   {"error": {"code", "message", "details", "correlationId"}}
@@ -19,7 +19,7 @@ from tulip.context import current_correlation_id
 
 log = logging.getLogger("tulip.errors")
 
-# Codes are the closed set of design §4; statuses the contract does not name (405, 415, 429) map
+# Codes are the closed set of docs/api.md; statuses the contract does not name (405, 415, 429) map
 # onto the nearest documented code so clients can switch on `code` alone.
 CODE_BY_STATUS = {
     400: "validation_error",

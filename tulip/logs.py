@@ -1,4 +1,4 @@
-"""Structured JSON logs (spec §15): every line carries the request context known at the time.
+"""Structured JSON logs (docs/rules.md): every line carries the request context known at the time.
 
 Context lives in structlog's contextvars, so it follows a request through sync and async code;
 the stdlib formatter below renders any logger's record (Django's, Celery's, ours) as one JSON line.

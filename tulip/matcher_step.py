@@ -12,7 +12,7 @@ from celery import bootsteps
 log = logging.getLogger("tulip.matcher_step")
 
 
-class MatcherStep(bootsteps.StartStopStep):  # type: ignore[misc]
+class MatcherStep(bootsteps.StartStopStep):
     def __init__(self, parent: Any, matcher: bool = False, **options: Any) -> None:
         super().__init__(parent, **options)
         self.enabled = bool(matcher)

@@ -1,4 +1,4 @@
-"""TulipBroker metrics (namespace `TulipBroker`, spec §11), shared by every process.
+"""TulipBroker metrics (namespace `TulipBroker`, docs/rules.md), shared by every process.
 
 Recording functions are what the rest of the code calls; how they are exported (/metrics, the
 CloudWatch publisher, multiprocess aggregation) is ops' concern (ops/metrics_export.py)."""

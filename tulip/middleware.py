@@ -64,6 +64,8 @@ class PassThroughMiddleware:
 
 class CorrelationIdMiddleware(PassThroughMiddleware):
     def before(self, request: HttpRequest) -> HttpResponse | None:
+        # The two attributes are this middleware's own, read back in after(): HttpRequest's type
+        # (django-stubs) does not declare them, hence the ignores.
         request.tulip_started = time.perf_counter()  # type: ignore[attr-defined]
         correlation_id = new_correlation_id(request.headers.get("X-Request-Id"))
         request.tulip_correlation_id = correlation_id  # type: ignore[attr-defined]

@@ -1,4 +1,3 @@
-# mypy: disallow-subclassing-any=False
 """The platform's one table in Django's database: the runtime feature-flag overrides that ops edit
 in the admin (tulip.flags reads them; docs/api.md lists the flags)."""
 

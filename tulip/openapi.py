@@ -3,23 +3,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from tulip.errors import ApiError
 
-ERROR_CODES = sorted({cls.code for cls in (ApiError, *ApiError.__subclasses__())}
-                     | {"internal"})
+_ERROR_CLASSES: list[type[ApiError]] = [ApiError, *ApiError.__subclasses__()]
+ERROR_CODES = sorted({cls.code for cls in _ERROR_CLASSES} | {"internal"})
 
 
-class ErrorDetailSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class ErrorDetailSerializer(serializers.Serializer[dict[str, Any]]):
     code = serializers.ChoiceField(ERROR_CODES)
     message = serializers.CharField()
     details = serializers.DictField()
     correlationId = serializers.CharField()
 
 
-class ErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class ErrorSerializer(serializers.Serializer[dict[str, Any]]):
     error = ErrorDetailSerializer()
 
 

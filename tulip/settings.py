@@ -1,4 +1,4 @@
-"""Django settings: the one place configuration is read (design §3).
+"""Django settings: the one place configuration is read (README, "Configuration").
 
 Values come from the environment; in the `local` environment the launcher's `.tulip/local.env`
 supplies what the environment does not, so `manage.py devtoken` in a second terminal finds the
@@ -124,7 +124,7 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "TulipBroker API",
-    "DESCRIPTION": "Order entry and matching simulator. Contract: design §4.",
+    "DESCRIPTION": "Order entry and matching simulator. Contract: docs/api.md in the repository.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,

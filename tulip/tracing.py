@@ -1,6 +1,6 @@
-"""Tracing (spec §11): OpenTelemetry with AWS X-Ray trace ids and propagation, spans around
-DynamoDB/SQS (botocore instrumentation), Redis (redis instrumentation) and whatever code wraps
-itself in `span(...)` (the matcher loop, the projector).
+"""Tracing (docs/rules.md, "Observability and service levels"): OpenTelemetry with AWS X-Ray
+trace ids and propagation, spans around DynamoDB/SQS (botocore instrumentation), Redis (redis
+instrumentation) and whatever code wraps itself in `span(...)` (the matcher loop, the projector).
 
 Locally the spans go to a JSON-lines file under the state dir (`$TULIP_STATE_DIR/traces/
 <service>.jsonl`, or TULIP_TRACE_FILE), one span per line, so they are visible without a

@@ -1,4 +1,4 @@
-"""Liveness and readiness (design §4). Anonymous, so load balancers and Route 53 can call them;
+"""Liveness and readiness (docs/api.md). Anonymous, so load balancers and Route 53 can call them;
 a token that is sent is still verified (an invalid one is a 401)."""
 
 from __future__ import annotations

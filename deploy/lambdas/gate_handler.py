@@ -1,6 +1,6 @@
-"""Assertion Lambda behind the pipeline's Step Functions (spec §13): returns {"pass": true} or
+"""Assertion Lambda behind the pipeline's Step Functions (docs/rules.md): returns {"pass": true} or
 {"pass": false, "reasons": [...]}. The function's environment carries the same variables as the
-services (design §3); the package contains the repo's `ops`, `orders`, `tulip` packages."""
+services (README, "Configuration"); the package contains the repo's `ops`, `orders`, `tulip` packages."""
 
 from __future__ import annotations
 

@@ -44,7 +44,8 @@ def apply() -> None:
         names = _top_level_names(projection_expressions)
         if names is None:
             return original(self, projection_expressions)
-        result = Item.__new__(Item)
+        # moto annotates BaseModel.__new__ as returning BaseModel, not the class it makes.
+        result: Item = Item.__new__(Item)  # type: ignore[assignment]
         result.hash_key, result.range_key = self.hash_key, self.range_key
         attrs = LimitedSizeDict.__new__(LimitedSizeDict)
         dict.__init__(attrs)  # the source item passed the size check when it was written

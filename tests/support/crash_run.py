@@ -1,5 +1,5 @@
 """A deterministic order flow through a real stack whose matcher is killed mid-run, compared with
-one uninterrupted in-process engine run of the same commands (design §8)."""
+one uninterrupted in-process engine run of the same commands (docs/rules.md)."""
 
 from __future__ import annotations
 

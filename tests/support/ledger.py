@@ -1,6 +1,6 @@
-"""Reads the state of record straight from DynamoDB and checks the golden invariants (spec §3,
-Appendix B): Σ trade qty per order ≤ qty and == filledQty, notional consistent, gap-free seq per
-shard, every trade in the event log, and no accepted order left unmatched."""
+"""Reads the state of record straight from DynamoDB and checks the golden invariants (docs/rules.md):
+Σ trade qty per order ≤ qty and == filledQty, notional consistent, gap-free seq per shard, every
+trade in the event log, and no accepted order left unmatched."""
 
 from __future__ import annotations
 

@@ -205,7 +205,7 @@ def store_events(stack: StackHandle, events: list[dict[str, Any]]) -> None:
 def commit_and_publish(stack: StackHandle, publisher: ChannelsPublisher, symbol: str,
                        events: list[dict[str, Any]], skip_seqs: frozenset[int] = frozenset()
                        ) -> list[dict[str, Any]]:
-    """Durable first, then publish (rule 15); `skip_seqs` drops those messages in flight."""
+    """Durable first, then publish (docs/rules.md); `skip_seqs` drops those messages in flight."""
     from realtime.messages import group_for, messages_for_events
 
     store_events(stack, events)

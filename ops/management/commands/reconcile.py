@@ -1,4 +1,4 @@
-"""`manage.py reconcile [--symbol S[,S2]] [--since T] [--fix]`: audit DynamoDB (spec §7, App. B).
+"""`manage.py reconcile [--symbol S[,S2]] [--since T] [--fix]`: audit DynamoDB (docs/rules.md).
 
 Prints a summary, stores a ReconciliationRun with its Findings, exits 1 when anything was found
 (also on a --fix run: the run found problems; the next run tells whether they are resolved)."""

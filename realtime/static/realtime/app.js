@@ -1,5 +1,5 @@
-/* TulipBroker trading page: plain JS, no build step. Contract: design §4 (REST), §5 (WebSocket).
-   Never calls console.error (spec §19); failures are shown in the page instead. */
+/* TulipBroker trading page: plain JS, no build step. Contract: docs/api.md (REST and WebSocket).
+   Never calls console.error (docs/rules.md, service levels); failures are shown in the page instead. */
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -94,7 +94,7 @@
     switch (m.type) {
       case "subscribed":
         if (m.topic === `book:${state.symbol}`) {
-          if (state.attempt) loadOrders(); // re-read open orders after a reconnect (design §5)
+          if (state.attempt) loadOrders(); // re-read open orders after a reconnect (docs/api.md)
           state.attempt = 0; state.live = true; banner("Live", true);
           setTimeout(() => { if (state.live) banner("", true); }, 1500);
         }

@@ -1,5 +1,5 @@
 """MATCHER=simfill runs the phase-1 simulator through exactly the same pipeline and still honours
-the ledger invariants (spec §6: SimFill must keep recordings valid)."""
+the ledger invariants (docs/rules.md, SimFill: it must keep recordings valid)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from tests.e2e.ops.conftest import admin_login, manage
 
 SCREENS = ["/admin/", "/admin/ops/projectedorder/", "/admin/ops/projectedtrade/",
            "/admin/ops/reconciliationrun/", "/admin/ops/finding/",
-           "/admin/ops/featureflagoverride/", "/admin/ops/regionstate/",
+           "/admin/tulip/featureflagoverride/", "/admin/ops/regionstate/",
            "/admin/ops/metricsample/", "/admin/ops/streamcheckpoint/",
            "/admin/ops/projectedorder/?symbol=TULIP&status__exact=OPEN",
            "/admin/ops/finding/?kind=double_fill&review_state__exact=new"]
@@ -29,7 +29,7 @@ def test_non_staff_and_anonymous_are_refused(console_stack):
     trader = admin_login(console_stack, "trader1", "Not-staff-2026!")
     anonymous = console_stack.http()
     for client in (trader, anonymous):
-        for path in ("/admin/ops/finding/", "/admin/ops/featureflagoverride/",
+        for path in ("/admin/ops/finding/", "/admin/tulip/featureflagoverride/",
                      "/admin/ops/regionstate/"):
             response = client.get(path, follow_redirects=False)
             assert response.status_code == 302, (path, response.status_code)

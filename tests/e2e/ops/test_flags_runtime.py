@@ -10,7 +10,7 @@ from tests.e2e.ops.conftest import manage
 
 def _set_deny(stack, value):
     result = manage(stack, "shell", "-c",
-                    "from ops.models import FeatureFlagOverride as F; "
+                    "from tulip.models import FeatureFlagOverride as F; "
                     f"F.objects.update_or_create(pk=1, defaults={{'deny_writes': {value}}})")
     assert result.returncode == 0, result.stderr
 

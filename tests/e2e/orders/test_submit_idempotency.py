@@ -1,4 +1,4 @@
-"""POST /order: durable before ack, and idempotent under concurrency and replays (spec §3.1, §5)."""
+"""POST /order: durable before ack, and idempotent under concurrency and replays (docs/rules.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The error body of design §4 on every error path, Django's own included, and the correlation id
+"""The error body of docs/api.md on every error path, Django's own included, and the correlation id
 on every response."""
 
 from __future__ import annotations

@@ -27,4 +27,4 @@ def test_match_read_returns_the_matching_facts_only(stack):
     assert (maker.side, maker.qty, maker.price_ticks, maker.status, maker.filled_qty) == (
         "SELL", 3, 9_000, "PARTIALLY_FILLED", 1)
     # Timestamps, region and index keys are outside the projection: not moved, not parsed.
-    assert (taker.created_at, taker.accepted_at, taker.region, taker.open_sort) == ("", "", "", None)
+    assert (taker.created_at, taker.accepted_at, taker.region, taker.open_sort) == (None,) * 4

@@ -1,5 +1,5 @@
-"""Pure checks: Appendix B (Σ fills ≤ qty, == filledQty), one finding per inconsistency, and a
-Reconciled event carrying a finding's key resolves exactly that finding."""
+"""Pure checks: no double fills (Σ fills ≤ qty, == filledQty; docs/rules.md), one finding per
+inconsistency, and a Reconciled event carrying a finding's key resolves exactly that finding."""
 
 from ops import checks
 from ops.storage import EventRow

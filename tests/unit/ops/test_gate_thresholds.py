@@ -1,4 +1,4 @@
-"""The gate's verdict from given metrics and ledger counts: the SLO thresholds of spec §11."""
+"""The gate's verdict from given metrics and ledger counts: the service levels of docs/rules.md."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Configuration (design §3): good values parse, every bad one names its variable in one line."""
+"""Configuration (README.md): good values parse, every bad one names its variable in one line."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""messages_for_events: the one mapping from stored events to design §5 messages."""
+"""messages_for_events: the one mapping from stored events to the WebSocket messages of docs/api.md."""
 
 from __future__ import annotations
 
