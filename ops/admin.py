@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from ops import services
+from ops import gate, metrics_export, services
 from ops.models import (
     Finding,
     MetricSample,
@@ -27,6 +27,7 @@ from ops.models import (
     RegionState,
     StreamCheckpoint,
 )
+from ops.storage import OpsStorage
 from tulip import flags
 from tulip.models import FeatureFlagOverride
 
@@ -180,8 +181,6 @@ class SloPanelAdmin(ReadOnly):
     """The SLO panel: the TulipBroker metrics published over the last minutes."""
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        from ops import gate, metrics_export
-
         since = timezone.now() - timedelta(minutes=15)
         samples = list(MetricSample.objects.filter(ts__gte=since).order_by("-ts")[:700])
         latest: dict[str, float] = {}
@@ -201,8 +200,6 @@ class RegionStateAdmin(ReadOnly):
     """Role, leader and epoch per shard: config + the SHARD items (read only)."""
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        from ops.storage import OpsStorage
-
         cfg = settings.TULIP
         effective = flags.current_flags(cfg)
         shards: list[dict[str, Any]] = []

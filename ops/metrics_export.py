@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
@@ -142,8 +143,6 @@ def put_cloudwatch(cfg: Config, values: Mapping[str, float], dimensions: Mapping
 
 def read_cloudwatch(cfg: Config, window_s: int, dimensions: Mapping[str, str]) -> dict[str, float]:
     """Worst value of each SLO metric over the window (Maximum), as the gate judges it."""
-    from datetime import UTC, datetime, timedelta
-
     end = datetime.now(UTC) + timedelta(seconds=60)  # datapoints stamped a moment ahead count
     start = end - timedelta(seconds=window_s + 60)
     dims = [{"Name": k, "Value": v} for k, v in sorted(dimensions.items())]

@@ -19,6 +19,7 @@ from ops.checks import FindingData, Snapshot
 from ops.ledger import take_snapshot
 from ops.models import (
     Finding,
+    MetricSample,
     ProjectedOrder,
     ProjectedTrade,
     ReconciliationRun,
@@ -374,8 +375,6 @@ SAMPLE_RETENTION = timedelta(hours=24)
 def record_samples(values: dict[str, float]) -> None:
     """Keep the published SLO values for the admin's panel (last minutes), pruning old rows."""
     now = timezone.now()
-    from ops.models import MetricSample
-
     MetricSample.objects.bulk_create(
         [MetricSample(ts=now, name=name, value=value) for name, value in sorted(values.items())])
     MetricSample.objects.filter(ts__lt=now - SAMPLE_RETENTION).delete()

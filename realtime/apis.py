@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -16,7 +17,7 @@ from rest_framework.views import APIView
 
 from realtime import services
 from tulip.auth import Principal, TokenRejected, verify_token
-from tulip.errors import ApiError, ValidationFailed, error_response
+from tulip.errors import ApiError, Forbidden, Unauthorized, ValidationFailed, error_response
 from tulip.openapi import error_doc as _error
 
 READ_ERRORS = {400: _error("Bad parameter"), 401: _error("Missing or invalid token"),
@@ -74,8 +75,6 @@ class LoginView(APIView):
 
 
 def _principal(request: HttpRequest) -> Principal:
-    from tulip.errors import Forbidden, Unauthorized
-
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Authentication is required: send a Bearer token.")
@@ -91,8 +90,6 @@ def _principal(request: HttpRequest) -> Principal:
 async def poll_view(request: HttpRequest) -> JsonResponse:
     """GET /poll — async on purpose: a sync view would hold one of Django's thread-sensitive
     executor slots for up to 25 s and stall every other sync view."""
-    from asgiref.sync import sync_to_async
-
     if request.method != "GET":
         return error_response(405)
     try:

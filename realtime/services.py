@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from asgiref.sync import sync_to_async
+
 from orders import selectors
 from realtime import storage
 from realtime.messages import (
@@ -21,9 +23,10 @@ from realtime.messages import (
     public_event,
     trades_topic,
 )
+from tulip import aws
 from tulip.clock import now_iso
 from tulip.config import Config
-from tulip.errors import ValidationFailed
+from tulip.errors import Unauthorized, Unavailable, ValidationFailed
 from tulip.params import int_param
 
 log = logging.getLogger("realtime.services")
@@ -245,8 +248,6 @@ def poll_once(cfg: Config, client_id: str, request: PollRequest) -> tuple[list[M
 async def long_poll(cfg: Config, client_id: str, request: PollRequest) -> dict[str, Any]:
     """Answer as soon as a message exists, else after timeoutS. DynamoDB is the source (committed
     events only), checked every POLL_INTERVAL_S; the loop is bounded by the deadline."""
-    from asgiref.sync import sync_to_async
-
     deadline = time.monotonic() + request.timeout_s
     cursor = request.from_seq
     while True:
@@ -262,9 +263,6 @@ async def long_poll(cfg: Config, client_id: str, request: PollRequest) -> dict[s
 def cognito_login(cfg: Config, username: str, password: str) -> dict[str, Any]:
     """USER_PASSWORD_AUTH against the configured pool (what the web page's sign-in form uses).
     Raises Unauthorized on bad credentials; never echoes Cognito's text."""
-    from tulip import aws
-    from tulip.errors import Unauthorized, Unavailable
-
     client = aws.client("cognito-idp", cfg)
     try:
         result = client.initiate_auth(ClientId=cfg.cognito_app_client_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseNotFound
 from django.shortcuts import render
 
@@ -12,8 +13,6 @@ ASSET_TYPES = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css;
 
 
 def trading_page(request: HttpRequest) -> HttpResponse:
-    from django.conf import settings
-
     return render(request, "realtime/index.html", {"symbols": ",".join(settings.TULIP.symbols)})
 
 
