@@ -37,14 +37,11 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from tulip.aws import LOCAL_CREDENTIALS_ENV
+
 REPO = Path(__file__).resolve().parents[1]
 COMMAND = ".venv/bin/python -m bench.devstack"
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
+CREDENTIALS = {**LOCAL_CREDENTIALS_ENV, "AWS_DEFAULT_REGION": "us-east-1"}
 SIZES = (0, 5_000, 20_000)
 OPS = (2, 20)
 # samples per (ops) for each (variant, size): unpatched is slow and memory-hungry at size

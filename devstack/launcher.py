@@ -35,6 +35,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 
 from devstack import provision
+from tulip.aws import LOCAL_ACCESS_KEY_ID, LOCAL_CREDENTIALS_ENV, LOCAL_SECRET_ACCESS_KEY
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -247,7 +248,7 @@ class LocalStack:
     def boto(self, service: provision.AwsService) -> Any:
         return boto3.session.Session().client(
             service, region_name=LOCAL_REGION, endpoint_url=self.moto_url,
-            aws_access_key_id="testing", aws_secret_access_key="testing",
+            aws_access_key_id=LOCAL_ACCESS_KEY_ID, aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
             config=BotoConfig(retries={"max_attempts": 3, "mode": "standard"}),
         )
 
@@ -312,8 +313,8 @@ class LocalStack:
         # A developer's real AWS identity must never reach the stand-in's clients.
         for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
             env.pop(key, None)
-        env.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                    "AWS_DEFAULT_REGION": LOCAL_REGION, "PYTHONUNBUFFERED": "1"})
+        env.update({**LOCAL_CREDENTIALS_ENV, "AWS_DEFAULT_REGION": LOCAL_REGION,
+                    "PYTHONUNBUFFERED": "1"})
         return env
 
     def _child_env(self, redis_url: str) -> dict[str, str]:

@@ -16,6 +16,8 @@ import boto3
 from moto.core.botocore_stubber import MockRawResponse
 from werkzeug.test import Client
 
+from tulip.aws import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
+
 if TYPE_CHECKING:
     from devstack.provision import AwsService
 
@@ -54,7 +56,8 @@ def warm_up(app: Any, base_url: str, region: str) -> list[AwsService]:
     warmed = []
     for service, operation, parameters in WARM_CALLS:
         client = session.client(service, region_name=region, endpoint_url=base_url,
-                                aws_access_key_id="testing", aws_secret_access_key="testing")
+                                aws_access_key_id=LOCAL_ACCESS_KEY_ID,
+                                aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY)
         client.meta.events.register("before-send", answer)
         try:
             getattr(client, operation)(**parameters)

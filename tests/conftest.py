@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.stack import StackHandle, start_stack
+from tulip.aws import LOCAL_CREDENTIALS_ENV
 
 # One symbol per matcher test keeps their ledgers apart on the shared stack.
 SESSION_SYMBOLS = "TULIP,TULIPB,MA,MB,MC,MD,ME,MF,MG"
@@ -41,5 +42,4 @@ def _no_real_aws() -> None:
     # Nothing in the suite may reach real AWS, whatever the developer's shell holds.
     for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         os.environ.pop(key, None)
-    os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-    os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+    os.environ.update(LOCAL_CREDENTIALS_ENV)

@@ -30,6 +30,15 @@ PROBE = BotoConfig(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1
 
 PROFILES = {"product": PRODUCT, "matcher": MATCHER, "probe": PROBE}
 
+# The local stand-in (moto) accepts any credentials: these fixed dummies are what every client
+# of it uses, so a developer's real keys never reach it.
+LOCAL_ACCESS_KEY_ID = "testing"
+LOCAL_SECRET_ACCESS_KEY = "testing"
+LOCAL_CREDENTIALS: dict[str, str] = {"aws_access_key_id": LOCAL_ACCESS_KEY_ID,
+                                     "aws_secret_access_key": LOCAL_SECRET_ACCESS_KEY}
+LOCAL_CREDENTIALS_ENV: dict[str, str] = {name.upper(): value
+                                         for name, value in LOCAL_CREDENTIALS.items()}
+
 
 def client(service: str, cfg: Config, profile: str = "product") -> Any:
     key = (service, cfg.aws_endpoint_url, cfg.aws_region, profile)
@@ -43,9 +52,7 @@ def client(service: str, cfg: Config, profile: str = "product") -> Any:
         }
         if cfg.aws_endpoint_url:
             kwargs["endpoint_url"] = cfg.aws_endpoint_url
-            # moto accepts any credentials; fixed dummies keep a developer's real keys out of it.
-            kwargs["aws_access_key_id"] = "testing"
-            kwargs["aws_secret_access_key"] = "testing"
+            kwargs.update(LOCAL_CREDENTIALS)
         session: Any = boto3.session.Session()
         made = session.client(service, **kwargs)
         _clients[key] = made

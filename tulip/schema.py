@@ -29,6 +29,7 @@ from pynamodb.constants import BOOLEAN, NUMBER, STRING
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from tulip import aws
 from tulip.config import Config
 
 # ------------------------------------------------------------------------------------ states
@@ -425,16 +426,15 @@ def bind(cfg: Config) -> None:
     global _bound, _transactions
     if _bound == cfg:
         return
-    local = bool(cfg.aws_endpoint_url)
+    credentials = aws.LOCAL_CREDENTIALS if cfg.aws_endpoint_url else {}
     for spec in TABLES:
         for model in spec.models:
             meta: Any = model.Meta
             meta.table_name = spec.name(cfg)
             meta.region = cfg.aws_region
             meta.host = cfg.aws_endpoint_url
-            # moto accepts any credentials; fixed dummies keep a developer's real keys out of it.
-            meta.aws_access_key_id = "testing" if local else None
-            meta.aws_secret_access_key = "testing" if local else None
+            meta.aws_access_key_id = credentials.get("aws_access_key_id")
+            meta.aws_secret_access_key = credentials.get("aws_secret_access_key")
             meta.connect_timeout_seconds = 2
             meta.read_timeout_seconds = 10
             meta.max_retry_attempts = 3
@@ -443,8 +443,8 @@ def bind(cfg: Config) -> None:
     _transactions = Connection(
         region=cfg.aws_region, host=cfg.aws_endpoint_url, connect_timeout_seconds=2,
         read_timeout_seconds=10, max_retry_attempts=3, max_pool_connections=50,
-        aws_access_key_id="testing" if local else None,
-        aws_secret_access_key="testing" if local else None)
+        aws_access_key_id=credentials.get("aws_access_key_id"),
+        aws_secret_access_key=credentials.get("aws_secret_access_key"))
     _bound = cfg
 
 

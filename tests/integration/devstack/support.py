@@ -23,15 +23,11 @@ import boto3
 from botocore.config import Config
 
 from devstack.work_meter import CALLS_HEADER, METER_HEADER
+from tulip.aws import LOCAL_CREDENTIALS, LOCAL_CREDENTIALS_ENV
 
 REPO = Path(__file__).resolve().parents[3]
 REGION = "us-east-1"
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-}
+CREDENTIALS = {**LOCAL_CREDENTIALS_ENV, "AWS_DEFAULT_REGION": REGION}
 # No client-side retries: a 500 from the server must surface, not be retried away.
 CLIENT_CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"}, max_pool_connections=32)
 
@@ -63,9 +59,7 @@ class MotoServer:
                 service,  # type: ignore[call-overload]
                 endpoint_url=self.url,
                 region_name=REGION,
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-                aws_session_token="testing",
+                **LOCAL_CREDENTIALS,
                 config=CLIENT_CONFIG,
             )
         return self._clients[service]
@@ -76,9 +70,7 @@ class MotoServer:
             service,  # type: ignore[call-overload]
             endpoint_url=self.url,
             region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            aws_session_token="testing",
+            **LOCAL_CREDENTIALS,
             config=CLIENT_CONFIG,
         )
 
