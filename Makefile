@@ -24,8 +24,9 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 
 venv: $(STAMP)
 
+MATCHERS ?= 1
 run: $(STAMP)
-	$(PY) -m devstack
+	$(PY) -m devstack --matchers $(MATCHERS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

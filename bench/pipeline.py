@@ -65,7 +65,7 @@ def _submit(handle: StackHandle, flow: list[tuple[str, str, str, str]], threads:
 
 
 def _breakdown(handle: StackHandle) -> dict[str, Any]:
-    log = handle.stack.children["matcher"].log_path.read_text().splitlines()
+    log = handle.stack.children["matcher-1"].log_path.read_text().splitlines()
     lines = [json.loads(line) for line in log if '"cycle breakdown"' in line]
     return lines[-1] if lines else {}
 
@@ -79,9 +79,12 @@ def _wait_drained(handle: StackHandle, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     while time.monotonic() < deadline:
-        attributes = sqs.get_queue_attributes(QueueUrl=handle.env["EVENTS_FIFO_URL"],
-                                              AttributeNames=names)["Attributes"]
-        if all(int(attributes.get(name, "0")) == 0 for name in names):
+        pending = 0
+        for symbol in handle.symbols:
+            attributes = sqs.get_queue_attributes(QueueUrl=handle.queue_url(symbol),
+                                                  AttributeNames=names)["Attributes"]
+            pending += sum(int(attributes.get(name, "0")) for name in names)
+        if pending == 0:
             return
         time.sleep(0.2)
     raise AssertionError("the events queue did not drain")
@@ -92,7 +95,7 @@ def drain(count: int, symbols: list[str], mode: str) -> dict[str, Any]:
         handle = start_stack(Path(tmp) / "stack", symbols=",".join(symbols),
                              extra_env={"MATCHER_COMMIT": mode, "SWEEPER_MIN_AGE_S": "3600"})
         try:
-            handle.stack.stop_child("matcher")
+            handle.stack.stop_child("matcher-1")
             # The stream projector (Streams -> Postgres for the admin) is not on the submit->fill
             # path; in a deployment it runs on its own compute. Here it would share the 2 cores
             # and moto's table lock with the matcher it measures, so drain rows run without it.
@@ -104,7 +107,7 @@ def drain(count: int, symbols: list[str], mode: str) -> dict[str, Any]:
             wait_until_matched(handle, ids, timeout=60)  # the state of record agrees
             stored = orders(handle)
             last_commit = max(_ms(o["updatedAt"]["S"]) for o in stored.values())
-            handle.stack.stop_child("matcher")
+            handle.stack.stop_child("matcher-1")
             cycle = _breakdown(handle)
             seconds = (last_commit - started_ms) / 1000
             cycle_ms = sum(float(cycle.get(f"{s}Ms", 0)) for s in

@@ -35,7 +35,10 @@ import boto3
 from botocore.config import Config as BotoConfig
 
 from devstack import provision
+from devstack.supervisor import Supervisor
 from tulip.aws import LOCAL_ACCESS_KEY_ID, LOCAL_CREDENTIALS_ENV, LOCAL_SECRET_ACCESS_KEY
+from tulip.config import parse_symbols
+from tulip.schema import ShardItem, raw_key
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -80,6 +83,7 @@ class StackOptions:
     with_http: bool = True
     with_worker: bool = True
     with_matcher: bool = True  # only with the worker; off for tests that count queued messages
+    matchers: int = 1  # matcher processes (matcher-1..N); they split the shards by lease
     moto_patched: bool = True
     environment: str = "local"
     redis_url: str | None = None  # None: REDIS_URL from the environment if reachable, else embedded
@@ -101,6 +105,7 @@ class Child:
     process: subprocess.Popen[bytes]
     log_path: Path
     command: list[str]
+    env: dict[str, str]
 
 
 class LocalStack:
@@ -113,6 +118,7 @@ class LocalStack:
         self.moto_url = ""
         self.http_url = ""
         self.redis_embedded = False
+        self.supervisor: Supervisor | None = None
         self._logs: list[IO[bytes]] = []
 
     # ---------------------------------------------------------------- lifecycle
@@ -127,7 +133,7 @@ class LocalStack:
             say(f"moto ready at {self.moto_url}; provisioning tables, queues, user pool, bucket")
             self.provisioned = provision.provision(
                 self.boto("dynamodb"), self.boto("sqs"), self.boto("cognito-idp"), self.boto("s3"),
-                self.names, opts.events_visibility_timeout_s)
+                self.names, parse_symbols(opts.symbols), opts.events_visibility_timeout_s)
             say("starting Redis")
             redis_url = self._start_redis()
             self.env = self._child_env(redis_url)
@@ -142,7 +148,8 @@ class LocalStack:
                 say("starting Celery workers (tasks + sweeper, matcher) and the stream projector")
                 self.start_worker()
                 if opts.with_matcher:
-                    self.start_matcher()
+                    for index in range(1, opts.matchers + 1):
+                        self.start_matcher(index)
                 self.start_projector()
         except BaseException:
             self.stop()
@@ -152,6 +159,8 @@ class LocalStack:
     def stop(self) -> None:
         """Stop every child we started: SIGTERM all process groups at once, wait up to a shared
         grace period, then SIGKILL what is left (a sequential stop would add the waits up)."""
+        if self.supervisor is not None:
+            self.supervisor.stop()  # nothing is restarted while the stack goes down
         running = [c for c in self.children.values() if c.process.poll() is None]
         for child in running:
             with contextlib.suppress(ProcessLookupError):
@@ -185,9 +194,24 @@ class LocalStack:
             command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
         )
-        child = Child(name, process, log_path, command)
+        child = Child(name, process, log_path, command, env)
         self.children[name] = child
         return child
+
+    def respawn(self, name: str) -> Child:
+        """Start a dead child again, as it was started (the supervisor's restart)."""
+        child = self.children[name]
+        return self.spawn(name, child.command, env=child.env)
+
+    def supervise(self) -> Supervisor:
+        """Restart children that die, from a background thread, until stop() (test stacks;
+        `make run` supervises from its main loop)."""
+        self.supervisor = Supervisor(self, say=self._supervision_log).start()
+        return self.supervisor
+
+    def _supervision_log(self, message: str) -> None:
+        with open(self.options.state_dir / "logs" / "supervisor.log", "a", encoding="utf-8") as log:
+            log.write(f"{time.strftime('%H:%M:%S')} {message}\n")
 
     def stop_child(self, name: str, sig: int = signal.SIGTERM) -> None:
         child = self.children.get(name)
@@ -287,15 +311,23 @@ class LocalStack:
                               "--without-mingle", "--without-heartbeat", "-l", "INFO"])
         self._wait("worker", lambda: self._logged_since("worker", offset, "ready."), timeout=90)
 
-    def start_matcher(self) -> None:
-        offset = self._log_size("matcher")
-        self.spawn("matcher", [PYTHON, "-m", "celery", "-A", "tulip", "worker",
-                               "-Q", provision.Names().matching_control_queue, "-c", "1",
-                               "--pool", "solo", "--matcher", "-n", f"matcher-{os.getpid()}@%h",
-                               "--without-gossip", "--without-mingle", "--without-heartbeat",
-                               "-l", "INFO"])
-        self._wait("matcher", lambda: self._logged_since("matcher", offset, "matcher loop started"),
-                   timeout=90)
+    @property
+    def matcher_names(self) -> list[str]:
+        return sorted(n for n in self.children if n.startswith("matcher-"))
+
+    def start_matcher(self, index: int = 1, wait: bool = True) -> None:
+        """Matcher process `matcher-<index>`: a Celery worker whose bootstep holds shards by lease
+        (docs/architecture.md, "Shard leases"); with no free shard it idles until one frees."""
+        name = f"matcher-{index}"
+        offset = self._log_size(name)
+        self.spawn(name, [PYTHON, "-m", "celery", "-A", "tulip", "worker",
+                          "-Q", provision.Names().matching_control_queue, "-c", "1",
+                          "--pool", "solo", "--matcher", "-n", f"{name}-{os.getpid()}@%h",
+                          "--without-gossip", "--without-mingle", "--without-heartbeat",
+                          "-l", "INFO"])
+        if wait:
+            self._wait(name, lambda: self._logged_since(name, offset, "matcher loop started"),
+                       timeout=90)
 
     def start_projector(self) -> None:
         """DynamoDB Streams -> the ops read projection (and the periodic metrics publisher)."""
@@ -405,6 +437,29 @@ class LocalStack:
             time.sleep(0.1)
         raise self._fail(name, f"was not ready within {timeout:.0f}s")
 
+    def shard_holders(self) -> list[dict[str, Any]]:
+        """Who holds which shard now: the shard items' leases, with the holder's child name."""
+        by_pid = {str(child.process.pid): name for name, child in self.children.items()}
+        ddb = self.boto("dynamodb")
+        rows = []
+        for symbol in parse_symbols(self.options.symbols):
+            item = ddb.get_item(TableName=self.names.trades_table, ConsistentRead=True,
+                                Key=raw_key(ShardItem.key(symbol))).get("Item")
+            shard = ShardItem.from_raw_data(item or raw_key(ShardItem.key(symbol)))
+            holder = shard.holder or ""
+            rows.append({"symbol": symbol, "holder": holder or None, "epoch": shard.epoch,
+                         "process": by_pid.get(holder.rpartition(":")[2], "")})
+        return rows
+
+    def wait_for_holders(self, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Until every shard has a holder (or the timeout): the leases are taken at start."""
+        deadline = time.monotonic() + timeout
+        rows = self.shard_holders()
+        while any(r["holder"] is None for r in rows) and time.monotonic() < deadline:
+            time.sleep(0.3)
+            rows = self.shard_holders()
+        return rows
+
     def summary(self) -> dict[str, Any]:
         return {"http": self.http_url, "moto": self.moto_url, "pids": self.pids(),
                 "redisEmbedded": self.redis_embedded}
@@ -431,10 +486,22 @@ TulipBroker local stack is up.
 Demo users (password {provision.DEMO_PASSWORD}): alice, bob (traders), ops (staff)
 A fresh token any time: .venv/bin/python manage.py devtoken alice
 """)
+    _print_shards(stack)
     for username, token in tokens.items():
         print(f"TOKEN_{username.upper()}={token}\n")
     print(f'Try: curl -H "Authorization: Bearer $TOKEN_ALICE" {url}/readyz')
     print("Ctrl-C stops everything.", flush=True)
+
+
+def _print_shards(stack: LocalStack) -> None:
+    if not stack.matcher_names:
+        return
+    print(f"Shards ({len(stack.matcher_names)} matcher process(es); who holds what, live: "
+          f"{stack.http_url}/readyz or the admin's Region state):")
+    for row in stack.wait_for_holders():
+        holder = f"{row['process'] or '?'} ({row['holder']})" if row["holder"] else "(free)"
+        print(f"  {row['symbol']:<12} {holder}, epoch {row['epoch']}")
+    print()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -442,8 +509,12 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m devstack")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--matchers", type=int, default=int(os.environ.get("MATCHERS") or 1),
+                        help="matcher processes; they split the shards by lease (default 1)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
+    if args.matchers < 1:
+        parser.error("--matchers must be at least 1")
 
     stop_requested = False
 
@@ -454,18 +525,22 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    stack = LocalStack(StackOptions(http_port=args.port))
+    stack = LocalStack(StackOptions(http_port=args.port, matchers=args.matchers))
+
+    def say(message: str) -> None:
+        print(f"[tulip] {message}", flush=True)
+
     try:
-        stack.start(progress=lambda msg: print(f"[tulip] {msg}", flush=True))
+        stack.start(progress=say)
         if args.json:
             print(json.dumps(stack.summary()), flush=True)
         _print_banner(stack)
+        supervisor = Supervisor(stack, say=say)
         while not stop_requested:
-            for name, child in stack.children.items():
-                if child.process.poll() is not None:
-                    print(f"[tulip] {name} exited ({child.process.returncode}); stopping. "
-                          f"Log: {child.log_path}", flush=True)
-                    return 1
+            reason = supervisor.check()
+            if reason:
+                say(reason)
+                return 1
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass

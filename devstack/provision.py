@@ -2,8 +2,8 @@
 
 - DynamoDB: every table of the schema of record (tulip.schema.TABLES: keys, indexes, streams,
   TTL), exactly as the deploy stack creates them from the same definitions.
-- SQS: the events FIFO queue with a FIFO dead-letter queue (redrive after 5 receives), and a
-  standard queue for Celery tasks.
+- SQS: one events FIFO queue per symbol, sharing a FIFO dead-letter queue (redrive after 5
+  receives), and standard queues for Celery tasks and the matcher workers' control.
 - Cognito: a user pool, an app client, groups `traders` and `ops`, demo users.
 - S3: a bucket for load-test reports.
 """
@@ -17,9 +17,11 @@ from typing import Any, Literal
 from tulip import schema
 
 DLQ_MAX_RECEIVE_COUNT = 5
-# Well above the worst batch time of the matcher (a batch commit is tens of ms), so a healthy
-# consumer never sees its in-flight batch redelivered.
-EVENTS_VISIBILITY_TIMEOUT_S = 30
+# Far above the matcher's batch time (tens of ms), so a healthy holder never sees its in-flight
+# batch redelivered; and equal to the default lease TTL (MATCHER_LEASE_TTL_S), so the batch a
+# killed holder had in flight is back in the queue about when its lease has run out and does not
+# hold the takeover up (FIFO hands out nothing more of a group while a batch of it is in flight).
+EVENTS_VISIBILITY_TIMEOUT_S = 5
 DEMO_PASSWORD = "Tulip-demo-2026!"  # local stand-in only; printed by `make run`
 DEMO_USERS = {"alice": ("traders",), "bob": ("traders",), "ops": ("ops",)}
 GROUPS = ("traders", "ops")
@@ -31,7 +33,7 @@ AwsService = Literal["dynamodb", "dynamodbstreams", "sqs", "cognito-idp", "s3", 
 class Names:
     orders_table: str = "tulip-orders"
     trades_table: str = "tulip-trades"
-    events_queue: str = "tulip-events.fifo"
+    events_queue: str = "tulip-events-{symbol}.fifo"  # one FIFO queue per symbol (shard)
     events_dlq: str = "tulip-events-dlq.fifo"
     tasks_queue: str = "tulip-tasks"
     matching_control_queue: str = "matching-control"
@@ -60,24 +62,30 @@ def create_tables(ddb: Any, names: Names) -> None:
                 "Enabled": True, "AttributeName": spec.ttl_attribute})
 
 
-def create_queues(sqs: Any, names: Names,
+def create_queues(sqs: Any, names: Names, symbols: tuple[str, ...],
                   visibility_timeout_s: int = EVENTS_VISIBILITY_TIMEOUT_S) -> tuple[str, str, str, str]:
+    """The events queue of every symbol (sharing one dead-letter queue), the tasks queue and the
+    matcher workers' control queue. Returns the events queue URL as the `{symbol}` template."""
     dlq_url = sqs.create_queue(
         QueueName=names.events_dlq,
         Attributes={"FifoQueue": "true", "MessageRetentionPeriod": "1209600"},
     )["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
-    events_url = sqs.create_queue(
-        QueueName=names.events_queue,
-        Attributes={
-            "FifoQueue": "true",
-            "ContentBasedDeduplication": "false",  # the producer sets the IK as dedupe id
-            "VisibilityTimeout": str(visibility_timeout_s),
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": DLQ_MAX_RECEIVE_COUNT}),
-        },
-    )["QueueUrl"]
+    events_url = ""
+    for symbol in symbols:
+        name = names.events_queue.replace("{symbol}", symbol)
+        url = sqs.create_queue(
+            QueueName=name,
+            Attributes={
+                "FifoQueue": "true",
+                "ContentBasedDeduplication": "false",  # the producer sets the IK as dedupe id
+                "VisibilityTimeout": str(visibility_timeout_s),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": DLQ_MAX_RECEIVE_COUNT}),
+            },
+        )["QueueUrl"]
+        events_url = url.removesuffix(name) + names.events_queue
     tasks_url = sqs.create_queue(QueueName=names.tasks_queue,
                                  Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
     control_url = sqs.create_queue(QueueName=names.matching_control_queue,
@@ -128,10 +136,11 @@ def access_token(cognito: Any, pool_id: str, client_id: str, username: str,
     return token
 
 
-def provision(ddb: Any, sqs: Any, cognito: Any, s3: Any, names: Names,
+def provision(ddb: Any, sqs: Any, cognito: Any, s3: Any, names: Names, symbols: tuple[str, ...],
               visibility_timeout_s: int = EVENTS_VISIBILITY_TIMEOUT_S) -> Provisioned:
     create_tables(ddb, names)
-    events_url, dlq_url, tasks_url, control_url = create_queues(sqs, names, visibility_timeout_s)
+    events_url, dlq_url, tasks_url, control_url = create_queues(sqs, names, symbols,
+                                                                visibility_timeout_s)
     pool_id, client_id = create_user_pool(cognito, names)
     s3.create_bucket(Bucket=names.reports_bucket)
     return Provisioned(events_url, dlq_url, tasks_url, control_url, pool_id, client_id)

@@ -1,31 +1,44 @@
-"""The matcher's receive loop: threads that receive from the events queue, hand each symbol's
-messages to its ShardMatcher, delete after the commit, and publish after that.
+"""The matcher process's loop: the shards it holds by lease, one receive thread per held shard,
+and the keeper thread that renews the leases and rebalances (docs/architecture.md, "Shard
+leases").
 
-Publishing (Redis snapshot + Channels group_send, several round trips per message) is off the
-critical path: after a batch is committed and deleted, its Publication goes to that symbol's
-OrderedPublisher, one thread with a bounded queue, which delivers the symbol's batches strictly in
-commit order. SQS hands out a group's next batch as soon as the delete returns, so the next batch
-is received and matched while the previous one is being published."""
+Each held shard has a ShardWorker: a thread that long-polls the shard's own FIFO queue, hands the
+batch to the shard's ShardMatcher, deletes after the commit, and hands the committed batch to the
+shard's OrderedPublisher. Publishing (Redis snapshot + Channels group_send, several round trips
+per message) is off the critical path: one thread per shard with a bounded queue delivers the
+batches strictly in commit order, while SQS hands out the group's next batch as soon as the
+delete returns.
+
+The keeper (`MatcherLoop.tick`, every lease TTL / 5): renews the held leases, announces the
+process as a live member, reads every shard and member, and carries out the lease plan
+(matching/leases.py): takes free or expired shards up to the fair share, asks workers above it to
+stop after their in-flight batch and then gives those leases back. A worker whose lease cannot be
+renewed, or whose commit is refused by the fenced condition, drops its shard and its book."""
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import random
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+from matching import leases
 from matching.queue import EventsQueue
 from matching.services import LostLeadership, Publication, Received, ShardMatcher
-from tulip import logs
+from matching.storage import MatcherStorage
+from tulip import logs, metrics
+from tulip.clock import now_iso
 from tulip.heap import freeze_startup_heap
+from tulip.schema import MatcherItem, ShardItem
 from tulip.tracing import span
-from tulip.wire import group_id
 
 log = logging.getLogger("matching.loop")
 
-LONG_POLL_S = 2  # short enough that stop() returns quickly, long enough not to spin
+LONG_POLL_S = 1  # short enough that a stop or a rebalance waits at most this, long enough not to spin
 ERROR_BACKOFF_S = 1.0
 # Committed batches waiting to be published, per symbol. Bounded: when publishing falls this far
 # behind, the matcher waits for it (backpressure) rather than buffering without limit or dropping
@@ -35,9 +48,9 @@ PUBLISH_DRAIN_S = 10.0  # stop(): how long the publishers may take to flush comm
 
 
 class OrderedPublisher:
-    """One symbol's fan-out thread. Publications are submitted only after their batch committed
-    (and was deleted), by the one loop thread that holds the symbol's lock, so the queue holds
-    them in commit order; one thread delivers them in that order. Delivery is best effort (a
+    """One shard's fan-out thread. Publications are submitted only after their batch committed
+    (and was deleted), by the shard's one worker thread, so the queue holds them in commit order;
+    one thread delivers them in that order. Delivery is best effort (a
     failure is logged, clients resync by seq), so the thread outlives any publish failure."""
 
     def __init__(self, matcher: ShardMatcher, breakdown: CycleBreakdown,
@@ -80,100 +93,238 @@ class OrderedPublisher:
             self.breakdown.delivered(time.perf_counter() - started)
 
 
+@dataclass(frozen=True, slots=True)
+class LeaseSettings:
+    ttl_s: float  # a lease not renewed for this long may be taken by another process
+    max_shards: int  # the cap on shards one process holds (MATCHER_MAX_SHARDS)
+
+    @property
+    def tick_s(self) -> float:
+        return self.ttl_s / 5  # renew well before expiry: four missed ticks still keep the lease
+
+
+class ShardWorker:
+    """One held shard: its receive thread, its matcher and its ordered publisher. Started by the
+    keeper after it took the lease; ends when asked to (rebalance, stop) or when the shard was
+    lost (fenced commit, failed renewal). Only its own thread touches the engine."""
+
+    def __init__(self, loop: MatcherLoop, matcher: ShardMatcher, events: EventsQueue,
+                 shard: ShardItem) -> None:
+        self.loop = loop
+        self.matcher = matcher
+        self.symbol = matcher.symbol
+        self.events = events
+        self.shard = shard
+        self.lease_expires_ms = shard.lease_expires_ms or 0
+        self.publisher = OrderedPublisher(matcher, loop.breakdown)
+        self.stop_requested = threading.Event()
+        self.ready = threading.Event()  # its book is rebuilt: it is taking batches
+        self.lost = threading.Event()
+        self.finished = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"matcher-{self.symbol}",
+                                       daemon=True)
+
+    @property
+    def epoch(self) -> int:
+        return self.shard.epoch
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def request_stop(self) -> None:
+        self.stop_requested.set()
+
+    def lose(self, why: str) -> None:
+        if not self.lost.is_set():
+            log.warning("shard lost; dropping it and its book",
+                        extra={"symbol": self.symbol, "epoch": self.epoch, "why": why})
+        self.lost.set()
+
+    def _run(self) -> None:
+        try:
+            self.matcher.start(self.shard)
+            self.publisher.start()
+            self.ready.set()
+            while not self.stop_requested.is_set() and not self.lost.is_set():
+                self._guarded_cycle()
+        except LostLeadership as exc:
+            self.lose(str(exc))
+        except Exception:
+            log.exception("shard worker failed to start; the lease will lapse",
+                          extra={"symbol": self.symbol})
+            self.lose("start failed")
+        finally:
+            self.publisher.close(PUBLISH_DRAIN_S)  # what was committed still gets published
+            self.ready.set()
+            self.finished.set()
+
+    def _guarded_cycle(self) -> None:
+        try:
+            self.cycle()
+        except LostLeadership as exc:
+            self.lose(str(exc))
+        except Exception:
+            log.exception("matcher cycle failed; nothing deleted, SQS will redeliver",
+                          extra={"symbol": self.symbol})
+            self.stop_requested.wait(ERROR_BACKOFF_S)
+
+    def cycle(self) -> int:
+        started = time.perf_counter()
+        received = self.events.receive(LONG_POLL_S)
+        if not received or self.lost.is_set():
+            return 0  # a lost shard's messages stay with SQS, for the new holder
+        receive_s = time.perf_counter() - started
+        with span("matcher.batch", symbol=self.symbol, messages=len(received)):
+            logs.bind(symbol=self.symbol)
+            parts = [[m] for m in received] if self.loop.per_message else [received]
+            for part in parts:
+                self._one_batch(part, receive_s)
+                receive_s = 0.0
+        return len(received)
+
+    def _one_batch(self, batch: list[Received], receive_s: float) -> None:
+        outcome = self.matcher.process(batch)
+        if self.loop.fault and outcome.commands:
+            self.loop.fault("after_commit")
+        deleting = time.perf_counter()
+        self.events.delete(outcome.delete)
+        self.events.release(outcome.poison)
+        publishing = time.perf_counter()
+        publication = self.matcher.publication(outcome.events)  # the book snapshot, taken now
+        if publication is not None:
+            self.publisher.submit(publication)
+        self.loop.breakdown.add(len(batch), receive_s, outcome.engine_s, outcome.commit_s,
+                                publishing - deleting, time.perf_counter() - publishing)
+
+
 class MatcherLoop:
-    def __init__(self, matchers: dict[str, ShardMatcher], queue: EventsQueue,
-                 threads: int | None = None, fault: Callable[[str], None] | None = None,
-                 per_message: bool = False) -> None:
+    """The shards this process holds, and the keeper that holds them."""
+
+    def __init__(self, symbols: Sequence[str], store: MatcherStorage, holder: str,
+                 make_matcher: Callable[[str], ShardMatcher],
+                 make_queue: Callable[[str], EventsQueue], lease: LeaseSettings,
+                 fault: Callable[[str], None] | None = None, per_message: bool = False) -> None:
+        self.symbols = tuple(symbols)
+        self.store = store
+        self.holder = holder
+        self.make_matcher = make_matcher
+        self.make_queue = make_queue
+        self.lease = lease
         self.fault = fault
         # per_message: one commit per message, the baseline group commit is measured against.
         self.per_message = per_message
         self.breakdown = CycleBreakdown()
-        self.matchers = matchers
-        self.by_group = {group_id(symbol): m for symbol, m in matchers.items()}
-        self.queue = queue
-        # One thread per shard is enough: SQS hands out one batch of a group at a time.
-        self.thread_count = threads or max(1, min(len(matchers), 8))
-        self.locks = {symbol: threading.Lock() for symbol in matchers}
+        self.workers: dict[str, ShardWorker] = {}
+        self.started_at = now_iso()
         self.stopping = threading.Event()
-        self.threads: list[threading.Thread] = []
-        self.deposed = threading.Event()
-        self.publishers = {symbol: OrderedPublisher(m, self.breakdown)
-                           for symbol, m in matchers.items()}
+        self.keeper = threading.Thread(target=self._keep, name="lease-keeper", daemon=True)
+        self.rng = random.Random(f"{holder}:{os.getpid()}")
 
-    def start(self) -> None:
-        for matcher in self.matchers.values():
-            matcher.start()
-        for publisher in self.publishers.values():
-            publisher.start()
-        # Books rebuilt, clients and connections open: the rest of the heap is long-lived.
-        freeze_startup_heap()
-        for index in range(self.thread_count):
-            thread = threading.Thread(target=self._run, name=f"matcher-{index}", daemon=True)
-            thread.start()
-            self.threads.append(thread)
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, timeout: float = 60.0) -> None:
+        """Take this process's first shards and wait until their books are rebuilt, so that
+        "started" means serving; then keep the leases from the keeper thread."""
+        self.tick()
+        deadline = time.monotonic() + timeout
+        for worker in list(self.workers.values()):
+            worker.ready.wait(max(0.0, deadline - time.monotonic()))
+        freeze_startup_heap()  # clients and connections open: the rest of the heap is long-lived
+        self.keeper.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish the in-flight batch, then return (Celery's warm shutdown calls this)."""
+        """Finish every in-flight batch, give the leases back, leave (Celery's warm shutdown)."""
         self.stopping.set()
-        for thread in self.threads:
-            thread.join(timeout)
-        for publisher in self.publishers.values():  # what was committed still gets published
-            publisher.close(PUBLISH_DRAIN_S)
+        self.keeper.join(timeout)
+        for worker in self.workers.values():
+            worker.request_stop()
+        for symbol, worker in list(self.workers.items()):
+            worker.thread.join(timeout)
+            self._reap(symbol, worker)
+        try:
+            self.store.leave(self.holder)
+        except Exception:
+            log.warning("could not leave the matcher membership (it expires on its own)")
         log.info("cycle breakdown", extra=self.breakdown.summary())
-        for symbol, matcher in self.matchers.items():
-            log.info("matcher stopped", extra={"symbol": symbol, "seq": matcher.engine.last_seq,
-                                               "stateHash": matcher.engine.state_hash()})
 
-    def _run(self) -> None:
-        while not self.stopping.is_set() and not self.deposed.is_set():
+    @property
+    def held(self) -> list[str]:
+        return sorted(s for s, w in self.workers.items() if not w.lost.is_set())
+
+    # ------------------------------------------------------------------ the keeper
+    def _keep(self) -> None:
+        while not self.stopping.wait(self.lease.tick_s):
             try:
-                self.cycle()
-            except LostLeadership as exc:
-                # A newer epoch owns a shard: a deposed worker stops consuming altogether, so it
-                # cannot steal receives (and redrive counts) from the new leader.
-                log.error("lost leadership; matcher stops", extra={"why": str(exc)})
-                self.deposed.set()
-            except Exception:
-                log.exception("matcher cycle failed; nothing deleted, SQS will redeliver")
-                time.sleep(ERROR_BACKOFF_S)
+                self.tick()
+            except Exception:  # DynamoDB unreachable: leases lapse; fencing keeps it safe
+                log.exception("lease keeper tick failed")
 
-    def cycle(self) -> int:
-        started = time.perf_counter()
-        received = self.queue.receive(LONG_POLL_S)
-        if not received:
-            return 0
-        receive_s = time.perf_counter() - started
-        groups: dict[str, list[Received]] = defaultdict(list)
-        for group, message in received:
-            groups[group].append(message)
-        for group, batch in groups.items():
-            matcher = self.by_group.get(group)
-            if matcher is None:
-                log.error("message for a symbol this matcher does not serve",
-                          extra={"group": group, "count": len(batch)})
+    def tick(self) -> None:
+        now_ms = int(time.time() * 1000)
+        expires_ms = now_ms + int(self.lease.ttl_s * 1000)
+        self._renew(now_ms, expires_ms)
+        self.store.heartbeat(MatcherItem(
+            holder=self.holder, sk=self.holder, expires_ms=expires_ms,
+            started_at=self.started_at, shards=",".join(self.held) or None))
+        shards = self.store.read_shards(self.symbols)
+        lease_plan = leases.plan(self.holder, shards, self.store.members(), self.held, now_ms,
+                                 self.lease.max_shards, self.rng)
+        for symbol in lease_plan.release:
+            log.info("giving a shard back (rebalance)", extra={"symbol": symbol,
+                                                              "target": lease_plan.target})
+            self.workers[symbol].request_stop()
+        for shard in lease_plan.take:
+            if self.stopping.is_set():
+                break
+            if shard.pk.removeprefix(ShardItem.PREFIX) not in self.workers:  # not still ending
+                self._take(shard, expires_ms)
+        metrics.MATCHER_SHARDS_HELD.set(len(self.held))
+
+    def _renew(self, now_ms: int, expires_ms: int) -> None:
+        for symbol, worker in list(self.workers.items()):
+            if worker.finished.is_set():
+                self._reap(symbol, worker)
                 continue
-            with self.locks[matcher.symbol], span("matcher.batch", symbol=matcher.symbol,
-                                                   messages=len(batch)):
-                logs.bind(symbol=matcher.symbol)
-                batches = [[m] for m in batch] if self.per_message else [batch]
-                for part in batches:
-                    self._one_batch(matcher, part, receive_s)
-                    receive_s = 0.0
-        return len(received)
+            if worker.lost.is_set():
+                continue
+            try:
+                renewed = self.store.renew_lease(symbol, self.holder, worker.epoch, expires_ms)
+            except Exception:
+                log.warning("lease renewal failed", extra={"symbol": symbol}, exc_info=True)
+                renewed = now_ms < worker.lease_expires_ms  # still ours until it runs out
+            if renewed:
+                worker.lease_expires_ms = max(worker.lease_expires_ms, expires_ms)
+            else:
+                metrics.LEASE_RENEW_FAILURES.labels(symbol).inc()
+                worker.lose("lease not renewed: another process took the shard")
 
-    def _one_batch(self, matcher: ShardMatcher, batch: list[Received], receive_s: float) -> None:
-        outcome = matcher.process(batch)
-        if self.fault and outcome.commands:
-            self.fault("after_commit")
-        deleting = time.perf_counter()
-        self.queue.delete(outcome.delete)
-        self.queue.release(outcome.poison)
-        publishing = time.perf_counter()
-        publication = matcher.publication(outcome.events)  # the book snapshot, taken now
-        if publication is not None:
-            self.publishers[matcher.symbol].submit(publication)
-        self.breakdown.add(len(batch), receive_s, outcome.engine_s, outcome.commit_s,
-                           publishing - deleting, time.perf_counter() - publishing)
+    def _take(self, observed: ShardItem, expires_ms: int) -> None:
+        symbol = observed.pk.removeprefix(ShardItem.PREFIX)
+        shard = self.store.take_shard(symbol, self.holder, observed.epoch, expires_ms, now_iso())
+        if shard is None:
+            return  # another process won this take
+        previous = observed.holder
+        if previous is not None and previous != self.holder:
+            metrics.TAKEOVERS.labels(symbol).inc()
+            silent_s = time.time() - ((observed.lease_expires_ms or 0) / 1000 - self.lease.ttl_s)
+            metrics.TAKEOVER_SECONDS.observe(max(0.0, silent_s))
+            log.warning("took over a shard", extra={"symbol": symbol, "epoch": shard.epoch,
+                                                    "from": previous})
+        worker = ShardWorker(self, self.make_matcher(symbol), self.make_queue(symbol), shard)
+        self.workers[symbol] = worker
+        worker.start()
+
+    def _reap(self, symbol: str, worker: ShardWorker) -> None:
+        """A finished worker: give its lease back unless it was lost (then the epoch moved)."""
+        if not worker.lost.is_set():
+            try:
+                self.store.release_shard(symbol, self.holder, worker.epoch)
+            except Exception:
+                log.warning("could not release the lease (it expires on its own)",
+                            extra={"symbol": symbol})
+        self.workers.pop(symbol, None)
+        log.info("matcher stopped", extra={"symbol": symbol, "epoch": worker.epoch,
+                                           "seq": worker.matcher.engine.last_seq,
+                                           "stateHash": worker.matcher.engine.state_hash()})
 
 
 class CycleBreakdown:

@@ -15,23 +15,24 @@ MAX_MESSAGES = 10  # SQS's per-receive maximum, and FIFO's per-group in-flight b
 
 
 class EventsQueue:
-    def __init__(self, cfg: Config) -> None:
-        self.url = cfg.events_fifo_url
+    """One shard's events FIFO queue: only the process holding the shard's lease reads it."""
+
+    def __init__(self, cfg: Config, symbol: str) -> None:
+        self.url = cfg.events_queue_url(symbol)
         self.sqs = aws.client("sqs", cfg, profile="matcher")
 
-    def receive(self, wait_s: int) -> list[tuple[str, Received]]:
-        """(group id, message) pairs in SQS order."""
+    def receive(self, wait_s: int) -> list[Received]:
+        """The next batch of the queue (one symbol: one FIFO group), in SQS order."""
         response = self.sqs.receive_message(
             QueueUrl=self.url, MaxNumberOfMessages=MAX_MESSAGES, WaitTimeSeconds=wait_s,
-            MessageSystemAttributeNames=["MessageGroupId", "SequenceNumber",
-                                         "ApproximateReceiveCount"])
+            MessageSystemAttributeNames=["SequenceNumber", "ApproximateReceiveCount"])
         received = []
         for message in response.get("Messages", []):
             attributes = message.get("Attributes", {})
-            received.append((attributes.get("MessageGroupId", ""), Received(
+            received.append(Received(
                 message_id=message["MessageId"], receipt_handle=message["ReceiptHandle"],
                 body=message["Body"], sqs_seq=int(attributes.get("SequenceNumber", "0") or 0),
-                receive_count=int(attributes.get("ApproximateReceiveCount", "1")))))
+                receive_count=int(attributes.get("ApproximateReceiveCount", "1"))))
         return received
 
     def delete(self, messages: Sequence[Received]) -> None:

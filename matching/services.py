@@ -45,6 +45,7 @@ from tulip.schema import (
     OPEN,
     PARTIALLY_FILLED,
     OrderItem,
+    ShardItem,
     resting_sort_key,
     trade_id,
 )
@@ -149,14 +150,13 @@ def event_payload(event: Event) -> tuple[str, dict[str, Any]]:
 class ShardMatcher:
     """Owns one symbol's engine. Not thread-safe: the loop calls it from one thread at a time."""
 
-    def __init__(self, cfg: Config, symbol: str, store: MatcherStorage, leader_id: str,
+    def __init__(self, cfg: Config, symbol: str, store: MatcherStorage,
                  listener: CommitListener | None = None,
                  fault: Callable[[str], None] | None = None) -> None:
         self.cfg = cfg
         self.fault = fault
         self.symbol = symbol
         self.store = store
-        self.leader_id = leader_id
         self.listener = listener
         self.engine: MatchingEngine = make_engine(cfg.matcher, symbol, depth=BOOK_VIEW_DEPTH)
         self.epoch = 0
@@ -164,8 +164,9 @@ class ShardMatcher:
         self.active = False
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> None:
-        shard = self.store.acquire_shard(self.symbol, self.leader_id, now_iso())
+    def start(self, shard: ShardItem) -> None:
+        """Lead the shard at the epoch its lease was taken with (matching/loop.py takes it): the
+        book is rebuilt from DynamoDB, and every commit is fenced by that epoch."""
         self.epoch = shard.epoch
         self.rebuild()
         self.active = True

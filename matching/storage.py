@@ -22,6 +22,7 @@ from tulip.schema import (
     OPEN_STATES,
     RESTING_SORT_PREFIX,
     ItemCodec,
+    MatcherItem,
     OrderItem,
     ShardItem,
     TradeItem,
@@ -35,6 +36,7 @@ MAX_REBUILD_PAGES = 10_000  # 10k pages x 1 MB: far past any book we simulate; b
 ORDER = ItemCodec(OrderItem)
 SHARD = ItemCodec(ShardItem)
 TRADE = ItemCodec(TradeItem)
+MEMBER = ItemCodec(MatcherItem)
 _O = ORDER.names  # python name -> DynamoDB attribute name, for hand-written expressions
 _S = SHARD.names
 
@@ -63,31 +65,106 @@ class MatcherStorage:
         self.cfg = cfg
         self.ddb = aws.client("dynamodb", cfg, profile="matcher")
 
-    # ------------------------------------------------------------------ leadership
-    def acquire_shard(self, symbol: str, leader: str, now: str) -> ShardItem:
-        """Become the shard's matcher: epoch + 1 fences every earlier holder (docs/rules.md)."""
-        result = self.ddb.update_item(
-            TableName=self.cfg.trades_table, Key=shard_key(symbol),
-            UpdateExpression="SET #ep = if_not_exists(#ep, :zero) + :one, "
-                             "#ls = if_not_exists(#ls, :zero), "
-                             "#lq = if_not_exists(#lq, :zeros), "
-                             "#ld = :leader, #up = :now, #sy = :symbol",
-            ExpressionAttributeNames={"#ep": _S["epoch"], "#ls": _S["last_seq"],
-                                      "#lq": _S["last_sqs_seq"], "#ld": _S["leader"],
-                                      "#up": _S["updated_at"], "#sy": _S["symbol"]},
-            ExpressionAttributeValues={
-                ":zero": SHARD.value("epoch", 0), ":one": SHARD.value("epoch", 1),
-                ":zeros": SHARD.value("last_sqs_seq", "0"), ":leader": SHARD.value("leader", leader),
-                ":now": SHARD.value("updated_at", now), ":symbol": SHARD.value("symbol", symbol)},
-            ReturnValues="ALL_NEW",
-        )
+    # ------------------------------------------------------------------ leases
+    def take_shard(self, symbol: str, holder: str, observed_epoch: int, expires_ms: int,
+                   now: str) -> ShardItem | None:
+        """Take the shard: epoch + 1, fencing every earlier holder (docs/architecture.md, "Shard
+        leases"). Conditioned on the epoch the caller observed, so of two processes racing for
+        the same shard exactly one wins; None for the loser."""
+        names = {"#ep": _S["epoch"], "#ls": _S["last_seq"], "#lq": _S["last_sqs_seq"],
+                 "#ho": _S["holder"], "#le": _S["lease_expires_ms"], "#ta": _S["taken_at"],
+                 "#up": _S["updated_at"], "#sy": _S["symbol"]}
+        values = {":next": SHARD.value("epoch", observed_epoch + 1),
+                  ":zero": SHARD.value("last_seq", 0), ":zeros": SHARD.value("last_sqs_seq", "0"),
+                  ":holder": SHARD.value("holder", holder),
+                  ":expires": SHARD.value("lease_expires_ms", expires_ms),
+                  ":now": SHARD.value("taken_at", now), ":symbol": SHARD.value("symbol", symbol)}
+        if observed_epoch:
+            condition = "#ep = :observed"
+            values[":observed"] = SHARD.value("epoch", observed_epoch)
+        else:  # never led: the item may not exist yet, or exist without an epoch (ops created it)
+            condition = "attribute_not_exists(#ep) OR #ep = :zeroepoch"
+            values[":zeroepoch"] = SHARD.value("epoch", 0)
+        try:
+            result = self.ddb.update_item(
+                TableName=self.cfg.trades_table, Key=shard_key(symbol),
+                UpdateExpression="SET #ep = :next, #ls = if_not_exists(#ls, :zero), "
+                                 "#lq = if_not_exists(#lq, :zeros), #ho = :holder, "
+                                 "#le = :expires, #ta = :now, #up = :now, #sy = :symbol",
+                ConditionExpression=condition, ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
         return ShardItem.from_raw_data(result["Attributes"])
+
+    def renew_lease(self, symbol: str, holder: str, epoch: int, expires_ms: int) -> bool:
+        """Extend the lease; False when the shard has been taken (the epoch moved)."""
+        return self._lease_update(symbol, holder, epoch, "SET #le = :expires",
+                                  {":expires": SHARD.value("lease_expires_ms", expires_ms)})
+
+    def release_shard(self, symbol: str, holder: str, epoch: int) -> bool:
+        """Give the shard back on a clean stop or a rebalance: free at once, no expiry to wait
+        for. The epoch is left as it is; the next taker bumps it."""
+        return self._lease_update(symbol, holder, epoch, "REMOVE #ho, #le", {})
+
+    def _lease_update(self, symbol: str, holder: str, epoch: int, expression: str,
+                      values: dict[str, Any]) -> bool:
+        try:
+            self.ddb.update_item(
+                TableName=self.cfg.trades_table, Key=shard_key(symbol),
+                UpdateExpression=expression, ConditionExpression="#ep = :epoch AND #ho = :holder",
+                ExpressionAttributeNames={"#ep": _S["epoch"], "#ho": _S["holder"],
+                                          "#le": _S["lease_expires_ms"]},
+                ExpressionAttributeValues={**values, ":epoch": SHARD.value("epoch", epoch),
+                                           ":holder": SHARD.value("holder", holder)})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def read_shard(self, symbol: str) -> ShardItem:
         """The shard item, strongly consistent; a shard never led reads as epoch 0, lastSeq 0."""
         item = self.ddb.get_item(TableName=self.cfg.trades_table, Key=shard_key(symbol),
                                  ConsistentRead=True).get("Item")
         return ShardItem.from_raw_data(item or shard_key(symbol))
+
+    def read_shards(self, symbols: Sequence[str]) -> dict[str, ShardItem]:
+        """Every given shard (strongly consistent; absent ones read as never led)."""
+        found = {symbol: ShardItem.from_raw_data(shard_key(symbol)) for symbol in symbols}
+        for start in range(0, len(symbols), 100):
+            request: dict[str, Any] = {self.cfg.trades_table: {
+                "Keys": [shard_key(s) for s in symbols[start:start + 100]], "ConsistentRead": True}}
+            for _ in range(10):  # unprocessed keys are retried a bounded number of times
+                response = self.ddb.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.cfg.trades_table, []):
+                    shard = ShardItem.from_raw_data(item)
+                    found[shard.pk.removeprefix(ShardItem.PREFIX)] = shard
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        return found
+
+    # ------------------------------------------------------------------ membership
+    def heartbeat(self, member: MatcherItem) -> None:
+        """Announce this process as a live matcher until `member.expires_ms`."""
+        self.ddb.put_item(TableName=self.cfg.trades_table, Item=MEMBER.item(
+            pk=MatcherItem.PARTITION, sk=member.sk, holder=member.holder,
+            expires_ms=member.expires_ms, started_at=member.started_at, shards=member.shards))
+
+    def leave(self, holder: str) -> None:
+        self.ddb.delete_item(TableName=self.cfg.trades_table,
+                             Key=raw_key(MatcherItem.PARTITION, holder))
+
+    def members(self) -> list[MatcherItem]:
+        """Every announced matcher process, expired ones included (the caller judges)."""
+        page = self.ddb.query(
+            TableName=self.cfg.trades_table, ConsistentRead=True, Limit=1000,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": MatcherItem.PARTITION}})
+        return [MatcherItem.from_raw_data(item) for item in page.get("Items", [])]
 
     # ------------------------------------------------------------------ reads
     def resting_orders(self, symbol: str) -> Iterator[OrderItem]:

@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from ops import gate, metrics_export, services
+from ops import gate, metrics_export, selectors, services
 from ops.models import (
     Finding,
     MetricSample,
@@ -27,7 +27,6 @@ from ops.models import (
     RegionState,
     StreamCheckpoint,
 )
-from ops.storage import OpsStorage
 from tulip import flags
 from tulip.models import FeatureFlagOverride
 
@@ -197,7 +196,8 @@ class SloPanelAdmin(ReadOnly):
 
 @admin.register(RegionState)
 class RegionStateAdmin(ReadOnly):
-    """Role, leader and epoch per shard: config + the SHARD items (read only)."""
+    """The region's role, and per shard its holder, epoch and lease age (the SHARD items, read
+    only)."""
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         cfg = settings.TULIP
@@ -205,16 +205,7 @@ class RegionStateAdmin(ReadOnly):
         shards: list[dict[str, Any]] = []
         error = ""
         try:
-            store = OpsStorage(cfg)
-            for symbol in cfg.symbols:
-                shard = store.shard(symbol)
-                if shard is None:
-                    shards.append({"symbol": symbol, "leader": "-", "epoch": 0, "lastSeq": 0,
-                                   "updatedAt": "-"})
-                    continue
-                shards.append({"symbol": symbol, "leader": shard.leader or "-",
-                               "epoch": shard.epoch, "lastSeq": shard.last_seq,
-                               "updatedAt": shard.updated_at or "-"})
+            shards = selectors.shard_leases(cfg)
         except Exception as exc:  # the console must render even when DynamoDB does not answer
             error = f"DynamoDB unreachable: {type(exc).__name__}"
         context = {**self.admin_site.each_context(request), "title": "Region state",

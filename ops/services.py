@@ -204,7 +204,7 @@ def _compensations(store: OpsStorage, finding: FindingData) -> list[Compensating
 def _notify_matcher(cfg: Config, store: OpsStorage, order_ids: list[str]) -> None:
     """Best effort, after the commit: a CancelRequested so the matcher's in-memory book drops the
     order now (it would anyway, when its next conditional update on it fails)."""
-    if not order_ids or not cfg.events_fifo_url:
+    if not order_ids or not cfg.events_fifo_url:  # no queue configured (a bare reconcile)
         return
     for order_id in order_ids:
         order = store.order(order_id)

@@ -24,6 +24,7 @@ from tulip.schema import (
     ACCEPTED_SORT_PREFIX,
     EventPageItem,
     IdempotencyItem,
+    MatcherItem,
     OrderItem,
     ShardItem,
     TradeItem,
@@ -129,6 +130,18 @@ class OpsStorage:
 
     def shard(self, symbol: str) -> ShardItem | None:
         return _get(ShardItem, ShardItem.key(symbol))
+
+    def shards(self, symbols: Iterable[str]) -> dict[str, ShardItem]:
+        """The shard items that exist among `symbols` (strongly consistent)."""
+        keys = [(ShardItem.key(s), ShardItem.key(s)) for s in symbols]
+        found = ShardItem.batch_get(keys, consistent_read=True)
+        return {shard.pk.removeprefix(ShardItem.PREFIX): shard
+                for shard in _bounded(found, "shards read")}
+
+    def members(self) -> list[MatcherItem]:
+        """The announced matcher processes, expired ones included."""
+        return list(_bounded(MatcherItem.query(MatcherItem.PARTITION, consistent_read=True),
+                             "members query"))
 
     def accepted_before(self, symbol: str, cutoff: str) -> list[OrderItem]:
         """ACCEPTED orders accepted before `cutoff`: the sweeper's range of the sparse openOrders

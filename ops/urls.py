@@ -2,10 +2,11 @@ from django.conf import settings
 from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import path, re_path
 
-from ops.views import metrics_view
+from ops.views import ReadyzView, metrics_view
 
 urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
+    path("readyz", ReadyzView.as_view(), name="readyz"),
 ]
 
 if settings.TULIP.environment != "production":

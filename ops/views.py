@@ -1,14 +1,73 @@
-"""GET /metrics: Prometheus text of the TulipBroker metrics, aggregated across processes."""
+"""GET /metrics (Prometheus text of the TulipBroker metrics, aggregated across processes) and
+GET /readyz (each dependency, the region role and who holds which shard). Both anonymous, for
+scrapers, load balancers and health checks (docs/api.md)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from drf_spectacular.utils import extend_schema, inline_serializer
 from prometheus_client import CONTENT_TYPE_LATEST
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from ops import metrics_export
+from ops import metrics_export, selectors
+from tulip.health import readiness
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if request.method not in ("GET", "HEAD"):
         return HttpResponse(status=405, headers={"Allow": "GET, HEAD"})
     return HttpResponse(metrics_export.render(), content_type=CONTENT_TYPE_LATEST)
+
+
+_check = inline_serializer(
+    "DependencyCheck",
+    {"ok": serializers.BooleanField(), "latencyMs": serializers.FloatField(),
+     "error": serializers.CharField(required=False)},
+)
+_shard = inline_serializer(
+    "ShardLease", many=True, fields={"symbol": serializers.CharField(), "holder": serializers.CharField(allow_null=True),
+     "epoch": serializers.IntegerField(), "lastSeq": serializers.IntegerField(),
+     "takenAt": serializers.CharField(allow_null=True),
+     "leaseAgeMs": serializers.IntegerField(allow_null=True,
+                                            help_text="since the holder last renewed"),
+     "leaseExpiresInMs": serializers.IntegerField(allow_null=True)},
+)
+
+
+class ReadyzView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Readiness: each dependency, the region role and the shard leases; 503 when "
+                "DynamoDB or SQS is down",
+        responses={
+            (200, "application/json"): inline_serializer(
+                "Readyz",
+                {
+                    "status": serializers.ChoiceField(["ready", "not_ready"]),
+                    "region": serializers.CharField(),
+                    "regionRole": serializers.ChoiceField(["leader", "follower"]),
+                    "leaderRegion": serializers.CharField(),
+                    "checks": serializers.DictField(child=_check),
+                    "shards": _shard,
+                },
+            ),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        cfg = settings.TULIP
+        ready, checks = readiness(cfg)
+        body = {
+            "status": "ready" if ready else "not_ready",
+            "region": cfg.aws_region,
+            "regionRole": cfg.region_role,
+            "leaderRegion": cfg.feature_flags.force_leader or cfg.leader_region,
+            "checks": checks,
+            "shards": selectors.shard_leases(cfg) if checks["dynamodb"]["ok"] else [],
+        }
+        return Response(body, status=200 if ready else 503)

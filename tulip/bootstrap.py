@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 
 from matching.faults import CrashPlan
-from matching.loop import MatcherLoop
+from matching.loop import LeaseSettings, MatcherLoop
 from matching.queue import EventsQueue
 from matching.services import ShardMatcher
 from matching.storage import MatcherStorage
@@ -48,14 +48,20 @@ def build_matcher_loop() -> MatcherLoop:
     cfg: Config = settings.TULIP
     store = MatcherStorage(cfg)
     listener = RealtimeFanout(cfg)
-    leader = f"{socket.gethostname()}:{os.getpid()}"
+    holder = f"{socket.gethostname()}:{os.getpid()}"
     fault = None
     crash_spec = os.environ.get("TULIP_MATCHER_CRASH", "")
     if crash_spec:
         if cfg.environment == "production":
             raise RuntimeError("TULIP_MATCHER_CRASH is a test-only fault and refused in production")
         fault = CrashPlan(crash_spec).reached
-    matchers = {symbol: ShardMatcher(cfg, symbol, store, leader, listener, fault)
-                for symbol in cfg.symbols}
-    return MatcherLoop(matchers, EventsQueue(cfg), fault=fault,
-                       per_message=cfg.matcher_commit == "per_message")
+
+    def make_matcher(symbol: str) -> ShardMatcher:
+        return ShardMatcher(cfg, symbol, store, listener, fault)
+
+    def make_queue(symbol: str) -> EventsQueue:
+        return EventsQueue(cfg, symbol)
+
+    return MatcherLoop(cfg.symbols, store, holder, make_matcher, make_queue,
+                       LeaseSettings(cfg.matcher_lease_ttl_s, cfg.matcher_max_shards),
+                       fault=fault, per_message=cfg.matcher_commit == "per_message")

@@ -18,6 +18,7 @@ ENVIRONMENTS = ("local", "test", "production")
 REGION_ROLES = ("leader", "follower")
 MATCHERS = ("simfill", "book")
 SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9]{0,11}$")
+SYMBOL_PLACEHOLDER = "{symbol}"
 AWS_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 AWS_ZONE_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 # Flags that exist to break things on purpose; a production process refuses to start with them on.
@@ -81,6 +82,8 @@ class Config:
     log_level: str
     sweeper_interval_s: float
     sweeper_min_age_s: float
+    matcher_lease_ttl_s: float = 5.0
+    matcher_max_shards: int = 1000
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -90,6 +93,12 @@ class Config:
     @property
     def default_symbol(self) -> str:
         return self.symbols[0]
+
+    def events_queue_url(self, symbol: str) -> str:
+        """The symbol's own events FIFO queue: EVENTS_FIFO_URL names one queue per symbol through
+        its `{symbol}` placeholder, so a shard's messages reach only the process holding it
+        (docs/architecture.md, "Routing")."""
+        return self.events_fifo_url.replace(SYMBOL_PLACEHOLDER, symbol)
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -278,6 +287,14 @@ def _allowed_hosts(env: Mapping[str, str], production: bool) -> tuple[str, ...]:
     return allowed_hosts
 
 
+def _events_fifo_url(env: Mapping[str, str], production: bool) -> str:
+    url = _url(env, "EVENTS_FIFO_URL", ("http", "https"), production) or ""
+    if url and SYMBOL_PLACEHOLDER not in url:
+        raise ConfigError("EVENTS_FIFO_URL", f"must name one queue per symbol with "
+                                             f"{SYMBOL_PLACEHOLDER}, got {url!r}")
+    return url
+
+
 def _log_level(env: Mapping[str, str]) -> str:
     log_level = env.get("LOG_LEVEL", "INFO").strip().upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -302,7 +319,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         allowed_hosts=_allowed_hosts(env, production),
         orders_table=_name(env, "ORDERS_TABLE", "tulip-orders", production),
         trades_table=_name(env, "TRADES_TABLE", "tulip-trades", production),
-        events_fifo_url=_url(env, "EVENTS_FIFO_URL", ("http", "https"), production) or "",
+        events_fifo_url=_events_fifo_url(env, production),
         events_dlq_url=_url(env, "EVENTS_DLQ_URL", ("http", "https"), False) or "",
         celery_queue_url=_url(env, "CELERY_QUEUE_URL", ("http", "https"), False) or "",
         matching_control_queue_url=_url(env, "MATCHING_CONTROL_QUEUE_URL", ("http", "https"),
@@ -330,4 +347,6 @@ def load_config(env: Mapping[str, str]) -> Config:
         log_level=_log_level(env),
         sweeper_interval_s=_int(env, "SWEEPER_INTERVAL_S", 5, 1, 3600),
         sweeper_min_age_s=_int(env, "SWEEPER_MIN_AGE_S", 5, 1, 3600),
+        matcher_lease_ttl_s=_int(env, "MATCHER_LEASE_TTL_S", 5, 2, 300),
+        matcher_max_shards=_int(env, "MATCHER_MAX_SHARDS", 1000, 1, 100_000),
     )

@@ -16,7 +16,7 @@ def send(cfg: Config, message: wire.Message) -> bool:
     the sweeper re-sends what did not make it (crash window between commit and send)."""
     try:
         aws.client("sqs", cfg).send_message(
-            QueueUrl=cfg.events_fifo_url,
+            QueueUrl=cfg.events_queue_url(message.symbol),
             MessageBody=wire.encode(message),
             MessageGroupId=wire.group_id(message.symbol),
             MessageDeduplicationId=wire.dedupe_id(message),

@@ -17,15 +17,15 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import replace
-from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from tulip.config import AWS_REGION_RE, MAX_INJECTED_LATENCY_MS, Config, FeatureFlags
+from tulip.middleware import PassThroughMiddleware
 
 log = logging.getLogger("tulip.flags")
 
@@ -93,19 +93,10 @@ def invalidate() -> None:
         _cache.clear()
 
 
-class InjectLatencyMiddleware:
+class InjectLatencyMiddleware(PassThroughMiddleware):
     """Delays every request by injectLatencyMs. Sync or async as the chain it sits in (see
     tulip.middleware): in async mode the delay is an ``asyncio.sleep`` and the flags come from the
     per-process cache, the database being read on a thread only when the cache has expired."""
-
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         if self.is_async:

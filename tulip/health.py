@@ -34,8 +34,9 @@ def readiness(cfg: Config) -> tuple[bool, dict[str, Any]]:
     def sqs() -> None:
         if not cfg.events_fifo_url:
             raise RuntimeError("EVENTS_FIFO_URL not configured")
-        aws.client("sqs", cfg, "probe").get_queue_attributes(
-            QueueUrl=cfg.events_fifo_url, AttributeNames=["QueueArn"])
+        for symbol in cfg.symbols:  # every symbol's own queue: a missing one is not ready
+            aws.client("sqs", cfg, "probe").get_queue_attributes(
+                QueueUrl=cfg.events_queue_url(symbol), AttributeNames=["QueueArn"])
 
     def redis_probe() -> None:
         redis.Redis.from_url(cfg.redis_url, socket_timeout=1, socket_connect_timeout=1).ping()

@@ -29,7 +29,7 @@ class MatcherStep(bootsteps.StartStopStep):
         # Stop receiving as soon as the shutdown begins, not after Celery's consumer has closed.
         worker_shutting_down.connect(self._stop_receiving, weak=False)
         self.loop.start()
-        log.info("matcher loop started", extra={"symbols": list(self.loop.matchers)})
+        log.info("matcher loop started", extra={"holder": self.loop.holder, "shards": self.loop.held})
 
     def _stop_receiving(self, **_: Any) -> None:
         if self.loop is not None:

@@ -28,6 +28,18 @@ MATCHER_MESSAGES = Counter(f"{NAMESPACE}_matcher_messages_total", "Messages appl
                            ["symbol", "kind"])
 POISON_MESSAGES = Counter(f"{NAMESPACE}_poison_messages_total",
                           "Unparseable or unknown-schema messages seen by the matcher", ["symbol"])
+# Shard leases (docs/architecture.md, "Shard leases"). "liveall": one sample per live matcher
+# process (a pid label), so /metrics shows which process holds how many shards.
+MATCHER_SHARDS_HELD = Gauge(f"{NAMESPACE}_matcher_shards_held", "Shards this matcher process holds",
+                            multiprocess_mode="liveall")
+LEASE_RENEW_FAILURES = Counter(f"{NAMESPACE}_lease_renew_failures_total",
+                               "Lease renewals refused (another process took the shard)", ["symbol"])
+TAKEOVERS = Counter(f"{NAMESPACE}_shard_takeovers_total",
+                    "Shards taken from another process whose lease ran out", ["symbol"])
+TAKEOVER_SECONDS = Histogram(
+    f"{NAMESPACE}_shard_takeover_seconds",
+    "From the previous holder's last renewal to this process taking the shard",
+    buckets=(0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0))
 
 
 def observe_request(method: str, status: int, seconds: float) -> None:

@@ -13,7 +13,8 @@ entry the order with its idempotency record):
                  IDEMP#<IK>            IdempotencyItem (TTL expiresAt, >= 72 h)
   trades table   TRADE#<tradeId>       TradeItem
                  EVENTS#<symbol>/<lastSeq:020d>  EventPageItem (a commit's market events)
-                 SHARD#<symbol>        ShardItem (the sequencer: lastSeq, epoch; fencing)
+                 SHARD#<symbol>        ShardItem (the sequencer: lastSeq, epoch; fencing; lease)
+                 MATCHERS/<processId>  MatcherItem (live matcher processes)
 Pure declarations plus `bind`, which points the models at the configured tables and endpoint.
 """
 
@@ -254,8 +255,12 @@ class EventPageItem(Model):
 
 
 class ShardItem(Model):
-    """The shard's sequencer record. Every commit to the shard's ledger (the matcher's batches,
-    ops' Reconciled events) is conditioned on `epoch` and `lastSeq` here: fencing."""
+    """The shard's sequencer record and its lease. Every commit to the shard's ledger (the
+    matcher's batches, ops' Reconciled events) is conditioned on `epoch` and `lastSeq` here:
+    fencing. A matcher process holds the shard by a lease (`holder`, `leaseExpiresAt`, renewed by
+    a conditional write); taking the shard bumps `epoch`, so the previous holder's commits fail.
+    The expiry is the holder's own clock: it only tells others when to try a take; the epoch
+    condition decides who wins (docs/architecture.md, "Shard leases")."""
 
     PREFIX: ClassVar[str] = "SHARD#"
 
@@ -269,7 +274,9 @@ class ShardItem(Model):
     epoch = IntegerAttribute(default=0)
     # SQS SequenceNumber of the last applied message (a 20+ digit decimal string).
     last_sqs_seq = UnicodeAttribute(attr_name="lastSqsSeq", null=True)
-    leader = UnicodeAttribute(null=True)
+    holder = UnicodeAttribute(null=True)  # the matcher process holding the lease; absent: free
+    lease_expires_ms = IntegerAttribute(attr_name="leaseExpiresAt", null=True)  # epoch ms
+    taken_at = UnicodeAttribute(attr_name="takenAt", null=True)  # when this epoch began
     updated_at = UnicodeAttribute(attr_name="updatedAt", null=True)
 
     @classmethod
@@ -277,8 +284,28 @@ class ShardItem(Model):
         return cls.PREFIX + symbol
 
 
+class MatcherItem(Model):
+    """A live matcher process (membership): the fair share of shards each process aims for is
+    the shard count over the live members. Renewed with its leases; gone when it expires."""
+
+    PREFIX: ClassVar[str] = "MATCHERS"
+    # Every member under one partition: one Query lists them (a handful of processes).
+    PARTITION: ClassVar[str] = "MATCHERS"
+
+    class Meta:
+        table_name = "tulip-trades"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)  # the process id
+    holder = UnicodeAttribute()
+    expires_ms = IntegerAttribute(attr_name="expiresAt")  # epoch ms; the member is gone after it
+    started_at = UnicodeAttribute(attr_name="startedAt")
+    shards = UnicodeAttribute(null=True)  # comma-separated symbols held (for people, not logic)
+
+
 ORDERS_MODELS: Final[tuple[type[Model], ...]] = (OrderItem, IdempotencyItem)
-TRADES_MODELS: Final[tuple[type[Model], ...]] = (TradeItem, EventPageItem, ShardItem)
+TRADES_MODELS: Final[tuple[type[Model], ...]] = (TradeItem, EventPageItem, ShardItem,
+                                                  MatcherItem)
 MODELS: Final[tuple[type[Model], ...]] = ORDERS_MODELS + TRADES_MODELS
 
 

@@ -3,11 +3,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
-from tulip.views import HealthzView, ReadyzView
+from tulip.views import HealthzView
 
 urlpatterns = [
     path("healthz", HealthzView.as_view(), name="healthz"),
-    path("readyz", ReadyzView.as_view(), name="readyz"),
     path("api/schema", SpectacularAPIView.as_view(permission_classes=[AllowAny],
                                                   authentication_classes=[]), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny],

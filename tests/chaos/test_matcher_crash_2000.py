@@ -25,7 +25,7 @@ def test_random_kills_2000(tmp_path: Path) -> None:
 
     def kill(handle: StackHandle, index: int) -> None:
         if index in moments:
-            handle.stack.kill("matcher")
+            handle.stack.kill("matcher-1")
             handle.stack.start_matcher()
 
     run_with_crash(tmp_path, ORDERS, seed=2001, crash="", kill_during=kill)

@@ -46,22 +46,25 @@ def idempotency_items(stack: StackHandle, client_id: str, key: str) -> list[dict
 
 
 def drain_queue(stack: StackHandle, wait_s: float = 2.0) -> list[dict[str, Any]]:
-    """Every message now in the events queue (read and deleted): tests that use this run on a
-    stack without a matcher, so nothing else consumes the queue."""
+    """Every message now in the events queues (read and deleted): tests that use this run on a
+    stack without a matcher, so nothing else consumes the queues."""
     sqs = stack.boto("sqs")
-    url = stack.env["EVENTS_FIFO_URL"]
     found: list[dict[str, Any]] = []
     deadline = time.monotonic() + wait_s
     while True:
-        response = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                       VisibilityTimeout=30,
-                                       MessageSystemAttributeNames=["MessageGroupId"])
-        messages = response.get("Messages", [])
-        for message in messages:
-            body = json.loads(message["Body"])
-            body["_group"] = message["Attributes"]["MessageGroupId"]
-            found.append(body)
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        messages = []
+        for symbol in stack.symbols:
+            url = stack.queue_url(symbol)
+            response = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                           WaitTimeSeconds=0, VisibilityTimeout=30,
+                                           MessageSystemAttributeNames=["MessageGroupId"])
+            for message in response.get("Messages", []):
+                body = json.loads(message["Body"])
+                body["_group"] = message["Attributes"]["MessageGroupId"]
+                body["_queue"] = symbol
+                found.append(body)
+                messages.append(message)
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         if not messages:
             if time.monotonic() > deadline:
                 return found

@@ -30,6 +30,14 @@ class StackHandle:
     def boto(self, service: str) -> Any:
         return self.stack.boto(service)
 
+    @property
+    def symbols(self) -> list[str]:
+        return self.env["TULIP_SYMBOLS"].split(",")
+
+    def queue_url(self, symbol: str) -> str:
+        """The symbol's own events FIFO queue (one per shard)."""
+        return self.env["EVENTS_FIFO_URL"].replace("{symbol}", symbol)
+
     def token(self, username: str) -> str:
         return self.stack.token(username)
 
@@ -62,8 +70,12 @@ class StackHandle:
         self.stack.stop()
 
 
-def start_stack(state_dir: Path, with_worker: bool = True, **options: Any) -> StackHandle:
+def start_stack(state_dir: Path, with_worker: bool = True, supervise: bool = False,
+                **options: Any) -> StackHandle:
+    """A stack of real processes; `supervise` restarts children that die (as `make run` does)."""
     stack = LocalStack(StackOptions(state_dir=state_dir, environment="test",
                                     with_worker=with_worker, **options))
     stack.start()
+    if supervise:
+        stack.supervise()
     return StackHandle(stack)

@@ -26,6 +26,6 @@ def test_random_kill_then_restart(tmp_path: Path) -> None:
 
     def kill(handle: StackHandle, index: int) -> None:
         if index == when:
-            handle.stack.kill("matcher")
+            handle.stack.kill("matcher-1")
 
     run_with_crash(tmp_path, ORDERS, seed=11, crash="", kill_during=kill)

@@ -31,7 +31,7 @@ def test_restart_republishes_the_book_and_keeps_the_trade_chain(tmp_path: Path) 
         seq_before = shard_last_seq(handle, SYMBOL)
         assert last_trade < seq_before  # the resting bid came after the trade
 
-        handle.stack.stop_child("matcher")
+        handle.stack.stop_child("matcher-1")
         store = redis.Redis.from_url(handle.env["REDIS_URL"])
         key = f"{handle.env['REDIS_KEY_PREFIX']}:book:{SYMBOL}"
         store.delete(key)  # only this stack's own key (its prefix is unique)

@@ -71,7 +71,7 @@ def test_duplicate_deliveries_change_nothing(stack: StackHandle) -> None:
                 "clientId": order["clientId"], "symbol": "MC", "side": order["side"],
                 "qty": order["qty"], "price": order["price"], "timeInForce": "GTC",
                 "postOnly": False, "idempotencyKey": "x", "acceptedAt": order["acceptedAt"]}
-        sqs.send_message(QueueUrl=stack.env["EVENTS_FIFO_URL"], MessageBody=json.dumps(body),
+        sqs.send_message(QueueUrl=stack.queue_url("MC"), MessageBody=json.dumps(body),
                          MessageGroupId="market-MC", MessageDeduplicationId=uuid.uuid4().hex)
     # A marker order behind the duplicates: once it is matched, the duplicates were consumed.
     marker = alice.place("MC", "SELL", 1, "99.00")
@@ -111,9 +111,9 @@ def test_cancel_racing_a_fill_stays_consistent(stack: StackHandle) -> None:
 
 def test_poison_message_is_dead_lettered_and_the_group_flows_on(stack: StackHandle) -> None:
     sqs = stack.boto("sqs")
-    sqs.send_message(QueueUrl=stack.env["EVENTS_FIFO_URL"], MessageBody="{definitely not json",
+    sqs.send_message(QueueUrl=stack.queue_url("ME"), MessageBody="{definitely not json",
                      MessageGroupId="market-ME", MessageDeduplicationId=uuid.uuid4().hex)
-    sqs.send_message(QueueUrl=stack.env["EVENTS_FIFO_URL"],
+    sqs.send_message(QueueUrl=stack.queue_url("ME"),
                      MessageBody=json.dumps({"schemaVersion": 99, "type": "OrderAccepted"}),
                      MessageGroupId="market-ME", MessageDeduplicationId=uuid.uuid4().hex)
     after = Trader(stack).place("ME", "BUY", 1, "1.00")
@@ -140,8 +140,8 @@ def test_restart_rebuilds_the_same_book(stack: StackHandle) -> None:
     wait_until_matched(stack, [p["orderId"] for p in placed])
     partial = Trader(stack).place("MF", "SELL", 4, "9.00")  # leaves the 9.00 bid level partial
     wait_until_matched(stack, [partial["orderId"]])
-    log_path = stack.stack.children["matcher"].log_path
-    stack.stack.stop_child("matcher")
+    log_path = stack.stack.children["matcher-1"].log_path
+    stack.stack.stop_child("matcher-1")
     stack.stack.start_matcher()
     lines = [json.loads(line) for line in log_path.read_text().splitlines()
              if line.startswith("{") and '"stateHash"' in line and '"MF"' in line]

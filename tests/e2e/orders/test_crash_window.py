@@ -16,7 +16,7 @@ def test_lost_send_is_repaired_by_the_sweeper_exactly_once(tmp_path: Path) -> No
     handle = start_stack(
         tmp_path / "stack", with_worker=True, with_matcher=False,  # nothing consumes the queue
         extra_env={"SWEEPER_INTERVAL_S": "1", "SWEEPER_MIN_AGE_S": "1"},
-        component_env={"http": {"EVENTS_FIFO_URL": "http://127.0.0.1:1/000000000000/gone.fifo"}},
+        component_env={"http": {"EVENTS_FIFO_URL": "http://127.0.0.1:1/000000000000/gone-{symbol}.fifo"}},
     )
     try:
         _, token = new_client(handle)

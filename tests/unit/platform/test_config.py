@@ -18,7 +18,7 @@ PRODUCTION = {
     "DJANGO_ALLOWED_HOSTS": "api.example.com",
     "ORDERS_TABLE": "orders",
     "TRADES_TABLE": "trades",
-    "EVENTS_FIFO_URL": "https://sqs.us-east-1.amazonaws.com/123/tulip-events.fifo",
+    "EVENTS_FIFO_URL": "https://sqs.us-east-1.amazonaws.com/123/tulip-events-{symbol}.fifo",
     "COGNITO_USER_POOL_ID": "us-east-1_AbC123",
     "COGNITO_APP_CLIENT_ID": "client123",
     "REDIS_URL": "rediss://cache.example.com:6379/0",
@@ -82,6 +82,10 @@ def test_feature_flags_parse() -> None:
         ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"AVAILABILITY_ZONE": "us-east-1"}, "AVAILABILITY_ZONE"),
+        # One queue per symbol (docs/architecture.md, "Routing"): a single queue is refused.
+        ({"EVENTS_FIFO_URL": "http://127.0.0.1:1/000000000000/events.fifo"}, "EVENTS_FIFO_URL"),
+        ({"MATCHER_LEASE_TTL_S": "1"}, "MATCHER_LEASE_TTL_S"),
+        ({"MATCHER_MAX_SHARDS": "0"}, "MATCHER_MAX_SHARDS"),
         ({"AVAILABILITY_ZONE": "us-west-2a"}, "AVAILABILITY_ZONE"),  # not a zone of us-east-1
     ],
 )

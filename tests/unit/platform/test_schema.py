@@ -10,6 +10,7 @@ from tulip import event_pages, schema
 from tulip.schema import (
     EventPageItem,
     IdempotencyItem,
+    MatcherItem,
     ItemCodec,
     OrderItem,
     ShardItem,
@@ -50,7 +51,7 @@ def test_the_codec_refuses_what_the_schema_does_not_hold() -> None:
 def test_tables_hold_every_key_and_index_their_models_declare() -> None:
     orders, trades = schema.TABLES
     assert orders.models == (OrderItem, IdempotencyItem)
-    assert trades.models == (TradeItem, EventPageItem, ShardItem)
+    assert trades.models == (TradeItem, EventPageItem, ShardItem, MatcherItem)
     assert orders.ttl_attribute == "expiresAt" and trades.ttl_attribute is None
     request = schema.create_table_request(trades, "t")
     assert {i["IndexName"] for i in request["GlobalSecondaryIndexes"]} == {
