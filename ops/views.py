@@ -30,7 +30,8 @@ _check = inline_serializer(
      "error": serializers.CharField(required=False)},
 )
 _shard = inline_serializer(
-    "ShardLease", many=True, fields={"symbol": serializers.CharField(), "holder": serializers.CharField(allow_null=True),
+    "ShardLease", many=True, fields={
+        "symbol": serializers.CharField(), "holder": serializers.CharField(allow_null=True),
      "epoch": serializers.IntegerField(), "lastSeq": serializers.IntegerField(),
      "takenAt": serializers.CharField(allow_null=True),
      "leaseAgeMs": serializers.IntegerField(allow_null=True,

@@ -10,8 +10,8 @@ from tulip import event_pages, schema
 from tulip.schema import (
     EventPageItem,
     IdempotencyItem,
-    MatcherItem,
     ItemCodec,
+    MatcherItem,
     OrderItem,
     ShardItem,
     TradeItem,
