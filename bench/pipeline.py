@@ -11,15 +11,22 @@ Two measurements per configuration, each on a fresh stack:
   shared: one run of a configuration can be a third slower than the next).
 - live: orders submitted at a steady rate with the matcher running; submit->fill latency from the
   stored timestamps (acceptedAt of the taker -> the trade's commit ts; one machine, one clock).
-Prints a table; figures go to docs/benchmarks.md with this command.
+- scale-out: 4 symbols drained by 1, 2 and 4 matcher processes that split the shards by lease
+  (the processes are frozen with SIGSTOP while the queues fill, then all woken at once), and
+  the takeover time after kill -9 of one of two processes under a steady flow: from the kill to
+  the new holder's take (lease expiry + a keeper tick) and to its first commit.
+Prints tables; figures go to docs/benchmarks.md with this command.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import statistics
 import tempfile
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -190,6 +197,131 @@ def _drain_table(orders: int, repeat: int) -> None:
 
 
 
+def _wait_split(handle: StackHandle, processes: int, timeout: float = 60.0) -> None:
+    """Until the shards are spread over the processes as the fair share says."""
+    symbols = len(handle.symbols)
+    share = -(-symbols // processes)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        held: dict[str, int] = {}
+        for row in handle.stack.shard_holders():
+            held[row["process"]] = held.get(row["process"], 0) + 1
+        if "" not in held and len(held) == min(processes, symbols) and max(held.values()) <= share:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"the shards did not split over {processes} processes")
+
+
+def scale_out_drain(count: int, processes: int) -> dict[str, Any]:
+    """4 symbols, `processes` matcher processes holding them by lease; the queues fill while the
+    processes are frozen (SIGSTOP; a long lease TTL keeps the leases theirs meanwhile), then all
+    are woken at once and drain: msgs/s = orders / (last commit - wake-up)."""
+    symbols = [f"S{i}" for i in range(4)]
+    with tempfile.TemporaryDirectory() as tmp:
+        handle = start_stack(Path(tmp) / "stack", symbols=",".join(symbols), matchers=processes,
+                             extra_env={"MATCHER_LEASE_TTL_S": "300",
+                                        "SWEEPER_MIN_AGE_S": "3600"})
+        try:
+            handle.stack.stop_child("projector")  # not on the submit->fill path (drain rows)
+            _wait_split(handle, processes)
+            groups = [handle.stack.children[name].process.pid
+                      for name in handle.stack.matcher_names]
+            for pid in groups:
+                os.killpg(pid, signal.SIGSTOP)
+            ids = _submit(handle, _flow(count, symbols), threads=16)
+            started_ms = time.time() * 1000
+            for pid in groups:
+                os.killpg(pid, signal.SIGCONT)
+            _wait_drained(handle, timeout=900)
+            wait_until_matched(handle, ids, timeout=60)
+            last_commit = max(_ms(o["updatedAt"]["S"]) for o in orders(handle).values())
+            return {"processes": processes, "symbols": len(symbols), "orders": count,
+                    "msgs_per_s": count / ((last_commit - started_ms) / 1000)}
+        finally:
+            handle.stop()
+
+
+def takeover(rate: float, seconds: float) -> dict[str, Any]:
+    """Two processes, 4 symbols, a steady flow; kill -9 the process holding the first symbol
+    and time, for each shard it held, the new holder's take and its first commit after the
+    kill. Default lease TTL (MATCHER_LEASE_TTL_S) and visibility timeout; no supervisor, so
+    the killed process stays dead and the survivor takes every shard."""
+    symbols = [f"T{i}" for i in range(4)]
+    with tempfile.TemporaryDirectory() as tmp:
+        handle = start_stack(Path(tmp) / "stack", symbols=",".join(symbols), matchers=2)
+        try:
+            _wait_split(handle, 2)
+            flowing = threading.Event()
+            flowing.set()
+            count = int(rate * seconds)
+
+            def feed() -> None:
+                traders = [Trader(handle, f"k{i}") for i in range(4)]
+                flow = _flow(count, symbols)
+                start = time.monotonic()
+                for index, (symbol, side, price, tif) in enumerate(flow):
+                    if not flowing.is_set():
+                        return
+                    time.sleep(max(0.0, start + index / rate - time.monotonic()))
+                    # makers and takers differ (no self-trade prevention)
+                    traders[index % 2 + (0 if side == "SELL" else 2)].place(
+                        symbol, side, 1, price, tif)
+
+            feeder = threading.Thread(target=feed, daemon=True)
+            feeder.start()
+            time.sleep(seconds / 3)
+            rows = handle.stack.shard_holders()
+            victim = next(r["process"] for r in rows if r["symbol"] == symbols[0])
+            lost = [r["symbol"] for r in rows if r["process"] == victim]
+            killed_ms = time.time() * 1000
+            handle.stack.kill(victim)
+            feeder.join()
+            flowing.clear()
+            ddb = handle.boto("dynamodb")
+            takes, resumes = [], []
+            for symbol in lost:
+                shard = next(r for r in handle.stack.shard_holders() if r["symbol"] == symbol)
+                assert shard["process"] != victim, f"{symbol} was never taken over"
+                item = ddb.get_item(TableName=handle.env["TRADES_TABLE"], ConsistentRead=True,
+                                    Key={"pk": {"S": f"SHARD#{symbol}"},
+                                         "sk": {"S": f"SHARD#{symbol}"}})["Item"]
+                takes.append(_ms(item["takenAt"]["S"]) - killed_ms)
+                after = [_ms(t["ts"]["S"]) for t in trades(handle, symbol)
+                         if _ms(t["ts"]["S"]) > killed_ms]
+                resumes.append(min(after) - killed_ms if after else float("nan"))
+            return {"take_s": max(takes) / 1000, "resume_s": max(resumes) / 1000,
+                    "shards_moved": len(lost)}
+        finally:
+            handle.stop()
+
+
+def _scale_out_tables(orders: int, repeat: int) -> None:
+    runs: dict[int, list[float]] = {}
+    for _ in range(repeat):
+        for processes in (1, 2, 4):
+            row = scale_out_drain(orders, processes)
+            runs.setdefault(processes, []).append(row["msgs_per_s"])
+            print(json.dumps(row), flush=True)
+    base = statistics.median(runs[1])
+    print(f"\n{repeat} rounds; medians. 4 symbols, group commit, {orders} orders per drain")
+    print("\n| matcher processes | msgs/s | ÷ 1 process (rounds) |")
+    print("|---:|---:|---:|")
+    for processes, rates in sorted(runs.items()):
+        ratios = "/".join(f"{r / b:.2f}" for r, b in zip(rates, runs[1], strict=True))
+        print(f"| {processes} | {statistics.median(rates):.1f} | "
+              f"{statistics.median(rates) / base:.2f}× ({ratios}) |")
+    moves = [takeover(rate=20.0, seconds=24.0) for _ in range(repeat)]
+    for move in moves:
+        print(json.dumps(move), flush=True)
+    print("\n| after kill -9 of 1 of 2 processes (default lease TTL) | median s | rounds |")
+    print("|---|---:|---|")
+    for key, label in (("take_s", "kill -> every lost shard taken"),
+                       ("resume_s", "kill -> every lost shard committing again")):
+        values = [m[key] for m in moves]
+        print(f"| {label} | {statistics.median(values):.1f} | "
+              f"{'/'.join(f'{v:.1f}' for v in values)} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline")
     parser.add_argument("--orders", type=int, default=600)
@@ -198,12 +330,18 @@ def main() -> None:
                              "(40/s is about what the accept path sustains on 2 cores, 10/s leaves "
                              "the box room)")
     parser.add_argument("--live-only", action="store_true", help="skip the drain rows")
+    parser.add_argument("--scale-out-only", action="store_true",
+                        help="only the matcher-process rows (1/2/4 processes, takeover time)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="rounds; each runs every configuration once, interleaved (the machine "
                              "is shared and noisy), and the table shows the medians")
     args = parser.parse_args()
+    if args.scale_out_only:
+        _scale_out_tables(args.orders, args.repeat)
+        return
     if not args.live_only:
         _drain_table(args.orders, args.repeat)
+        _scale_out_tables(args.orders, args.repeat)
     print("\n| symbols | live rate /s | orders | submit→fill p50 ms | p95 ms |")
     print("|---:|---:|---:|---:|---:|")
     for rate in args.rate:

@@ -525,7 +525,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    stack = LocalStack(StackOptions(http_port=args.port, matchers=args.matchers))
+    stack = LocalStack(StackOptions(http_port=args.port, matchers=args.matchers,
+                                    symbols=os.environ.get("TULIP_SYMBOLS") or "TULIP"))
 
     def say(message: str) -> None:
         print(f"[tulip] {message}", flush=True)

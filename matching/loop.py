@@ -9,7 +9,7 @@ per message) is off the critical path: one thread per shard with a bounded queue
 batches strictly in commit order, while SQS hands out the group's next batch as soon as the
 delete returns.
 
-The keeper (`MatcherLoop.tick`, every lease TTL / 5): renews the held leases, announces the
+The keeper (`MatcherLoop.tick`, every lease TTL / 5, at most 1 s): renews the held leases, announces the
 process as a live member, reads every shard and member, and carries out the lease plan
 (matching/leases.py): takes free or expired shards up to the fair share, asks workers above it to
 stop after their in-flight batch and then gives those leases back. A worker whose lease cannot be
@@ -38,7 +38,6 @@ from tulip.tracing import span
 
 log = logging.getLogger("matching.loop")
 
-LONG_POLL_S = 1  # short enough that a stop or a rebalance waits at most this, long enough not to spin
 ERROR_BACKOFF_S = 1.0
 # Committed batches waiting to be published, per symbol. Bounded: when publishing falls this far
 # behind, the matcher waits for it (backpressure) rather than buffering without limit or dropping
@@ -97,10 +96,15 @@ class OrderedPublisher:
 class LeaseSettings:
     ttl_s: float  # a lease not renewed for this long may be taken by another process
     max_shards: int  # the cap on shards one process holds (MATCHER_MAX_SHARDS)
+    # A worker's long poll (MATCHER_RECEIVE_WAIT_S): what a stop or a rebalance waits for at
+    # most; on AWS each empty poll of an idle queue is a billed request (docs/architecture.md).
+    receive_wait_s: int = 1
 
     @property
     def tick_s(self) -> float:
-        return self.ttl_s / 5  # renew well before expiry: four missed ticks still keep the lease
+        # Renew well before expiry (four missed ticks still keep the lease), and look for free
+        # shards and newcomers at least every second, however long the TTL.
+        return min(self.ttl_s / 5, 1.0)
 
 
 class ShardWorker:
@@ -170,7 +174,7 @@ class ShardWorker:
 
     def cycle(self) -> int:
         started = time.perf_counter()
-        received = self.events.receive(LONG_POLL_S)
+        received = self.events.receive(self.loop.lease.receive_wait_s)
         if not received or self.lost.is_set():
             return 0  # a lost shard's messages stay with SQS, for the new holder
         receive_s = time.perf_counter() - started

@@ -63,5 +63,6 @@ def build_matcher_loop() -> MatcherLoop:
         return EventsQueue(cfg, symbol)
 
     return MatcherLoop(cfg.symbols, store, holder, make_matcher, make_queue,
-                       LeaseSettings(cfg.matcher_lease_ttl_s, cfg.matcher_max_shards),
+                       LeaseSettings(cfg.matcher_lease_ttl_s, cfg.matcher_max_shards,
+                                     cfg.matcher_receive_wait_s),
                        fault=fault, per_message=cfg.matcher_commit == "per_message")

@@ -84,6 +84,7 @@ class Config:
     sweeper_min_age_s: float
     matcher_lease_ttl_s: float = 5.0
     matcher_max_shards: int = 1000
+    matcher_receive_wait_s: int = 1
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -349,4 +350,5 @@ def load_config(env: Mapping[str, str]) -> Config:
         sweeper_min_age_s=_int(env, "SWEEPER_MIN_AGE_S", 5, 1, 3600),
         matcher_lease_ttl_s=_int(env, "MATCHER_LEASE_TTL_S", 5, 2, 300),
         matcher_max_shards=_int(env, "MATCHER_MAX_SHARDS", 1000, 1, 100_000),
+        matcher_receive_wait_s=_int(env, "MATCHER_RECEIVE_WAIT_S", 1, 1, 20),
     )

@@ -124,3 +124,63 @@ def test_devtoken_refuses_real_aws(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "refusing" in result.stderr
     assert result.stdout == ""
+
+
+def _read_until(launcher: subprocess.Popen[str], marker: str, output: list[str],
+                timeout: float) -> None:
+    assert launcher.stdout is not None
+    deadline = time.monotonic() + timeout
+    for line in launcher.stdout:
+        output.append(line)
+        if marker in line:
+            return
+        if time.monotonic() > deadline:
+            break
+    raise AssertionError(f"{marker!r} not seen:\n{''.join(output)}")
+
+
+def test_launcher_restarts_a_dead_child_and_stops_when_moto_dies(tmp_path: Path) -> None:
+    """`make run` supervises as an orchestrator would: kill -9 of a matcher process or of the
+    API server is followed by a restart (with a backoff, printed), the rest keeps serving, and
+    the killed matcher's shard is held again; the moto server holds the stack's state, so its
+    death stops the stack with one line saying why."""
+    port = free_port()
+    env = dict(os.environ, TULIP_STATE_DIR=str(tmp_path), PYTHONUNBUFFERED="1",
+               TULIP_SYMBOLS="SUPA,SUPB", MATCHER_LEASE_TTL_S="2")
+    launcher = subprocess.Popen([sys.executable, "-m", "devstack", "--port", str(port),
+                                 "--json", "--matchers", "2"], cwd=REPO, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    try:
+        _read_until(launcher, "Ctrl-C stops everything", output, 180)
+        text = "".join(output)
+        summary = json.loads(next(line for line in output if line.startswith("{")))
+        pids: dict[str, int] = summary["pids"]
+        assert {"matcher-1", "matcher-2"} <= set(pids), pids
+        assert "Shards (2 matcher process(es)" in text and "SUPA" in text, text
+        for victim in ("matcher-1", "http"):
+            os.kill(pids[victim], signal.SIGKILL)
+            _read_until(launcher, f"{victim} restarted", output, 60)
+        assert "matcher-1 exited (-9); restarting in 1s" in "".join(output)
+        deadline = time.monotonic() + 60
+        shards: list[dict[str, object]] = []
+        while time.monotonic() < deadline:
+            try:
+                shards = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()["shards"]
+                if all(s["holder"] for s in shards):
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        assert [s["symbol"] for s in shards] == ["SUPA", "SUPB"] and all(
+            s["holder"] for s in shards), shards
+        os.kill(pids["moto"], signal.SIGKILL)
+        rest, _ = launcher.communicate(timeout=60)
+        output.append(rest)
+        assert launcher.returncode == 1, "".join(output)
+        assert "moto exited (-9); it holds the stack's state, so the stack stops" in rest
+        assert "stopped." in rest
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait()
