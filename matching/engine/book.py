@@ -304,25 +304,15 @@ class BookEngine:
             opp_lvls = self._bid_lvls
             opp_ladder = self._bid_ladder
         lim = -key  # the limit in the opposite side's key space
-        oid = cmd.order_id
-        cid = cmd.client_id
-        side = cmd.side
-        price = cmd.price
         qty = cmd.qty
-        symbol = self.symbol
-        ts = cmd.ts
-        seq = self._seq
         crosses = bool(opp_keys) and opp_keys[-1] >= lim
         if crosses and cmd.post_only:
-            self._seq = seq + 1
-            ev = new_cancelled(seq + 1, symbol, ts, oid, cid, "post_only", qty, 0)
-            return new_result((ev,), EMPTY_DELTA)
+            return self._refuse(cmd, "post_only")
         if not is_gtc and cmd.tif == "FOK" and self._fillable(cmd, opp_keys, opp_lvls, lim, stp, qty) < qty:
             # All-or-nothing is decided before any fill, so a refused FOK changes nothing.
-            self._seq = seq + 1
-            ev = new_cancelled(seq + 1, symbol, ts, oid, cid, "fok_unfilled", qty, 0)
-            return new_result((ev,), EMPTY_DELTA)
+            return self._refuse(cmd, "fok_unfilled")
         events: list[Event] = []
+        seq = self._seq
         remaining = qty
         # The opposite side's delta, gathered while matching: ``removed`` levels left the book (the
         # best ones, in order; the first ``depth`` of them, which were visible, are in ``left`` as
@@ -331,128 +321,34 @@ class BookEngine:
         removed = 0
         left: list[_Entry] | None = None
         partial = False
-        depth = self.depth
         stopped = False  # self-trade prevention cancelled the taker's remainder
         if crosses:
-            index = self._orders
-            # Bounded: each pass of the outer loop consumes or stops at one price level, and each
-            # pass of the inner loop removes one order (fill, tombstone or STP) or ends the taker.
-            while opp_keys:
-                k = opp_keys[-1]
-                if k < lim:
-                    break
+            depth = self.depth
+            # Bounded: each pass consumes the best level (which then leaves) or ends the taker in it.
+            while opp_keys and opp_keys[-1] >= lim:
                 level = opp_lvls[-1]
-                lp = level.price
-                orders = level.orders
-                h = level.head
-                count = level.count
                 qty_before = level.qty
-                while count:  # a live order exists at or after h while count > 0
-                    m = orders[h]
-                    if not m.live:
-                        h += 1  # tombstone of a cancelled order
-                        continue
-                    if m.client_id == cid:
-                        # Self-trade prevention: never trade a client with itself.
-                        if stp == "cancel_newest":
-                            stopped = True
-                            break
-                        h += 1
-                        m.live = False
-                        del index[m.order_id]
-                        count -= 1
-                        level.qty -= m.remaining
-                        seq += 1
-                        events.append(
-                            new_cancelled(
-                                seq,
-                                symbol,
-                                ts,
-                                m.order_id,
-                                m.client_id,
-                                "self_trade",
-                                m.remaining,
-                                m.qty - m.remaining,
-                            )
-                        )
-                        if stp == "cancel_both":
-                            stopped = True
-                            break
-                        continue
-                    mrem = m.remaining
-                    if mrem <= remaining:
-                        fill = mrem
-                        h += 1
-                        m.live = False
-                        m.remaining = 0
-                        del index[m.order_id]
-                        count -= 1
-                    else:
-                        fill = remaining
-                        m.remaining = mrem - fill
-                    remaining -= fill
-                    level.qty -= fill
-                    seq += 1
-                    events.append(
-                        new_trade(
-                            seq,
-                            symbol,
-                            ts,
-                            lp,
-                            fill,
-                            side,
-                            m.order_id,
-                            m.client_id,
-                            m.remaining,
-                            m.qty - m.remaining,
-                            oid,
-                            cid,
-                            remaining,
-                            qty - remaining,
-                        )
-                    )
-                    if not remaining:
-                        break
-                level.count = count
-                if not count:
-                    assert level.qty == 0, "empty level with quantity"
-                    opp_keys.pop()
-                    opp_lvls.pop()
-                    opp_ladder.drop(lp)
-                    if removed < depth:
-                        if left is None:
-                            left = [(level.boxed, 0, 0)]
-                        else:
-                            left.append((level.boxed, 0, 0))
-                    removed += 1
-                else:
+                seq, remaining, stopped = self._take_level(level, cmd, stp, events, seq, remaining)
+                if level.count:
                     partial = level.qty != qty_before
-                    if h > _HEAD_SLACK and h + h > len(orders):
-                        del orders[:h]  # amortised O(1): each order is cut once
-                        level.head = 0
+                    break  # the taker is filled or stopped with orders left here
+                opp_keys.pop()
+                opp_lvls.pop()
+                opp_ladder.drop(level.price)
+                if removed < depth:
+                    if left is None:
+                        left = [(level.boxed, 0, 0)]
                     else:
-                        level.head = h
+                        left.append((level.boxed, 0, 0))
+                removed += 1
                 if stopped or not remaining:
                     break
         # Simulated liquidity hook (SimFill); the real book has none.
         if remaining and not stopped and self._simulates:
             seq, remaining = self._simulate(cmd, events, seq, remaining)
         own: tuple[_Entry, ...] = ()
-        if remaining and not stopped and is_gtc:
-            own = self._rest(oid, cid, side, price, qty, remaining, key, is_buy)
-            seq += 1
-            events.append(
-                new_opened(seq, symbol, ts, oid, cid, side, price, qty, remaining, qty - remaining)
-            )
-        elif remaining:
-            seq += 1
-            reason: CancelReason
-            if stopped:
-                reason = "self_trade"
-            else:
-                assert cmd.tif == "IOC", "a FOK that passed its check must fill completely"
-                reason = "ioc_remainder"
-            events.append(new_cancelled(seq, symbol, ts, oid, cid, reason, remaining, qty - remaining))
+        if remaining:
+            own, seq = self._close_taker(cmd, key, is_buy, is_gtc, events, seq, remaining, stopped)
         self._seq = seq
         # L2 delta: opposite side (consumed levels) and own side (the resting level), if any.
         opp: tuple[_Entry, ...] = ()
@@ -468,6 +364,135 @@ class BookEngine:
         if is_buy:
             return new_result(out, new_delta(own, opp))  # type: ignore[arg-type]  # _Entry is Level
         return new_result(out, new_delta(opp, own))  # type: ignore[arg-type]
+
+    def _refuse(self, cmd: PlaceOrder, reason: CancelReason) -> CommandResult:
+        """Cancel the whole taker before it touches the book (post-only would cross, FOK is short)."""
+        seq = self._seq + 1
+        self._seq = seq
+        ev = new_cancelled(seq, self.symbol, cmd.ts, cmd.order_id, cmd.client_id, reason, cmd.qty, 0)
+        return new_result((ev,), EMPTY_DELTA)
+
+    def _take_level(
+        self, level: _Level, cmd: PlaceOrder, stp: StpMode, events: list[Event], seq: int, remaining: int
+    ) -> tuple[int, int, bool]:
+        """The taker's sweep of one price level, oldest order first; returns ``(seq, remaining, stopped)``.
+
+        Each resting order is filled at the level's price, or, if it is the taker's own client's,
+        handled by self-trade prevention; ``stopped`` says that ended the taker.  On return the
+        level's ``count``/``qty`` are right and ``head`` is past the consumed orders; a level left
+        with no live order (``count == 0``) is the caller's to drop.
+        """
+        oid = cmd.order_id
+        cid = cmd.client_id
+        side = cmd.side
+        qty = cmd.qty
+        ts = cmd.ts
+        symbol = self.symbol
+        index = self._orders
+        lp = level.price
+        orders = level.orders
+        h = level.head
+        count = level.count
+        stopped = False
+        # Bounded: each pass removes one order (fill, tombstone or STP) or ends the taker.
+        while count:  # a live order exists at or after h while count > 0
+            m = orders[h]
+            if not m.live:
+                h += 1  # tombstone of a cancelled order
+                continue
+            if m.client_id == cid:
+                # Self-trade prevention: never trade a client with itself.
+                if stp == "cancel_newest":
+                    stopped = True  # the taker's remainder is cancelled; the resting order stays
+                    break
+                h += 1
+                count -= 1
+                seq = self._cancel_self_trade(m, level, ts, seq, events)
+                if stp == "cancel_both":
+                    stopped = True
+                    break
+                continue  # cancel_oldest: the taker goes on to the next order
+            mrem = m.remaining
+            if mrem <= remaining:
+                fill = mrem
+                h += 1
+                m.live = False
+                m.remaining = 0
+                del index[m.order_id]
+                count -= 1
+            else:
+                fill = remaining
+                m.remaining = mrem - fill
+            remaining -= fill
+            level.qty -= fill
+            seq += 1
+            # At the resting order's price; each leg's remaining and filled as after this fill.
+            events.append(
+                new_trade(seq, symbol, ts, lp, fill, side, m.order_id, m.client_id, m.remaining,
+                          m.qty - m.remaining, oid, cid, remaining, qty - remaining)
+            )
+            if not remaining:
+                break
+        level.count = count
+        if not count:
+            assert level.qty == 0, "empty level with quantity"
+        elif h > _HEAD_SLACK and h + h > len(orders):
+            del orders[:h]  # amortised O(1): each order is cut once
+            level.head = 0
+        else:
+            level.head = h
+        return seq, remaining, stopped
+
+    def _cancel_self_trade(self, m: _Order, level: _Level, ts: int, seq: int, events: list[Event]) -> int:
+        """Self-trade prevention takes resting order ``m`` off ``level``; returns the event's seq.
+
+        The caller has already moved past ``m`` and counted it out of ``level.count``.
+        """
+        m.live = False
+        del self._orders[m.order_id]
+        rem = m.remaining
+        level.qty -= rem
+        seq += 1
+        ev = new_cancelled(seq, self.symbol, ts, m.order_id, m.client_id, "self_trade", rem, m.qty - rem)
+        events.append(ev)
+        return seq
+
+    def _close_taker(
+        self,
+        cmd: PlaceOrder,
+        key: int,
+        is_buy: bool,
+        is_gtc: bool,
+        events: list[Event],
+        seq: int,
+        remaining: int,
+        stopped: bool,
+    ) -> tuple[tuple[_Entry, ...], int]:
+        """The taker's unfilled ``remaining`` rests (GTC) or is cancelled; returns (own-side delta, seq).
+
+        Cancelled when self-trade prevention ``stopped`` the taker, or as an IOC's remainder (a FOK
+        that passed its check always fills completely).
+        """
+        oid = cmd.order_id
+        cid = cmd.client_id
+        qty = cmd.qty
+        seq += 1
+        if is_gtc and not stopped:
+            side = cmd.side
+            price = cmd.price
+            own = self._rest(oid, cid, side, price, qty, remaining, key, is_buy)
+            events.append(
+                new_opened(seq, self.symbol, cmd.ts, oid, cid, side, price, qty, remaining, qty - remaining)
+            )
+            return own, seq
+        reason: CancelReason
+        if stopped:
+            reason = "self_trade"
+        else:
+            assert cmd.tif == "IOC", "a FOK that passed its check must fill completely"
+            reason = "ioc_remainder"
+        events.append(new_cancelled(seq, self.symbol, cmd.ts, oid, cid, reason, remaining, qty - remaining))
+        return (), seq
 
     def _rest(
         self, oid: str, cid: str, side: Side, price: int, qty: int, rem: int, key: int, is_buy: bool

@@ -1,4 +1,4 @@
-"""One behaviour per test for every matching rule (spec §6, design §6)."""
+"""One behaviour per test for every matching rule (docs/rules.md, "Matching rules")."""
 
 from __future__ import annotations
 
