@@ -9,7 +9,7 @@ PYTEST := TULIP_ENV=test $(PY) -m pytest -p no:cacheprovider
 MYPY_TARGETS := tulip orders matching realtime ops devstack sdk/tulip_client
 
 .PHONY: help venv browser run test test-fast lint typecheck importlint test-deep test-chaos bench \
-        bench-engine bench-devstack bench-api bench-pipeline bench-ws engine-compiled clean
+        bench-engine bench-devstack bench-api bench-pipeline bench-ws bench-model engine-compiled clean
 
 help:
 	@echo "make run    - create .venv, install, start the local stack, print URLs and tokens"
@@ -63,7 +63,7 @@ $(VENV)/.bench-installed: $(STAMP) requirements-bench.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt -c constraints.txt
 	@touch $@
 
-bench: bench-engine bench-devstack bench-api bench-pipeline bench-ws
+bench: bench-engine bench-devstack bench-api bench-pipeline bench-ws bench-model
 
 bench-engine: $(VENV)/.bench-installed
 	# Rows (a') and (a'-py) need the mypyc build (they print "skipped" without a C compiler).
@@ -81,6 +81,10 @@ bench-pipeline: $(STAMP)
 
 bench-ws: $(STAMP)
 	TULIP_ENV=test $(PY) -m bench.ws
+
+# The scale-out model: a seeded simulation, no stack (stdlib only); see docs/benchmarks.md.
+bench-model: $(STAMP)
+	$(PY) -m bench.model
 
 engine-compiled: $(STAMP)
 	$(PY) -m bench.engine.build_mypyc
