@@ -25,8 +25,9 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 venv: $(STAMP)
 
 MATCHERS ?= 1
+REGIONS ?= us-east-1
 run: $(STAMP)
-	$(PY) -m devstack --matchers $(MATCHERS)
+	$(PY) -m devstack --matchers $(MATCHERS) --regions $(REGIONS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

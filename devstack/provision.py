@@ -62,10 +62,20 @@ def create_tables(ddb: Any, names: Names) -> None:
                 "Enabled": True, "AttributeName": spec.ttl_attribute})
 
 
+@dataclass(frozen=True, slots=True)
+class Queues:
+    """One region's queues; the events queue URL is the `{symbol}` template."""
+
+    events_fifo_url: str
+    events_dlq_url: str
+    tasks_queue_url: str
+    matching_control_queue_url: str
+
+
 def create_queues(sqs: Any, names: Names, symbols: tuple[str, ...],
-                  visibility_timeout_s: int = EVENTS_VISIBILITY_TIMEOUT_S) -> tuple[str, str, str, str]:
+                  visibility_timeout_s: int = EVENTS_VISIBILITY_TIMEOUT_S) -> Queues:
     """The events queue of every symbol (sharing one dead-letter queue), the tasks queue and the
-    matcher workers' control queue. Returns the events queue URL as the `{symbol}` template."""
+    matcher workers' control queue, in the client's region."""
     dlq_url = sqs.create_queue(
         QueueName=names.events_dlq,
         Attributes={"FifoQueue": "true", "MessageRetentionPeriod": "1209600"},
@@ -90,7 +100,7 @@ def create_queues(sqs: Any, names: Names, symbols: tuple[str, ...],
                                  Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
     control_url = sqs.create_queue(QueueName=names.matching_control_queue,
                                    Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
-    return events_url, dlq_url, tasks_url, control_url
+    return Queues(events_url, dlq_url, tasks_url, control_url)
 
 
 def create_user_pool(cognito: Any, names: Names) -> tuple[str, str]:
@@ -136,11 +146,9 @@ def access_token(cognito: Any, pool_id: str, client_id: str, username: str,
     return token
 
 
-def provision(ddb: Any, sqs: Any, cognito: Any, s3: Any, names: Names, symbols: tuple[str, ...],
-              visibility_timeout_s: int = EVENTS_VISIBILITY_TIMEOUT_S) -> Provisioned:
-    create_tables(ddb, names)
-    events_url, dlq_url, tasks_url, control_url = create_queues(sqs, names, symbols,
-                                                                visibility_timeout_s)
-    pool_id, client_id = create_user_pool(cognito, names)
-    s3.create_bucket(Bucket=names.reports_bucket)
-    return Provisioned(events_url, dlq_url, tasks_url, control_url, pool_id, client_id)
+def put_leader(ddb: Any, names: Names, region: str) -> None:
+    """The leadership record every region starts with: `region` leads under term 1."""
+    ddb.put_item(TableName=names.trades_table, Item={
+        **schema.raw_key(schema.LeaderItem.key()), "leaderRegion": {"S": region},
+        "term": {"N": "1"}, "since": {"S": "start"}, "reason": {"S": "configuration"}},
+        ConditionExpression="attribute_not_exists(pk)")

@@ -19,7 +19,7 @@ import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from tulip.schema import MatcherItem, ShardItem
+from tulip.schema import MatcherItem, ShardItem, epoch_term
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,25 +39,35 @@ def fair_share(shards: int, live: int, cap: int) -> int:
     return min(cap, math.ceil(shards / live))
 
 
-def is_free(shard: ShardItem, me: str, now_ms: int) -> bool:
-    """No holder, or a holder whose lease has run out (by this clock). Our own name on a shard we
-    do not hold (a lease this process let go of but not yet released) counts as free too."""
-    return (shard.holder is None or shard.holder == me
+def is_free(shard: ShardItem, me: str, now_ms: int, term: int) -> bool:
+    """No holder, a holder whose lease has run out (by this clock), or a holder from an older
+    leadership term (a region that led before a failover: its leases end with its term). Our own
+    name on a shard we do not hold (a lease this process let go of but not yet released) counts
+    as free too. A shard already taken under a NEWER term is never ours: this process's view of
+    the leadership is stale."""
+    shard_term = epoch_term(shard.epoch or 0)
+    if shard_term > term:
+        return False
+    return (shard.holder is None or shard.holder == me or shard_term < term
             or (shard.lease_expires_ms or 0) <= now_ms)
 
 
 def plan(me: str, shards: Mapping[str, ShardItem], members: Iterable[MatcherItem],
-         held: Iterable[str], now_ms: int, cap: int, rng: random.Random) -> LeasePlan:
-    """What to take and what to give back, from one consistent-enough view."""
+         held: Iterable[str], now_ms: int, cap: int, rng: random.Random,
+         term: int = 1, leads: bool = True) -> LeasePlan:
+    """What to take and what to give back, from one consistent-enough view. A process of a region
+    that does not lead holds nothing (docs/architecture.md, "Regions")."""
     held_now = sorted(held)
     live = len(live_holders(members, me, now_ms))
+    if not leads:
+        return LeasePlan((), tuple(held_now), 0, live)
     target = fair_share(len(shards), live, cap)
     if len(held_now) > target:
         # Give back the newest-named extras; the others' work continues undisturbed.
         return LeasePlan((), tuple(held_now[target:]), target, live)
     wanted = target - len(held_now)
     free = [s for symbol, s in sorted(shards.items())
-            if symbol not in held_now and is_free(s, me, now_ms)]
+            if symbol not in held_now and is_free(s, me, now_ms, term)]
     # Never-held shards first (nobody to fence), then expired ones; shuffled within each so
     # processes starting together do not all race for the same shard.
     unheld = [s for s in free if s.holder is None]

@@ -33,6 +33,7 @@ from matching.storage import MatcherStorage
 from tulip import logs, metrics
 from tulip.clock import now_iso
 from tulip.heap import freeze_startup_heap
+from tulip.regions import Leadership
 from tulip.schema import MatcherItem, ShardItem
 from tulip.tracing import span
 
@@ -207,6 +208,7 @@ class MatcherLoop:
     def __init__(self, symbols: Sequence[str], store: MatcherStorage, holder: str,
                  make_matcher: Callable[[str], ShardMatcher],
                  make_queue: Callable[[str], EventsQueue], lease: LeaseSettings,
+                 leadership: Callable[[], Leadership],
                  fault: Callable[[str], None] | None = None, per_message: bool = False) -> None:
         self.symbols = tuple(symbols)
         self.store = store
@@ -214,6 +216,9 @@ class MatcherLoop:
         self.make_matcher = make_matcher
         self.make_queue = make_queue
         self.lease = lease
+        # Whether this process's region leads, and under which term (tulip.regions): only the
+        # leader region holds shards; a new term's takes fence every older holder.
+        self.leadership = leadership
         self.fault = fault
         # per_message: one commit per message, the baseline group commit is measured against.
         self.per_message = per_message
@@ -266,21 +271,24 @@ class MatcherLoop:
         now_ms = int(time.time() * 1000)
         expires_ms = now_ms + int(self.lease.ttl_s * 1000)
         self._renew(now_ms, expires_ms)
+        leadership = self.leadership()
         self.store.heartbeat(MatcherItem(
-            holder=self.holder, sk=self.holder, expires_ms=expires_ms,
+            holder=self.holder, sk=self.holder, expires_ms=expires_ms, region=leadership.region,
             started_at=self.started_at, shards=",".join(self.held) or None))
         shards = self.store.read_shards(self.symbols)
-        lease_plan = leases.plan(self.holder, shards, self.store.members(), self.held, now_ms,
-                                 self.lease.max_shards, self.rng)
+        members = [m for m in self.store.members() if m.region == leadership.region]
+        lease_plan = leases.plan(self.holder, shards, members, self.held, now_ms,
+                                 self.lease.max_shards, self.rng, leadership.term,
+                                 leadership.leads)
         for symbol in lease_plan.release:
-            log.info("giving a shard back (rebalance)", extra={"symbol": symbol,
-                                                              "target": lease_plan.target})
+            log.info("giving a shard back", extra={"symbol": symbol, "target": lease_plan.target,
+                                                   "leads": leadership.leads})
             self.workers[symbol].request_stop()
         for shard in lease_plan.take:
             if self.stopping.is_set():
                 break
             if shard.pk.removeprefix(ShardItem.PREFIX) not in self.workers:  # not still ending
-                self._take(shard, expires_ms)
+                self._take(shard, leadership.term, expires_ms)
         metrics.MATCHER_SHARDS_HELD.set(len(self.held))
 
     def _renew(self, now_ms: int, expires_ms: int) -> None:
@@ -301,9 +309,9 @@ class MatcherLoop:
                 metrics.LEASE_RENEW_FAILURES.labels(symbol).inc()
                 worker.lose("lease not renewed: another process took the shard")
 
-    def _take(self, observed: ShardItem, expires_ms: int) -> None:
+    def _take(self, observed: ShardItem, term: int, expires_ms: int) -> None:
         symbol = observed.pk.removeprefix(ShardItem.PREFIX)
-        shard = self.store.take_shard(symbol, self.holder, observed.epoch, expires_ms, now_iso())
+        shard = self.store.take_shard(symbol, self.holder, observed, term, expires_ms, now_iso())
         if shard is None:
             return  # another process won this take
         previous = observed.holder

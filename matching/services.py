@@ -117,13 +117,13 @@ def _levels(levels: Sequence[tuple[int, int, int]]) -> list[list[Any]]:
     return [[from_ticks(price), qty, count] for price, qty, count in levels]
 
 
-def event_payload(event: Event) -> tuple[str, dict[str, Any]]:
+def event_payload(event: Event, epoch: int) -> tuple[str, dict[str, Any]]:
     """Engine event -> (type, payload) of the stored market event (docs/storage.md)."""
     if isinstance(event, TradeExecuted):
         buy, sell = ((event.taker_order_id, event.maker_order_id) if event.taker_side == "BUY"
                      else (event.maker_order_id, event.taker_order_id))
         return "TradeExecuted", {
-            "tradeId": trade_id(event.symbol, event.seq),
+            "tradeId": trade_id(event.symbol, epoch, event.seq),
             "price": from_ticks(event.price), "qty": event.qty, "takerSide": event.taker_side,
             "makerOrderId": event.maker_order_id, "makerClientId": event.maker_client_id,
             "makerRemaining": event.maker_remaining, "makerFilled": event.maker_filled,
@@ -212,7 +212,7 @@ class ShardMatcher:
         outcome = BatchOutcome()
         decoded: list[tuple[Received, wire.Message]] = []
         for received in batch:
-            if received.sqs_seq and received.sqs_seq <= self.last_sqs_seq:
+            if self._already_applied(received):
                 outcome.delete.append(received)  # committed before; the delete was lost
                 continue
             try:
@@ -261,6 +261,11 @@ class ShardMatcher:
         metrics.MATCHER_BATCHES.labels(self.symbol, "committed").inc()
         return outcome
 
+    def _already_applied(self, received: Received) -> bool:
+        """A redelivery of a message this shard has committed (its delete was lost): its SQS
+        SequenceNumber is at or below the shard's lastSqsSeq."""
+        return bool(received.sqs_seq) and received.sqs_seq <= self.last_sqs_seq
+
     def _command(self, message: wire.Message, states: dict[str, OrderItem],
                  ts: int) -> Command | None:
         if isinstance(message, wire.CancelRequested):
@@ -297,14 +302,14 @@ class ShardMatcher:
             updates[order_id] = earlier.merge(update) if earlier else update
 
         for index, event in enumerate(events):
-            kind, payload = event_payload(event)
+            kind, payload = event_payload(event, self.epoch)
             if index == len(events) - 1:
                 payload["l2"] = {"bids": _levels(delta.bids), "asks": _levels(delta.asks)}
             stored_events.append({"seq": event.seq, "symbol": self.symbol, "type": kind,
                                   "ts": now, "payload": payload})
             if isinstance(event, TradeExecuted):
                 puts.append(storage.trade_put(
-                    self.cfg, self.symbol, event.seq, event.price, event.qty, event.taker_side,
+                    self.cfg, self.symbol, self.epoch, event.seq, event.price, event.qty, event.taker_side,
                     (event.maker_order_id, event.maker_client_id),
                     (event.taker_order_id, event.taker_client_id), now))
                 notional = event.price * event.qty

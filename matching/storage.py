@@ -21,11 +21,14 @@ from tulip.schema import (
     CANCELLED,
     OPEN_STATES,
     RESTING_SORT_PREFIX,
+    TERM_EPOCHS,
+    EpochItem,
     ItemCodec,
     MatcherItem,
     OrderItem,
     ShardItem,
     TradeItem,
+    epoch_term,
     raw_key,
     trade_id,
 )
@@ -37,6 +40,7 @@ ORDER = ItemCodec(OrderItem)
 SHARD = ItemCodec(ShardItem)
 TRADE = ItemCodec(TradeItem)
 MEMBER = ItemCodec(MatcherItem)
+EPOCH = ItemCodec(EpochItem)
 _O = ORDER.names  # python name -> DynamoDB attribute name, for hand-written expressions
 _S = SHARD.names
 
@@ -66,38 +70,49 @@ class MatcherStorage:
         self.ddb = aws.client("dynamodb", cfg, profile="matcher")
 
     # ------------------------------------------------------------------ leases
-    def take_shard(self, symbol: str, holder: str, observed_epoch: int, expires_ms: int,
-                   now: str) -> ShardItem | None:
-        """Take the shard: epoch + 1, fencing every earlier holder (docs/architecture.md, "Shard
-        leases"). Conditioned on the epoch the caller observed, so of two processes racing for
-        the same shard exactly one wins; None for the loser."""
+    def take_shard(self, symbol: str, holder: str, observed: ShardItem, term: int,
+                   expires_ms: int, now: str) -> ShardItem | None:
+        """Take the shard: a new epoch fences every earlier holder (docs/architecture.md, "Shard
+        leases"). ONE transaction: the shard update, conditioned on the epoch the caller
+        observed (of two processes racing for the same shard exactly one wins; None for the
+        loser), and the new epoch's record (where it starts, what it continues: the shard's
+        canonical history across regions, tulip/epochs.py)."""
+        epoch = next_epoch(observed.epoch, term)
+        start_seq = observed.last_seq or 0
         names = {"#ep": _S["epoch"], "#ls": _S["last_seq"], "#lq": _S["last_sqs_seq"],
                  "#ho": _S["holder"], "#le": _S["lease_expires_ms"], "#ta": _S["taken_at"],
                  "#up": _S["updated_at"], "#sy": _S["symbol"]}
-        values = {":next": SHARD.value("epoch", observed_epoch + 1),
+        values = {":next": SHARD.value("epoch", epoch),
                   ":zero": SHARD.value("last_seq", 0), ":zeros": SHARD.value("last_sqs_seq", "0"),
                   ":holder": SHARD.value("holder", holder),
                   ":expires": SHARD.value("lease_expires_ms", expires_ms),
                   ":now": SHARD.value("taken_at", now), ":symbol": SHARD.value("symbol", symbol)}
-        if observed_epoch:
-            condition = "#ep = :observed"
-            values[":observed"] = SHARD.value("epoch", observed_epoch)
+        if observed.epoch:
+            condition = "#ep = :observed AND #ls = :start"
+            values[":observed"] = SHARD.value("epoch", observed.epoch)
+            values[":start"] = SHARD.value("last_seq", start_seq)
         else:  # never led: the item may not exist yet, or exist without an epoch (ops created it)
             condition = "attribute_not_exists(#ep) OR #ep = :zeroepoch"
             values[":zeroepoch"] = SHARD.value("epoch", 0)
+        record = EPOCH.item(
+            pk=EpochItem.key(symbol), sk=EpochItem.sort_key(epoch), epoch=epoch,
+            parent=observed.epoch or 0, start_seq=start_seq, region=self.cfg.aws_region,
+            holder=holder, taken_at=now)
         try:
-            result = self.ddb.update_item(
-                TableName=self.cfg.trades_table, Key=shard_key(symbol),
-                UpdateExpression="SET #ep = :next, #ls = if_not_exists(#ls, :zero), "
-                                 "#lq = if_not_exists(#lq, :zeros), #ho = :holder, "
-                                 "#le = :expires, #ta = :now, #up = :now, #sy = :symbol",
-                ConditionExpression=condition, ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return None
-            raise
-        return ShardItem.from_raw_data(result["Attributes"])
+            transact(self.ddb, [
+                {"Update": {
+                    "TableName": self.cfg.trades_table, "Key": shard_key(symbol),
+                    "UpdateExpression": "SET #ep = :next, #ls = if_not_exists(#ls, :zero), "
+                                        "#lq = if_not_exists(#lq, :zeros), #ho = :holder, "
+                                        "#le = :expires, #ta = :now, #up = :now, #sy = :symbol",
+                    "ConditionExpression": condition, "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values}},
+                {"Put": {"TableName": self.cfg.trades_table, "Item": record,
+                         "ConditionExpression": "attribute_not_exists(pk)"}},
+            ])
+        except CommitRejected:
+            return None
+        return self.read_shard(symbol)
 
     def renew_lease(self, symbol: str, holder: str, epoch: int, expires_ms: int) -> bool:
         """Extend the lease; False when the shard has been taken (the epoch moved)."""
@@ -151,7 +166,7 @@ class MatcherStorage:
     def heartbeat(self, member: MatcherItem) -> None:
         """Announce this process as a live matcher until `member.expires_ms`."""
         self.ddb.put_item(TableName=self.cfg.trades_table, Item=MEMBER.item(
-            pk=MatcherItem.PARTITION, sk=member.sk, holder=member.holder,
+            pk=MatcherItem.PARTITION, sk=member.sk, holder=member.holder, region=member.region,
             expires_ms=member.expires_ms, started_at=member.started_at, shards=member.shards))
 
     def leave(self, holder: str) -> None:
@@ -353,19 +368,31 @@ class OrderUpdate:
         }}
 
 
-def trade_put(cfg: Config, symbol: str, seq: int, price_ticks: int, qty: int, taker_side: str,
-              maker: tuple[str, str], taker: tuple[str, str], now: str) -> dict[str, Any]:
-    """A trade's Put (maker/taker = (orderId, clientId)); written once: its id is its seq."""
-    tid = trade_id(symbol, seq)
+def trade_put(cfg: Config, symbol: str, epoch: int, seq: int, price_ticks: int, qty: int,
+              taker_side: str, maker: tuple[str, str], taker: tuple[str, str],
+              now: str) -> dict[str, Any]:
+    """A trade's Put (maker/taker = (orderId, clientId)); written once: its id is its epoch and
+    seq."""
+    tid = trade_id(symbol, epoch, seq)
     buy, sell = (maker, taker) if taker_side == "SELL" else (taker, maker)
     item = TRADE.item(
         pk=TradeItem.key(tid), sk=TradeItem.key(tid), trade_id=tid, symbol=symbol,
         trade_symbol=symbol, seq=seq, price_ticks=price_ticks, qty=qty, taker_side=taker_side,
         buy_order_id=buy[0], sell_order_id=sell[0], buy_client_id=buy[1],
         sell_client_id=sell[1], maker_order_id=maker[0], taker_order_id=taker[0], ts=now,
-        region=cfg.aws_region, fill_az=cfg.availability_zone)
+        region=cfg.aws_region, fill_az=cfg.availability_zone, epoch=epoch)
     return {"Put": {"TableName": cfg.trades_table, "Item": item,
                     "ConditionExpression": "attribute_not_exists(pk)"}}
+
+
+def next_epoch(observed: int, term: int) -> int:
+    """The epoch a take starts: the next of the observed one within the same leadership term,
+    the term's first otherwise (tulip.schema.TERM_EPOCHS), so epochs taken by two regions during
+    a split never collide and a newer term's are always larger."""
+    assert epoch_term(observed) <= term, "a shard of a newer leadership is not ours to take"
+    if epoch_term(observed) == term:
+        return observed + 1
+    return term * TERM_EPOCHS + 1
 
 
 def is_matchable(order: OrderItem | None, symbol: str) -> bool:
@@ -444,7 +471,7 @@ class CommitPlan:
             expected = new_last
 
     def _pages(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return event_pages.page_puts(self.cfg.trades_table, self.symbol, events)
+        return event_pages.page_puts(self.cfg.trades_table, self.symbol, self.epoch, events)
 
     def _advance(self, expected: int, new_last: int, sqs_seq: int) -> dict[str, Any]:
         return advance_shard(self.cfg.trades_table, self.symbol, self.epoch, expected, new_last,

@@ -150,9 +150,9 @@ class FeatureFlagAdmin(_FlagsBase):
     """One row; every process picks a change up within ~1 s (tulip.flags)."""
 
     list_display = ("__str__", "inject_latency_ms", "force_leader", "force_leader_override",
-                    "deny_writes", "updated_by", "updated_at")
+                    "deny_writes", "accept_when_leader_down", "updated_by", "updated_at")
     fields = ("inject_latency_ms", "force_leader", "force_leader_override", "deny_writes",
-              "updated_by", "updated_at")
+              "accept_when_leader_down", "updated_by", "updated_at")
     readonly_fields = ("updated_by", "updated_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:

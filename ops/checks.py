@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ops.storage import RECONCILED, EventRow
+from tulip.epochs import Chain, canonical
 from tulip.schema import OrderItem, TradeItem
 
 DOUBLE_FILL = "double_fill"
@@ -27,8 +28,11 @@ SEQ_AHEAD = "seq_ahead"
 ACCEPTED_UNSEEN = "accepted_unseen"
 TRADE_WITHOUT_EVENT = "trade_without_event"
 PROJECTION_MISMATCH = "projection_mismatch"
+# Commits a deposed leader region made that the new leader never saw (asynchronous replication):
+# off the shard's canonical chain of epochs (tulip/epochs.py), kept as history, compensated.
+DIVERGENT_COMMIT = "divergent_commit"
 KINDS = (DOUBLE_FILL, FILLED_QTY_MISMATCH, DUPLICATE_IDEMPOTENCY, SEQ_GAP, SEQ_AHEAD,
-         ACCEPTED_UNSEEN, TRADE_WITHOUT_EVENT, PROJECTION_MISMATCH)
+         ACCEPTED_UNSEEN, TRADE_WITHOUT_EVENT, PROJECTION_MISMATCH, DIVERGENT_COMMIT)
 # SimFill's simulated counterparty has no order item (tests/support/ledger.py says the same).
 SIM_PREFIX = "sim:"
 
@@ -58,6 +62,15 @@ class SymbolSnapshot:
     trades: list[TradeItem]
     events: list[EventRow]
     accepted_unseen: list[OrderItem]
+    chain: Chain = field(default_factory=lambda: canonical([]))
+
+    @property
+    def canonical_trades(self) -> list[TradeItem]:
+        return [t for t in self.trades if self.chain.covers(t.epoch, t.seq)]
+
+    @property
+    def canonical_events(self) -> list[EventRow]:
+        return [e for e in self.events if self.chain.covers(e.epoch, e.seq)]
 
 
 @dataclass
@@ -82,11 +95,13 @@ def resolved_keys(events: Iterable[EventRow]) -> set[str]:
 
 
 def fill_findings(snapshot: Snapshot) -> list[FindingData]:
-    """No double fills (docs/rules.md): Σ trade qty per order leg ≤ qty, and == the order's filledQty."""
+    """No double fills (docs/rules.md): Σ trade qty per order leg ≤ qty, and == the order's
+    filledQty, over the canonical trades (an off-chain trade is a divergent commit, reported on
+    its own)."""
     filled: dict[str, int] = defaultdict(int)
     trades_of: dict[str, list[str]] = defaultdict(list)
     for symbol_snapshot in snapshot.symbols.values():
-        for trade in symbol_snapshot.trades:
+        for trade in symbol_snapshot.canonical_trades:
             for leg in (trade.buy_order_id, trade.sell_order_id):
                 filled[leg] += trade.qty
                 trades_of[leg].append(trade.trade_id)
@@ -148,7 +163,7 @@ def canonical_order(group: list[OrderItem], owner: str | None) -> OrderItem:
 def sequence_findings(symbol_snapshot: SymbolSnapshot) -> list[FindingData]:
     """Gap-free sequences (docs/rules.md): stored events are exactly seq 1..lastSeq of the shard."""
     symbol = symbol_snapshot.symbol
-    seqs = sorted({e.seq for e in symbol_snapshot.events})
+    seqs = sorted({e.seq for e in symbol_snapshot.canonical_events})
     last = symbol_snapshot.last_seq
     present = set(seqs)
     findings: list[FindingData] = []
@@ -177,17 +192,41 @@ def _ranges(values: Iterable[int]) -> list[tuple[int, int]]:
 
 def trade_event_findings(symbol_snapshot: SymbolSnapshot) -> list[FindingData]:
     """Every trade is in the event log as TradeExecuted at its seq (the replay source)."""
-    executed = {e.seq: e.payload.get("tradeId") for e in symbol_snapshot.events
+    executed = {(e.epoch, e.seq): e.payload.get("tradeId") for e in symbol_snapshot.events
                 if e.type == "TradeExecuted"}
     findings: list[FindingData] = []
-    for trade in sorted(symbol_snapshot.trades, key=lambda t: t.seq):
-        if executed.get(trade.seq) != trade.trade_id:
+    for trade in sorted(symbol_snapshot.trades, key=lambda t: (t.epoch or 0, t.seq)):
+        at = (trade.epoch or 0, trade.seq)
+        if executed.get(at) != trade.trade_id:
             findings.append(FindingData(
                 TRADE_WITHOUT_EVENT, f"{TRADE_WITHOUT_EVENT}:{trade.trade_id}", trade.symbol,
                 expected=f"TradeExecuted {trade.trade_id} at seq {trade.seq}",
-                actual="no such event" if trade.seq not in executed else
-                f"TradeExecuted {executed[trade.seq]} at that seq",
+                actual="no such event" if at not in executed else
+                f"TradeExecuted {executed[at]} at that seq",
                 order_ids=(trade.buy_order_id, trade.sell_order_id), trade_ids=(trade.trade_id,)))
+    return findings
+
+
+def divergent_findings(symbol_snapshot: SymbolSnapshot) -> list[FindingData]:
+    """One finding per off-chain epoch: the events it committed past the point where the
+    canonical history left it, and the orders its trades touched (compensated if still open)."""
+    by_epoch: dict[int, list[EventRow]] = defaultdict(list)
+    for event in symbol_snapshot.events:
+        if not symbol_snapshot.chain.covers(event.epoch, event.seq):
+            by_epoch[event.epoch].append(event)
+    findings: list[FindingData] = []
+    for epoch, events in sorted(by_epoch.items()):
+        first, last = min(e.seq for e in events), max(e.seq for e in events)
+        trades = [t for t in symbol_snapshot.trades
+                  if (t.epoch or 0) == epoch and not symbol_snapshot.chain.covers(t.epoch, t.seq)]
+        orders = sorted({leg for t in trades for leg in (t.buy_order_id, t.sell_order_id)
+                         if not leg.startswith(SIM_PREFIX)})
+        findings.append(FindingData(
+            DIVERGENT_COMMIT, f"{DIVERGENT_COMMIT}:{symbol_snapshot.symbol}:{epoch}:{first}-{last}",
+            symbol_snapshot.symbol, expected=f"epoch {epoch} on the canonical chain",
+            actual=f"{len(events)} events ({first}..{last}) and {len(trades)} trades off it",
+            order_ids=tuple(orders), trade_ids=tuple(sorted(t.trade_id for t in trades)),
+            detail="a deposed leader's un-replicated commits: kept as history, not served"))
     return findings
 
 
@@ -206,6 +245,7 @@ def check(snapshot: Snapshot, unseen_age_s: float) -> tuple[list[FindingData], l
     for symbol_snapshot in snapshot.symbols.values():
         findings += sequence_findings(symbol_snapshot)
         findings += trade_event_findings(symbol_snapshot)
+        findings += divergent_findings(symbol_snapshot)
         findings += unseen_findings(symbol_snapshot, unseen_age_s)
         resolved |= resolved_keys(symbol_snapshot.events)
     open_findings = [f for f in findings if f.key not in resolved]

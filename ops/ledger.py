@@ -29,7 +29,7 @@ def take_snapshot(cfg: Config, symbols: Iterable[str] | None, since: str | None,
     cutoff = iso(datetime.now(UTC) - timedelta(seconds=unseen_age_s))
     per_symbol = {
         s: SymbolSnapshot(s, _last_seq(store, s), store.trades(s), store.events(s),
-                          store.accepted_before(s, cutoff))
+                          store.accepted_before(s, cutoff), store.chain(s))
         for s in names}
     owners: dict[str, str | None] = {}
     counts: dict[str, int] = {}

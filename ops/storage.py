@@ -18,7 +18,9 @@ from pynamodb.models import Model
 
 from matching.storage import CommitRejected, advance_shard, cancel_order_update, transact
 from tulip import aws, event_pages, schema
+from tulip import storage as platform_storage
 from tulip.config import Config
+from tulip.epochs import Chain, canonical
 from tulip.schema import (
     ACCEPTED,
     ACCEPTED_SORT_PREFIX,
@@ -58,6 +60,7 @@ class EventRow:
     type: str
     ts: str
     payload: dict[str, Any]
+    epoch: int = 0  # the shard epoch that committed it (tulip/epochs.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +126,31 @@ class OpsStorage:
         return list(_bounded(TradeItem.symbol_trades.query(symbol), "trades query"))
 
     def events(self, symbol: str) -> list[EventRow]:
+        """Every stored event of the symbol, on the canonical chain or not (EventRow.epoch)."""
         pages = _bounded(EventPageItem.query(EventPageItem.key(symbol), consistent_read=True),
                          "events query")
-        return [EventRow(int(e["seq"]), str(e["type"]), str(e["ts"] or ""), e["payload"])
-                for e in event_pages.flatten(pages)]
+        return [EventRow(int(e["seq"]), str(e["type"]), str(e["ts"] or ""), e["payload"],
+                         int(e["epoch"])) for e in event_pages.flatten(pages)]
+
+    def ledger_items(self) -> list[dict[str, Any]]:
+        """Every item of both tables in this region's replica, as stored (low level): what the
+        state hash covers (ops/regions.py)."""
+        items: list[dict[str, Any]] = []
+        for table in (self.cfg.orders_table, self.cfg.trades_table):
+            kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+            for _ in range(MAX_PAGES):
+                page = self.ddb.scan(**kwargs)
+                items.extend(page.get("Items", []))
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            else:
+                raise StorageLimitExceeded(f"scan of {table} did not finish")
+        return items
+
+    def chain(self, symbol: str) -> Chain:
+        """The shard's canonical chain of epochs, read now (tulip/epochs.py)."""
+        return canonical(platform_storage.epoch_starts(symbol))
 
     def shard(self, symbol: str) -> ShardItem | None:
         return _get(ShardItem, ShardItem.key(symbol))
@@ -167,8 +191,8 @@ class OpsStorage:
             items.extend(cancel_order_update(self.cfg.orders_table, c.order_id,
                                              c.expected_status, c.expected_filled, seq,
                                              "reconciled", plan.ts) for c in cancels)
-        items[:0] = event_pages.page_puts(self.cfg.trades_table, plan.symbol, records)
         epoch = plan.shard.epoch if plan.shard is not None else None
+        items[:0] = event_pages.page_puts(self.cfg.trades_table, plan.symbol, epoch or 0, records)
         items.append(advance_shard(self.cfg.trades_table, plan.symbol, epoch, start, seq,
                                    plan.ts))
         transact(self.ddb, items)

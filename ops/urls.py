@@ -2,11 +2,12 @@ from django.conf import settings
 from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import path, re_path
 
-from ops.views import ReadyzView, metrics_view
+from ops.views import ReadyzView, RegionView, metrics_view
 
 urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("readyz", ReadyzView.as_view(), name="readyz"),
+    path("region", RegionView.as_view(), name="region"),
 ]
 
 if settings.TULIP.environment != "production":

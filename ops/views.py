@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ops import metrics_export, selectors
+from ops import metrics_export, regions, selectors
 from tulip.health import readiness
 
 
@@ -72,3 +72,27 @@ class ReadyzView(APIView):
             "shards": selectors.shard_leases(cfg) if checks["dynamodb"]["ok"] else [],
         }
         return Response(body, status=200 if ready else 503)
+
+
+class RegionView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="This region: its role, the leader region, the leadership epoch, whether it is "
+                "healthy (what health checks and clients re-pin by), its replication lag",
+        responses={
+            (200, "application/json"): inline_serializer("Region", {
+                "region": serializers.CharField(),
+                "role": serializers.ChoiceField(["leader", "follower"]),
+                "leaderRegion": serializers.CharField(),
+                "epoch": serializers.IntegerField(help_text="the leadership term"),
+                "healthy": serializers.BooleanField(),
+                "replicationLagMs": serializers.IntegerField(),
+                "steppedDown": serializers.BooleanField(),
+                "regions": serializers.ListField(child=serializers.CharField()),
+            }),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        healthy, body = regions.region_view(settings.TULIP)
+        return Response(body, status=200 if healthy else 503)

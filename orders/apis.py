@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orders import selectors, services
+from orders import forwarding, selectors, services
 from orders.serializers import (
     BookSerializer,
     CancelRequestSerializer,
@@ -68,8 +68,12 @@ class OrderView(APIView):
             **WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
-        result = services.submit_order(settings.TULIP, _principal(request).client_id,
-                                       _json_body(request), request.headers.get("Idempotency-Key"))
+        cfg = settings.TULIP
+        answer, provisional = forwarding.through_leader(cfg, request, "/order", provisional_ok=True)
+        if answer is not None:
+            return answer
+        result = services.submit_order(cfg, _principal(request).client_id, _json_body(request),
+                                       request.headers.get("Idempotency-Key"), provisional)
         return Response(selectors.order_json(result.order), status=201 if result.created else 200)
 
 
@@ -84,8 +88,11 @@ class CancelView(APIView):
                    **WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
-        order = services.cancel_order(settings.TULIP, _principal(request).client_id,
-                                      _json_body(request))
+        cfg = settings.TULIP
+        answer, _ = forwarding.through_leader(cfg, request, "/cancel", provisional_ok=False)
+        if answer is not None:
+            return answer
+        order = services.cancel_order(cfg, _principal(request).client_id, _json_body(request))
         return Response(selectors.order_json(order))
 
 

@@ -13,6 +13,7 @@ import redis
 from matching.engine.units import from_ticks
 from orders import storage
 from orders.domain import TICKS_PER_UNIT
+from tulip import regions
 from tulip.clock import now_iso
 from tulip.config import Config
 from tulip.errors import NotFound, ValidationFailed
@@ -50,6 +51,8 @@ def order_json(order: OrderItem) -> dict[str, Any]:
         "updatedAt": order.updated_at,
         "region": order.region,
         "seq": int(order.seq) if order.seq is not None else None,
+        # Only on an order a follower took while the leader was unreachable (docs/api.md).
+        **({"provisional": True} if order.provisional else {}),
     }
 
 
@@ -137,8 +140,9 @@ def get_book(cfg: Config, params: dict[str, str]) -> dict[str, Any]:
 
 
 def current_book(cfg: Config, symbol: str) -> dict[str, Any]:
-    """The book as the matcher last published it (Redis), else as DynamoDB holds it."""
-    snapshot = _cached_book(cfg, symbol)
+    """The book as the matcher last published it (Redis), else as DynamoDB holds it. A region
+    that does not lead has no matcher publishing into its cache: its replica is the book."""
+    snapshot = _cached_book(cfg, symbol) if regions.current(cfg).leads else None
     return snapshot if snapshot is not None else book_from_dynamodb(symbol)
 
 

@@ -55,6 +55,9 @@ class OrderSerializer(serializers.Serializer[_Json]):
     updatedAt = serializers.CharField()
     region = serializers.CharField()
     seq = serializers.IntegerField(allow_null=True)
+    provisional = serializers.BooleanField(
+        required=False, help_text="present (true) only on an order a follower region took while "
+                                  "the leader could not be reached (acceptWhenLeaderDown)")
 
 
 class TradeSerializer(serializers.Serializer[_Json]):

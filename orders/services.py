@@ -12,7 +12,7 @@ from typing import Any
 from matching.engine.units import from_ticks
 from orders import storage
 from orders.domain import idempotency_hash, validate_order
-from tulip import events_queue, flags, logs, wire
+from tulip import events_queue, flags, logs, regions, wire
 from tulip.clock import iso_ago, now_iso
 from tulip.config import Config
 from tulip.errors import Forbidden, IdempotencyConflict, NotFound, NotOpen, Unavailable, ValidationFailed
@@ -31,6 +31,8 @@ log = logging.getLogger("orders.services")
 
 SWEEP_MIN_AGE_S = 5.0  # an ACCEPTED order younger than this may still be on its way to SQS
 SWEEP_BATCH = 200  # orders re-sent per symbol per sweep: bounded work per beat
+SYNC_REPLICATION_WAIT_S = 3.0  # REPLICATION=sync: how long an accept waits for another region
+SYNC_REPLICATION_POLL_S = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,23 +41,45 @@ class SubmitResult:
     created: bool  # True: 201 (new); False: 200 (identical replay)
 
 
-def _ensure_writable(cfg: Config) -> None:
-    # Runtime flags (env overlaid by the admin's overrides, cached <= 1 s): ops can stop writers
-    # or move leadership without restarting the servers (docs/runbooks).
-    current = flags.current_flags(cfg)
-    if current.deny_writes:
+@dataclass(frozen=True, slots=True)
+class WriteRoute:
+    """Where a write goes (docs/architecture.md, "Regions"): here, or to the leader's URL."""
+
+    local: bool
+    leader_region: str
+    leader_url: str | None = None
+
+
+def _refuse_denied(cfg: Config) -> None:
+    if flags.current_flags(cfg).deny_writes:
         raise Unavailable("Writes are disabled (denyWrites); retry later with the same key.")
-    # forceLeader, when set, decides leadership (failover drills); otherwise REGION_ROLE does.
-    leads = (current.force_leader == cfg.aws_region if current.force_leader
-             else cfg.region_role == "leader")
-    if not leads:
-        # One leader region takes writes; followers do not forward them (yet), so refuse clearly.
-        raise Unavailable("This region is a follower; send writes to the leader region.",
-                          {"leaderRegion": current.force_leader or cfg.leader_region})
 
 
-def submit_order(cfg: Config, client_id: str, body: Any, header_key: str | None) -> SubmitResult:
-    _ensure_writable(cfg)
+def write_route(cfg: Config) -> WriteRoute:
+    """Runtime flags and the leadership (each cached <= 1 s): ops can stop writers or move the
+    leadership without restarting anything (docs/runbooks)."""
+    _refuse_denied(cfg)
+    leadership = regions.current(cfg)
+    if leadership.leads:
+        return WriteRoute(True, leadership.leader_region)
+    if leadership.leader_region == cfg.aws_region:  # this leader stepped down (isolated)
+        raise Unavailable("This region cannot see the others and stopped taking writes; "
+                          "retry with the same key.", {"leaderRegion": cfg.aws_region})
+    return WriteRoute(False, leadership.leader_region,
+                      cfg.region_urls.get(leadership.leader_region))
+
+
+def accepts_provisional(cfg: Config) -> bool:
+    """The acceptWhenLeaderDown flag: a follower that cannot reach the leader takes the order
+    itself, flagged provisional (reconciled once the regions see each other again)."""
+    return flags.current_flags(cfg).accept_when_leader_down
+
+
+def submit_order(cfg: Config, client_id: str, body: Any, header_key: str | None,
+                 provisional: bool = False) -> SubmitResult:
+    """Accept an order in this region: the leader's normal path, or a follower's provisional
+    one (the caller decided: the leader is unreachable and the flag allows it)."""
+    _refuse_denied(cfg)
     request, errors, forbidden = validate_order(body, header_key, cfg.symbols, client_id)
     if forbidden:
         raise Forbidden("clientId in the body does not match the token's subject.")
@@ -77,7 +101,7 @@ def submit_order(cfg: Config, client_id: str, body: Any, header_key: str | None)
         time_in_force=request.time_in_force, post_only=request.post_only, status=ACCEPTED,
         filled_qty=0, filled_notional=0, created_at=now, accepted_at=now, updated_at=now,
         region=cfg.aws_region, accepted_az=cfg.availability_zone, open_symbol=request.symbol,
-        open_sort=accepted_sort_key(now, order_id),
+        open_sort=accepted_sort_key(now, order_id), provisional=provisional or None,
     )
     record = IdempotencyItem(
         IdempotencyItem.key(ik), IdempotencyItem.key(ik), order_id=order_id,
@@ -93,9 +117,26 @@ def submit_order(cfg: Config, client_id: str, body: Any, header_key: str | None)
             raise Unavailable("Concurrent submit in progress; retry with the same key.") from None
         return replay
     # Durable now; only from here on may anyone be told (docs/rules.md, durable before acknowledged).
+    if cfg.replication == "sync" and not provisional:
+        _await_replica(cfg, order_id)
     events_queue.send(cfg, accepted_message(order))
     log.info("order accepted", extra={"symbol": request.symbol})
     return SubmitResult(order, created=True)
+
+
+def _await_replica(cfg: Config, order_id: str) -> None:
+    """REPLICATION=sync, the analogue of multi-region strong consistency: acknowledged only once
+    another region holds the order. If none does in time, the order stays accepted here (it is
+    durable and will be matched) and the caller retries with the same key."""
+    if not cfg.peer_regions:
+        return
+    deadline = time.monotonic() + SYNC_REPLICATION_WAIT_S
+    while time.monotonic() < deadline:
+        if any(storage.held_by_region(cfg, region, order_id) for region in cfg.peer_regions):
+            return
+        time.sleep(SYNC_REPLICATION_POLL_S)
+    raise Unavailable("Accepted here but no other region confirmed it in time; retry with the "
+                      "same key.", {"orderId": order_id})
 
 
 def _replay(ik: str, fingerprint: str) -> SubmitResult | None:
@@ -123,7 +164,8 @@ def accepted_message(order: OrderItem) -> wire.OrderAccepted:
 
 
 def cancel_order(cfg: Config, client_id: str, body: Any) -> OrderItem:
-    _ensure_writable(cfg)
+    """A user cancel in this region (the caller routed it here: write_route)."""
+    _refuse_denied(cfg)
     if not isinstance(body, dict):
         raise ValidationFailed("The body must be a JSON object.", {"body": ["must be an object"]})
     unknown = sorted(set(body) - {"orderId", "clientId"})
@@ -163,6 +205,8 @@ def sweep_accepted(cfg: Config, min_age_s: float = SWEEP_MIN_AGE_S,
     """Re-enqueue ACCEPTED orders the matcher has not picked up (crash between commit and send).
     Idempotent: SQS dedupes on the IK, the matcher dedupes by order id and state. Each order is
     claimed with a conditional write so that concurrent sweepers do not both send it."""
+    if not regions.current(cfg).leads:
+        return 0  # only the leader's queues are consumed: a follower's sweeper has nothing to do
     cutoff = iso_ago(min_age_s)
     resend_before = iso_ago(resend_every_s)
     sent = 0

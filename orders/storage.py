@@ -17,7 +17,9 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from tulip import schema
+from tulip import aws, schema
+from tulip import storage as platform_storage
+from tulip.config import Config
 from tulip.schema import (
     ACCEPTED,
     CANCELLED,
@@ -27,6 +29,7 @@ from tulip.schema import (
     OrderItem,
     ShardItem,
     TradeItem,
+    raw_key,
 )
 
 MAX_PAGE = 100
@@ -170,8 +173,17 @@ def open_orders(symbol: str, prefix: str, upper: str | None = None) -> Iterator[
     yield from OrderItem.open_orders.query(symbol, condition)
 
 
+def on_chain(trade: TradeItem) -> bool:
+    """A trade of the shard's canonical history (not a deposed region's un-replicated tail,
+    tulip/epochs.py): the only ones served."""
+    return platform_storage.chain(trade.symbol).covers(trade.epoch, trade.seq)
+
+
 def recent_trades(symbol: str, limit: int) -> list[TradeItem]:
-    return list(TradeItem.symbol_trades.query(symbol, scan_index_forward=False, limit=limit))
+    # Twice the limit read, so that a few off-chain trades after a failover do not shorten the
+    # answer; off-chain trades exist only around a region failover.
+    trades = TradeItem.symbol_trades.query(symbol, scan_index_forward=False, limit=2 * limit)
+    return [t for t in trades if on_chain(t)][:limit]
 
 
 def client_fills(client_id: str, limit: int, before_seq: int | None) -> list[tuple[str, TradeItem]]:
@@ -180,7 +192,7 @@ def client_fills(client_id: str, limit: int, before_seq: int | None) -> list[tup
     for side, index in (("BUY", TradeItem.buyer_fills), ("SELL", TradeItem.seller_fills)):
         condition = None if before_seq is None else TradeItem.seq < before_seq
         merged.extend((side, trade) for trade in index.query(
-            client_id, condition, scan_index_forward=False, limit=limit))
+            client_id, condition, scan_index_forward=False, limit=2 * limit) if on_chain(trade))
     merged.sort(key=lambda pair: (-int(pair[1].seq), pair[0]))
     return merged[:limit]
 
@@ -197,3 +209,11 @@ def shard_last_seq(symbol: str) -> int:
 def resting_orders(symbol: str) -> Iterator[OrderItem]:
     """The open orders on the book of `symbol`, in priority order."""
     return (o for o in open_orders(symbol, RESTING_SORT_PREFIX) if o.status in OPEN_STATES)
+
+
+def held_by_region(cfg: Config, region: str, order_id: str) -> bool:
+    """Whether another region's replica already holds the order (REPLICATION=sync)."""
+    item = aws.client("dynamodb", cfg, region=region).get_item(
+        TableName=cfg.orders_table, Key=raw_key(OrderItem.key(order_id)), ConsistentRead=True,
+        ProjectionExpression="pk")
+    return "Item" in item

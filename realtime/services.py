@@ -263,7 +263,7 @@ async def long_poll(cfg: Config, client_id: str, request: PollRequest) -> dict[s
 def cognito_login(cfg: Config, username: str, password: str) -> dict[str, Any]:
     """USER_PASSWORD_AUTH against the configured pool (what the web page's sign-in form uses).
     Raises Unauthorized on bad credentials; never echoes Cognito's text."""
-    client = aws.client("cognito-idp", cfg)
+    client = aws.client("cognito-idp", cfg, region=cfg.cognito_region)
     try:
         result = client.initiate_auth(ClientId=cfg.cognito_app_client_id,
                                       AuthFlow="USER_PASSWORD_AUTH",

@@ -11,7 +11,7 @@ from typing import Any
 
 from orders.storage import shard_last_seq
 from realtime.messages import MATCHER_TYPES
-from tulip import event_pages
+from tulip import event_pages, storage
 from tulip.schema import EventPageItem, TradeItem
 
 MAX_PAGE = 1000
@@ -19,20 +19,31 @@ MAX_PAGE = 1000
 # book); the previous trade is looked for this far back before asking the trades index.
 MAX_HEAD_SCAN = 1000
 MAX_TRADE_SCAN = 2000
+MAX_QUERY_PAGES = 10  # queries one read may make to skip past off-chain pages
 
 __all__ = ["command_head", "last_trade_seq_before", "read_events", "shard_last_seq"]
 
 
 def _pages(symbol: str, after: int | None, upto: int | None, *, forward: bool,
            limit: int) -> list[EventPageItem]:
-    """Up to `limit` event pages of `symbol` keyed > `after` (or < `upto`), in key order
-    (descending when not `forward`)."""
-    key = EventPageItem.sort_key
-    condition = (EventPageItem.sk > key(after) if after is not None
-                 else EventPageItem.sk < key(upto or 0))
-    pages = EventPageItem.query(EventPageItem.key(symbol), condition, consistent_read=True,
-                                scan_index_forward=forward, limit=limit)
-    return list(pages)
+    """Up to `limit` canonical event pages of `symbol` whose last seq is > `after` (or < `upto`),
+    in seq order (descending when not `forward`). Pages off the shard's canonical chain (a
+    deposed region's un-replicated tail, tulip/epochs.py) are skipped: history, not market
+    data."""
+    chain = storage.chain(symbol)
+    condition = (EventPageItem.sk > EventPageItem.last_key_of(after) if after is not None
+                 else EventPageItem.sk < EventPageItem.first_key_of(upto or 0))
+    pages: list[EventPageItem] = []
+    start: dict[str, Any] | None = None
+    for _ in range(MAX_QUERY_PAGES):
+        result = EventPageItem.query(EventPageItem.key(symbol), condition, consistent_read=True,
+                                     scan_index_forward=forward, limit=limit - len(pages),
+                                     last_evaluated_key=start)
+        pages.extend(p for p in result if chain.covers(p.epoch, p.last_seq))
+        start = result.last_evaluated_key
+        if start is None or len(pages) >= limit:
+            break
+    return pages
 
 
 def read_events(symbol: str, after_seq: int, limit: int) -> list[dict[str, Any]]:
@@ -94,6 +105,7 @@ def last_trade_seq_before(symbol: str, seq: int) -> int:
     if cursor <= 0:
         return 0
     # Far back: the trades index (eventually consistent, but these trades are old news).
-    older = list(TradeItem.symbol_trades.query(symbol, TradeItem.seq < cursor + 1,
-                                               scan_index_forward=False, limit=1))
-    return older[0].seq if older else 0
+    chain = storage.chain(symbol)
+    older = TradeItem.symbol_trades.query(symbol, TradeItem.seq < cursor + 1,
+                                          scan_index_forward=False, limit=MAX_TRADE_SCAN)
+    return next((t.seq for t in older if chain.covers(t.epoch, t.seq)), 0)

@@ -40,14 +40,17 @@ LOCAL_CREDENTIALS_ENV: dict[str, str] = {name.upper(): value
                                          for name, value in LOCAL_CREDENTIALS.items()}
 
 
-def client(service: str, cfg: Config, profile: str = "product") -> Any:
-    key = (service, cfg.aws_endpoint_url, cfg.aws_region, profile)
+def client(service: str, cfg: Config, profile: str = "product", region: str | None = None) -> Any:
+    """A cached client of `service` in this process's region, or in `region` (another region's
+    replica, the user pool's region)."""
+    region = region or cfg.aws_region
+    key = (service, cfg.aws_endpoint_url, region, profile)
     with _lock:
         existing = _clients.get(key)
         if existing is not None:
             return existing
         kwargs: dict[str, Any] = {
-            "region_name": cfg.aws_region,
+            "region_name": region,
             "config": PROFILES[profile],
         }
         if cfg.aws_endpoint_url:

@@ -18,6 +18,7 @@ from matching.services import ShardMatcher
 from matching.storage import MatcherStorage
 from realtime.messages import group_for, messages_for_events
 from realtime.publisher import make_publisher
+from tulip import regions
 from tulip.config import Config
 
 log = logging.getLogger("tulip.bootstrap")
@@ -62,7 +63,10 @@ def build_matcher_loop() -> MatcherLoop:
     def make_queue(symbol: str) -> EventsQueue:
         return EventsQueue(cfg, symbol)
 
+    def leadership() -> regions.Leadership:
+        return regions.current(cfg)
+
     return MatcherLoop(cfg.symbols, store, holder, make_matcher, make_queue,
                        LeaseSettings(cfg.matcher_lease_ttl_s, cfg.matcher_max_shards,
-                                     cfg.matcher_receive_wait_s),
+                                     cfg.matcher_receive_wait_s), leadership,
                        fault=fault, per_message=cfg.matcher_commit == "per_message")

@@ -39,6 +39,9 @@ class FeatureFlags:
     inject_latency_ms: int = 0
     force_leader: str | None = None
     deny_writes: bool = False
+    # A follower that cannot reach the leader accepts orders into its own region, answering 201
+    # with "provisional": true (reconciled after the heal) instead of 503.
+    accept_when_leader_down: bool = False
 
     def as_contract(self) -> dict[str, object]:
         """The camelCase shape of FEATURE_FLAGS (docs/api.md), for /readyz and the admin."""
@@ -46,6 +49,7 @@ class FeatureFlags:
             "injectLatencyMs": self.inject_latency_ms,
             "forceLeader": self.force_leader,
             "denyWrites": self.deny_writes,
+            "acceptWhenLeaderDown": self.accept_when_leader_down,
         }
 
 
@@ -85,6 +89,14 @@ class Config:
     matcher_lease_ttl_s: float = 5.0
     matcher_max_shards: int = 1000
     matcher_receive_wait_s: int = 1
+    # Regions (docs/architecture.md, "Regions"): every region of the deployment, each one's base
+    # URL (TULIP_URL_<REGION>), how writes replicate, and the health monitor's clocks.
+    regions: tuple[str, ...] = ()
+    region_urls: Mapping[str, str] = field(default_factory=dict)
+    replication: str = "async"
+    step_down_after_s: int = 3
+    failover_after_s: int = 6
+    state_dir: str = ".tulip"  # the local stack's files (TULIP_STATE_DIR): logs, drills
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -94,6 +106,16 @@ class Config:
     @property
     def default_symbol(self) -> str:
         return self.symbols[0]
+
+    @property
+    def peer_regions(self) -> tuple[str, ...]:
+        return tuple(r for r in self.regions if r != self.aws_region)
+
+    @property
+    def cognito_region(self) -> str:
+        """The user pool's own region (its id starts with it): one pool serves every region."""
+        prefix = self.cognito_user_pool_id.partition("_")[0]
+        return prefix if AWS_REGION_RE.match(prefix) else self.aws_region
 
     def events_queue_url(self, symbol: str) -> str:
         """The symbol's own events FIFO queue: EVENTS_FIFO_URL names one queue per symbol through
@@ -180,7 +202,8 @@ def parse_feature_flags(raw: str | None, environment: str) -> FeatureFlags:
         raise ConfigError("FEATURE_FLAGS", "must be a JSON object") from None
     if not isinstance(data, dict):
         raise ConfigError("FEATURE_FLAGS", "must be a JSON object")
-    unknown = sorted(set(data) - {"injectLatencyMs", "forceLeader", "denyWrites"})
+    unknown = sorted(set(data) - {"injectLatencyMs", "forceLeader", "denyWrites",
+                                  "acceptWhenLeaderDown"})
     if unknown:
         raise ConfigError("FEATURE_FLAGS", f"unknown flag(s): {', '.join(unknown)}")
     latency = data.get("injectLatencyMs", 0)
@@ -196,7 +219,10 @@ def parse_feature_flags(raw: str | None, environment: str) -> FeatureFlags:
     deny_writes = data.get("denyWrites", False)
     if not isinstance(deny_writes, bool):
         raise ConfigError("FEATURE_FLAGS", "denyWrites must be true or false")
-    flags = FeatureFlags(latency, force_leader, deny_writes)
+    accept_provisional = data.get("acceptWhenLeaderDown", False)
+    if not isinstance(accept_provisional, bool):
+        raise ConfigError("FEATURE_FLAGS", "acceptWhenLeaderDown must be true or false")
+    flags = FeatureFlags(latency, force_leader, deny_writes, accept_provisional)
     if environment == "production":
         for flag in TEST_ONLY_FLAGS:
             if flag == "injectLatencyMs" and flags.inject_latency_ms:
@@ -257,12 +283,15 @@ def _cognito(env: Mapping[str, str], aws: _Aws, production: bool) -> _Cognito:
     if production and not app_client_id:
         raise ConfigError("COGNITO_APP_CLIENT_ID", "is required in production")
     jwks_url = _url(env, "COGNITO_JWKS_URL", ("http", "https"), required=False)
+    # The pool's own region (its id starts with it): one pool serves every region.
+    pool_region = pool_id.partition("_")[0] if AWS_REGION_RE.match(
+        pool_id.partition("_")[0]) else aws.region
     if not jwks_url and pool_id:
         base = (aws.endpoint.rstrip("/") if aws.endpoint
-                else f"https://cognito-idp.{aws.region}.amazonaws.com")
+                else f"https://cognito-idp.{pool_region}.amazonaws.com")
         jwks_url = f"{base}/{pool_id}/.well-known/jwks.json"
     issuer = env.get("COGNITO_ISSUER", "").strip() or (
-        f"https://cognito-idp.{aws.region}.amazonaws.com/{pool_id}" if pool_id else ""
+        f"https://cognito-idp.{pool_region}.amazonaws.com/{pool_id}" if pool_id else ""
     )
     return _Cognito(pool_id, app_client_id, jwks_url or "", issuer)
 
@@ -296,6 +325,42 @@ def _events_fifo_url(env: Mapping[str, str], production: bool) -> str:
     return url
 
 
+def region_url_variable(region: str) -> str:
+    """TULIP_URL_US_WEST_2 for us-west-2: where that region's HTTP API answers."""
+    return "TULIP_URL_" + region.upper().replace("-", "_")
+
+
+@dataclass(frozen=True, slots=True)
+class _Regions:
+    regions: tuple[str, ...]
+    urls: dict[str, str]
+    replication: str
+    step_down_after_s: int
+    failover_after_s: int
+
+
+def _regions(env: Mapping[str, str], aws: _Aws) -> _Regions:
+    raw = env.get("TULIP_REGIONS", "").strip()
+    regions = tuple(r.strip() for r in raw.split(",") if r.strip()) or (aws.region,)
+    for region in regions:
+        if not AWS_REGION_RE.match(region):
+            raise ConfigError("TULIP_REGIONS", f"is not an AWS region name: {region!r}")
+    if aws.region not in regions or len(set(regions)) != len(regions):
+        raise ConfigError("TULIP_REGIONS", f"must list {aws.region} (AWS_REGION) once each")
+    urls = {}
+    for region in regions:
+        url = _url(env, region_url_variable(region), ("http", "https"), required=False)
+        if url:
+            urls[region] = url.rstrip("/")
+    step_down = _int(env, "STEP_DOWN_AFTER_S", 3, 1, 600)
+    failover = _int(env, "FAILOVER_AFTER_S", 6, 2, 3600)
+    if failover <= step_down:
+        # A follower may take over only once an isolated leader has surely stopped writing.
+        raise ConfigError("FAILOVER_AFTER_S", f"must exceed STEP_DOWN_AFTER_S ({step_down})")
+    return _Regions(regions, urls, _choice(env, "REPLICATION", ("async", "sync"), "async"),
+                    step_down, failover)
+
+
 def _log_level(env: Mapping[str, str]) -> str:
     log_level = env.get("LOG_LEVEL", "INFO").strip().upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -309,6 +374,7 @@ def load_config(env: Mapping[str, str]) -> Config:
     production = environment == "production"
     aws = _aws(env, production)
     cognito = _cognito(env, aws, production)
+    topology = _regions(env, aws)
     leader_region = env.get("LEADER_REGION", "").strip() or aws.region
     if not AWS_REGION_RE.match(leader_region):
         raise ConfigError("LEADER_REGION", f"is not an AWS region name: {leader_region!r}")
@@ -351,4 +417,10 @@ def load_config(env: Mapping[str, str]) -> Config:
         matcher_lease_ttl_s=_int(env, "MATCHER_LEASE_TTL_S", 5, 2, 300),
         matcher_max_shards=_int(env, "MATCHER_MAX_SHARDS", 1000, 1, 100_000),
         matcher_receive_wait_s=_int(env, "MATCHER_RECEIVE_WAIT_S", 1, 1, 20),
+        regions=topology.regions,
+        region_urls=topology.urls,
+        replication=topology.replication,
+        step_down_after_s=topology.step_down_after_s,
+        failover_after_s=topology.failover_after_s,
+        state_dir=env.get("TULIP_STATE_DIR", "").strip() or ".tulip",
     )

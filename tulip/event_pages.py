@@ -35,9 +35,10 @@ def pages_needed(events: int) -> int:
     return -(-events // MAX_PAGE_EVENTS)
 
 
-def page_items(symbol: str, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def page_items(symbol: str, epoch: int,
+               records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The page items (DynamoDB JSON) for `records` ({seq, type, ts, payload}, seq ascending and
-    contiguous), at most MAX_PAGE_EVENTS per page."""
+    contiguous), committed under `epoch`, at most MAX_PAGE_EVENTS per page."""
     pages = []
     for start in range(0, len(records), MAX_PAGE_EVENTS):
         chunk = records[start:start + MAX_PAGE_EVENTS]
@@ -45,31 +46,35 @@ def page_items(symbol: str, records: Sequence[dict[str, Any]]) -> list[dict[str,
         assert last - first + 1 == len(chunk), "a page holds contiguous seqs"
         body = [{"seq": int(r["seq"]), "type": r["type"], "ts": r["ts"], "payload": r["payload"]}
                 for r in chunk]
-        pages.append(_CODEC.item(pk=pk(symbol), sk=sk(last), symbol=symbol, first_seq=first,
-                                 last_seq=last, events=json.dumps(body, separators=(",", ":"))))
+        pages.append(_CODEC.item(pk=pk(symbol), sk=sk(last, epoch), symbol=symbol,
+                                 first_seq=first, last_seq=last, epoch=epoch,
+                                 events=json.dumps(body, separators=(",", ":"))))
     return pages
 
 
-def page_puts(table: str, symbol: str, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def page_puts(table: str, symbol: str, epoch: int,
+              records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """TransactWriteItems Puts of the pages; a page is written once (its seqs are new)."""
     return [{"Put": {"TableName": table, "Item": item,
                      "ConditionExpression": "attribute_not_exists(pk)"}}
-            for item in page_items(symbol, records)]
+            for item in page_items(symbol, epoch, records)]
 
 
 def decode(page: EventPageItem) -> list[dict[str, Any]]:
-    """A page's events as {seq, symbol, type, ts, payload}. A page whose JSON cannot be read still
-    accounts for its seqs (type "Unreadable"), so a broken page never looks like a seq gap."""
+    """A page's events as {seq, symbol, epoch, type, ts, payload}. A page whose JSON cannot be
+    read still accounts for its seqs (type "Unreadable"), so a broken page never looks like a
+    seq gap."""
     symbol = page.symbol or page.pk.removeprefix(EventPageItem.PREFIX)
+    epoch = page.epoch or 0
     last = page.last_seq if page.last_seq is not None else int(page.sk)
     first = page.first_seq if page.first_seq is not None else last
     try:
         body = json.loads(page.events or "")
-        events = [{"seq": int(e["seq"]), "symbol": symbol, "type": str(e["type"]),
+        events = [{"seq": int(e["seq"]), "symbol": symbol, "epoch": epoch, "type": str(e["type"]),
                    "ts": e.get("ts"), "payload": e["payload"] if isinstance(e.get("payload"), dict)
                    else {}} for e in body]
     except (ValueError, TypeError, KeyError):
-        events = [{"seq": s, "symbol": symbol, "type": "Unreadable", "ts": None,
+        events = [{"seq": s, "symbol": symbol, "epoch": epoch, "type": "Unreadable", "ts": None,
                    "payload": {"unparseable": True}} for s in range(first, last + 1)]
     return events
 

@@ -36,7 +36,7 @@ _cache: dict[int, tuple[float, FeatureFlags]] = {}
 
 def overlay(base: FeatureFlags, inject_latency_ms: int | None, force_leader: str | None,
             force_leader_override: bool, deny_writes: bool | None,
-            environment: str) -> FeatureFlags:
+            environment: str, accept_when_leader_down: bool | None = None) -> FeatureFlags:
     """Pure: apply the admin's overrides (None = keep the environment's value)."""
     flags = base
     if inject_latency_ms is not None and environment != "production":
@@ -49,6 +49,8 @@ def overlay(base: FeatureFlags, inject_latency_ms: int | None, force_leader: str
             flags = replace(flags, force_leader=leader)
     if deny_writes is not None:
         flags = replace(flags, deny_writes=deny_writes)
+    if accept_when_leader_down is not None:
+        flags = replace(flags, accept_when_leader_down=accept_when_leader_down)
     return flags
 
 
@@ -59,7 +61,8 @@ def _read(cfg: Config) -> FeatureFlags:
     if row is None:
         return cfg.feature_flags
     return overlay(cfg.feature_flags, row.inject_latency_ms, row.force_leader,
-                   bool(row.force_leader_override), row.deny_writes, cfg.environment)
+                   bool(row.force_leader_override), row.deny_writes, cfg.environment,
+                   row.accept_when_leader_down)
 
 
 def cached_flags(cfg: Config) -> FeatureFlags | None:

@@ -76,6 +76,10 @@ class CorrelationIdMiddleware(PassThroughMiddleware):
 
     def after(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         response["X-Correlation-Id"] = request.tulip_correlation_id  # type: ignore[attr-defined]
+        # Which region served it (docs/api.md): a client pinned to a region can tell a forwarded
+        # answer (the leader's header, kept) from its own region's.
+        if "X-Tulip-Region" not in response:
+            response["X-Tulip-Region"] = settings.TULIP.aws_region
         elapsed = time.perf_counter() - request.tulip_started  # type: ignore[attr-defined]
         metrics.observe_request(request.method or "", response.status_code, elapsed)
         log.info(

@@ -15,6 +15,9 @@ class FeatureFlagOverride(models.Model):
     force_leader_override = models.BooleanField(
         default=False, help_text="apply force_leader above (an empty value clears it)")
     deny_writes = models.BooleanField(null=True, blank=True)
+    accept_when_leader_down = models.BooleanField(
+        null=True, blank=True, help_text="a follower that cannot reach the leader accepts "
+                                         "provisional orders (unset = env default)")
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.CharField(max_length=150, blank=True)
 

@@ -14,6 +14,10 @@ entry the order with its idempotency record):
   trades table   TRADE#<tradeId>       TradeItem
                  EVENTS#<symbol>/<lastSeq:020d>  EventPageItem (a commit's market events)
                  SHARD#<symbol>        ShardItem (the sequencer: lastSeq, epoch; fencing; lease)
+                 EPOCHS#<symbol>/<epoch>  EpochItem (where each epoch started, what it continued)
+                 LEADER                LeaderItem (the leader region and its term)
+                 REGION#<region>       RegionStatusItem (its health monitor's view)
+                 REPLICATION/<src>><dst>  ReplicationItem (replication lag)
                  MATCHERS/<processId>  MatcherItem (live matcher processes)
 Pure declarations plus `bind`, which points the models at the configured tables and endpoint.
 """
@@ -45,6 +49,7 @@ TERMINAL_STATES: Final = (FILLED, CANCELLED)
 
 IDEMPOTENCY_TTL_S: Final = 7 * 24 * 3600  # contract: >= 72 h; a week leaves room for slow retriers
 PAGE_SEQ_WIDTH: Final = 20  # event page sort keys and resting-order sort keys: zero-padded seqs
+EPOCH_WIDTH: Final = 12
 
 
 class IntegerAttribute(Attribute[int]):
@@ -114,6 +119,9 @@ class OrderItem(Model):
     open_symbol = UnicodeAttribute(attr_name="openSymbol", null=True)
     open_sort = UnicodeAttribute(attr_name="openSort", null=True)
     swept_at = UnicodeAttribute(attr_name="sweptAt", null=True)
+    # Accepted by a follower that could not reach the leader (acceptWhenLeaderDown): reconciled
+    # once the regions see each other again (docs/architecture.md, "Regions").
+    provisional = BooleanAttribute(null=True)
 
     client_orders = ClientOrdersIndex()
     open_orders = OpenOrdersIndex()
@@ -215,6 +223,7 @@ class TradeItem(Model):
     ts = UnicodeAttribute()
     region = UnicodeAttribute()
     fill_az = UnicodeAttribute(attr_name="fillAz", null=True)
+    epoch = IntegerAttribute(null=True)  # the shard's epoch that committed it (tulip/epochs.py)
 
     symbol_trades = SymbolTradesIndex()
     buyer_fills = BuyerFillsIndex()
@@ -225,13 +234,30 @@ class TradeItem(Model):
         return cls.PREFIX + trade_id
 
 
-def trade_id(symbol: str, seq: int) -> str:
-    """Deterministic from shard and seq: a replayed commit writes the same id and is refused."""
-    return f"{symbol}-{seq:012d}"
+def trade_id(symbol: str, epoch: int, seq: int) -> str:
+    """Deterministic from shard, epoch and seq: a replayed commit writes the same id and is
+    refused; a deposed region's un-replicated commit at the same seq (another epoch) keeps its
+    own id, so replication never overwrites one trade with another (docs/architecture.md,
+    "Regions")."""
+    return f"{symbol}-{epoch}-{seq:012d}"
+
+
+# ------------------------------------------------------------------------------------ epochs
+# An epoch is a shard's leadership period. Its leading digits are the leadership term of the
+# region that took it (terms only grow, one per failover), so epochs taken by two regions that
+# could not see each other never collide, and a newer leadership's epochs are always larger.
+TERM_EPOCHS: Final = 1_000_000
+
+
+def epoch_term(epoch: int) -> int:
+    return epoch // TERM_EPOCHS
 
 
 class EventPageItem(Model):
-    """One commit's market events (tulip/event_pages.py encodes and decodes the `events` JSON)."""
+    """One commit's market events (tulip/event_pages.py encodes and decodes the `events` JSON).
+    Sort key: the page's LAST seq, then its epoch, both zero-padded: pages of one epoch are in
+    seq order, and an old epoch's un-replicated page at a seq the new epoch also used is a
+    different item (the canonical one is chosen by the epoch chain, tulip/epochs.py)."""
 
     PREFIX: ClassVar[str] = "EVENTS#"
 
@@ -239,10 +265,11 @@ class EventPageItem(Model):
         table_name = "tulip-trades"
 
     pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)  # the page's LAST seq, zero-padded
+    sk = UnicodeAttribute(range_key=True)
     symbol = UnicodeAttribute()
     first_seq = IntegerAttribute(attr_name="firstSeq")
     last_seq = IntegerAttribute(attr_name="lastSeq")
+    epoch = IntegerAttribute(null=True)  # absent on pages written before epochs were recorded
     events = UnicodeAttribute()
 
     @classmethod
@@ -250,8 +277,18 @@ class EventPageItem(Model):
         return cls.PREFIX + symbol
 
     @staticmethod
-    def sort_key(seq: int) -> str:
-        return f"{max(seq, 0):0{PAGE_SEQ_WIDTH}d}"
+    def sort_key(seq: int, epoch: int) -> str:
+        return f"{max(seq, 0):0{PAGE_SEQ_WIDTH}d}{epoch:0{EPOCH_WIDTH}d}"
+
+    @staticmethod
+    def first_key_of(seq: int) -> str:
+        """The smallest sort key of any page whose last seq is `seq` (range queries by seq)."""
+        return f"{max(seq, 0):0{PAGE_SEQ_WIDTH}d}{'0' * EPOCH_WIDTH}"
+
+    @staticmethod
+    def last_key_of(seq: int) -> str:
+        """The largest sort key of any page whose last seq is `seq`."""
+        return f"{max(seq, 0):0{PAGE_SEQ_WIDTH}d}{'9' * EPOCH_WIDTH}"
 
 
 class ShardItem(Model):
@@ -284,6 +321,106 @@ class ShardItem(Model):
         return cls.PREFIX + symbol
 
 
+class EpochItem(Model):
+    """One epoch of a shard, written with the take that began it and never changed: where it
+    started (the shard's lastSeq then) and which epoch it continued (the one the taker read).
+    Following `parent` from the newest epoch gives the shard's canonical history
+    (tulip/epochs.py); an epoch off that chain is a deposed region's un-replicated tail."""
+
+    PREFIX: ClassVar[str] = "EPOCHS#"
+
+    class Meta:
+        table_name = "tulip-trades"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)  # the epoch, zero-padded
+    epoch = IntegerAttribute()
+    parent = IntegerAttribute()
+    start_seq = IntegerAttribute(attr_name="startSeq")
+    region = UnicodeAttribute()
+    holder = UnicodeAttribute()
+    taken_at = UnicodeAttribute(attr_name="takenAt")
+
+    @classmethod
+    def key(cls, symbol: str) -> str:
+        return cls.PREFIX + symbol
+
+    @staticmethod
+    def sort_key(epoch: int) -> str:
+        return f"{epoch:0{EPOCH_WIDTH}d}"
+
+
+class LeaderItem(Model):
+    """Which region leads (docs/architecture.md, "Regions"): its shards' leases are held there and
+    every write goes there. `term` grows by one at every change of leader; replication resolves
+    two writes of this item by term first."""
+
+    PREFIX: ClassVar[str] = "LEADER"
+
+    class Meta:
+        table_name = "tulip-trades"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    leader_region = UnicodeAttribute(attr_name="leaderRegion")
+    term = IntegerAttribute()
+    since = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
+
+    @classmethod
+    def key(cls) -> str:
+        return cls.PREFIX
+
+
+class RegionStatusItem(Model):
+    """What a region's health monitor last saw (the Route 53 health check's role): when another
+    region last answered, and whether this region stepped down (a leader that cannot see any
+    other region stops writing before a follower may take over)."""
+
+    PREFIX: ClassVar[str] = "REGION#"
+
+    class Meta:
+        table_name = "tulip-trades"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    region = UnicodeAttribute()
+    stepped_down = BooleanAttribute(attr_name="steppedDown", default=False)
+    peer_seen_ms = IntegerAttribute(attr_name="peerSeenAt", null=True)
+    # The term this region took over while it could see no other region (its monitor's automatic
+    # failover in a split): such a leader does not step down for being isolated, or nobody
+    # would lead; seeing another region again clears it.
+    isolated_takeover_term = IntegerAttribute(attr_name="isolatedTakeoverTerm", null=True)
+    leader_seen_ms = IntegerAttribute(attr_name="leaderSeenAt", null=True)
+    checked_ms = IntegerAttribute(attr_name="checkedAt")
+
+    @classmethod
+    def key(cls, region: str) -> str:
+        return cls.PREFIX + region
+
+
+class ReplicationItem(Model):
+    """The simulated Global Tables' progress from one region to another (the replicator writes
+    it into the target region): how far behind the target is."""
+
+    PREFIX: ClassVar[str] = "REPLICATION"
+
+    class Meta:
+        table_name = "tulip-trades"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)  # "<source>><target>"
+    source = UnicodeAttribute()
+    target = UnicodeAttribute()
+    lag_ms = IntegerAttribute(attr_name="lagMs")
+    applied_ms = IntegerAttribute(attr_name="appliedAt")
+    paused = BooleanAttribute(default=False)  # a partition holds it back
+
+    @classmethod
+    def key(cls) -> str:
+        return cls.PREFIX
+
+
 class MatcherItem(Model):
     """A live matcher process (membership): the fair share of shards each process aims for is
     the shard count over the live members. Renewed with its leases; gone when it expires."""
@@ -298,6 +435,7 @@ class MatcherItem(Model):
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)  # the process id
     holder = UnicodeAttribute()
+    region = UnicodeAttribute(null=True)  # members count only within their region
     expires_ms = IntegerAttribute(attr_name="expiresAt")  # epoch ms; the member is gone after it
     started_at = UnicodeAttribute(attr_name="startedAt")
     shards = UnicodeAttribute(null=True)  # comma-separated symbols held (for people, not logic)
@@ -305,7 +443,8 @@ class MatcherItem(Model):
 
 ORDERS_MODELS: Final[tuple[type[Model], ...]] = (OrderItem, IdempotencyItem)
 TRADES_MODELS: Final[tuple[type[Model], ...]] = (TradeItem, EventPageItem, ShardItem,
-                                                  MatcherItem)
+                                                  EpochItem, LeaderItem, RegionStatusItem,
+                                                  ReplicationItem, MatcherItem)
 MODELS: Final[tuple[type[Model], ...]] = ORDERS_MODELS + TRADES_MODELS
 
 

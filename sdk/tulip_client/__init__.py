@@ -6,8 +6,8 @@
   detection by `prevSeq` and automatic resync (`GET /poll`, or a fresh book snapshot), and
   fallback to `GET /poll` after repeated socket failures — and back to the socket once it
   connects again.
-- `RegionPicker`: which configured region endpoint to use; re-pins to the first one whose
-  `/readyz` answers 200.
+- `RegionPicker`: which configured region endpoint to use; re-pins by `GET /region` to the
+  healthy leader, else the first healthy region.
 - `Backoff`: exponential backoff with full jitter.
 
 Depends on `httpx` and `websockets` only; it imports nothing of the server. The HTTP and

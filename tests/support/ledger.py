@@ -54,7 +54,8 @@ def events(stack: StackHandle, symbol: str) -> list[dict[str, Any]]:
         seqs = [e["seq"] for e in event_pages.decode_item(page)]
         first, last = int(page["firstSeq"]["N"]), int(page["lastSeq"]["N"])
         assert seqs == list(range(first, last + 1)), f"page {page['sk']['S']} holds {seqs}"
-        assert page["sk"]["S"] == event_pages.sk(last), "a page is keyed by its last seq"
+        epoch = int(page.get("epoch", {"N": "0"})["N"])
+        assert page["sk"]["S"] == event_pages.sk(last, epoch), "a page is keyed by its last seq"
     return event_pages.flatten(EventPageItem.from_raw_data(i) for i in pages)
 
 

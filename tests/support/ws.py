@@ -192,7 +192,7 @@ def store_events(stack: StackHandle, events: list[dict[str, Any]]) -> None:
     for event in events:
         command.append(event)
         if "l2" in event["payload"] or event is events[-1]:
-            for item in event_pages.page_items(event["symbol"], command):
+            for item in event_pages.page_items(event["symbol"], 0, command):
                 ddb.put_item(TableName=table, Item=item)
             command = []
     if events:

@@ -108,12 +108,13 @@ class MatcherScenario:
                 order_id, 0, 0, 0, "OPEN", seq, open_sort=schema.resting_sort_key(seq))}, seq, 0,
                 [self._event(seq, "OrderOpened", payload)])
         maker_id, maker_client, maker_price = self._resting.pop(0)
-        payload = {"tradeId": trade_id(self.symbol, seq), "price": f"{maker_price / 100:.2f}", "qty": 1,
+        payload = {"tradeId": trade_id(self.symbol, self.epoch, seq),
+                   "price": f"{maker_price / 100:.2f}", "qty": 1,
                    "takerSide": "BUY", "makerOrderId": maker_id, "makerClientId": maker_client,
                    "makerRemaining": 0, "makerFilled": 1, "takerOrderId": order_id,
                    "takerClientId": client, "takerRemaining": 0, "takerFilled": 1,
                    "buyOrderId": order_id, "sellOrderId": maker_id, "l2": l2}
-        puts = [trade_put(self.cfg, self.symbol, seq, maker_price, 1, "BUY",
+        puts = [trade_put(self.cfg, self.symbol, self.epoch, seq, maker_price, 1, "BUY",
                           (maker_id, maker_client), (order_id, client), NOW)]
         updates = {oid: OrderUpdate(oid, 0, 1, maker_price, "FILLED", seq, closed=True)
                    for oid in (maker_id, order_id)}

@@ -88,8 +88,8 @@ class Planter:
 
     def event(self, symbol: str, seq: int, kind: str, payload: dict[str, Any]) -> None:
         """One event as a page of its own (docs/storage.md)."""
-        (item,) = event_pages.page_items(symbol, [{"seq": seq, "type": kind, "ts": now_iso(),
-                                                   "payload": payload}])
+        (item,) = event_pages.page_items(symbol, 0, [{"seq": seq, "type": kind, "ts": now_iso(),
+                                                      "payload": payload}])
         self.ddb.put_item(TableName=self.stack.env["TRADES_TABLE"], Item=item)
 
     def trade(self, symbol: str, seq: int, qty: int, buy: str, sell: str,

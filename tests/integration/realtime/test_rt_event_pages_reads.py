@@ -34,7 +34,7 @@ def test_reads_across_uneven_pages(rt_stack: StackHandle) -> None:
     ddb = rt_stack.boto("dynamodb")
     start = 0
     for size in PAGE_SIZES:
-        for item in event_pages.page_items(SYMBOL, events[start:start + size]):
+        for item in event_pages.page_items(SYMBOL, 0, events[start:start + size]):
             ddb.put_item(TableName=rt_stack.env["TRADES_TABLE"], Item=item)
         start += size
     schema.bind(load_config(rt_stack.env))

@@ -47,7 +47,7 @@ def _shard(chunk: list[dict[str, Any]]) -> tuple[int, int]:
 def test_one_batch_is_one_page_before_the_fenced_shard_update() -> None:
     (chunk,) = _plan([_command(1, 2), _command(3, 1), _command(4, 3)])
     (page,) = _pages(chunk)
-    assert page["sk"]["S"] == event_pages.sk(6)
+    assert page["sk"]["S"] == event_pages.sk(6, 1)  # the plan's epoch
     assert (page["firstSeq"]["N"], page["lastSeq"]["N"]) == ("1", "6")
     assert [e["seq"] for e in event_pages.decode_item(page)] == [1, 2, 3, 4, 5, 6]
     assert _shard(chunk) == (0, 6)
@@ -89,13 +89,13 @@ def test_an_oversized_command_keeps_its_page_in_a_piece_and_advances_only_at_the
 def test_page_round_trip_split_and_unreadable_page() -> None:
     records = [{"seq": s, "type": "OrderOpened", "ts": "t", "payload": {"l2": s}}
                for s in range(5, 5 + event_pages.MAX_PAGE_EVENTS + 3)]
-    items = event_pages.page_items("SYM", records)
+    items = event_pages.page_items("SYM", 7, records)
     assert len(items) == 2 and event_pages.pages_needed(len(records)) == 2
-    assert items[0]["sk"]["S"] == event_pages.sk(4 + event_pages.MAX_PAGE_EVENTS)
+    assert items[0]["sk"]["S"] == event_pages.sk(4 + event_pages.MAX_PAGE_EVENTS, 7)
     decoded = event_pages.flatten(EventPageItem.from_raw_data(i) for i in items)
     assert [e["seq"] for e in decoded] == [r["seq"] for r in records]
-    assert decoded[0] == {"seq": 5, "symbol": "SYM", "type": "OrderOpened", "ts": "t",
-                          "payload": {"l2": 5}}
+    assert decoded[0] == {"seq": 5, "symbol": "SYM", "epoch": 7, "type": "OrderOpened",
+                          "ts": "t", "payload": {"l2": 5}}
     broken = dict(items[1], events={"S": "{not json"})
     assert [(e["seq"], e["type"]) for e in event_pages.decode_item(broken)] == [
         (s, "Unreadable") for s in range(5 + event_pages.MAX_PAGE_EVENTS, 8 + event_pages.MAX_PAGE_EVENTS)]
@@ -104,5 +104,5 @@ def test_page_round_trip_split_and_unreadable_page() -> None:
 
 def test_a_page_refuses_non_contiguous_seqs() -> None:
     with pytest.raises(AssertionError):
-        event_pages.page_items("SYM", [{"seq": 1, "type": "x", "ts": "t", "payload": {}},
+        event_pages.page_items("SYM", 1, [{"seq": 1, "type": "x", "ts": "t", "payload": {}},
                                        {"seq": 3, "type": "x", "ts": "t", "payload": {}}])

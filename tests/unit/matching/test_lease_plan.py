@@ -12,8 +12,12 @@ NOW = 1_000_000
 SYMBOLS = ("A", "B", "C", "D")
 
 
+TERM = 1
+EPOCH = 1_000_001  # an epoch of term 1, the leadership these plans run under
+
+
 def _shard(symbol: str, holder: str | None = None, expires: int | None = None,
-           epoch: int = 1) -> ShardItem:
+           epoch: int = EPOCH) -> ShardItem:
     key = ShardItem.key(symbol)
     return ShardItem(key, key, symbol=symbol, holder=holder, lease_expires_ms=expires, epoch=epoch)
 
@@ -47,7 +51,7 @@ def test_live_leases_of_others_are_not_taken_expired_ones_are() -> None:
     # but only the free (C) and expired (B) shards may be taken.
     result = _plan(shards, [_member("p2", NOW - 10), _member("p3", NOW - 10)], [])
     assert [s.symbol for s in result.take] == ["C", "B"]  # never-held first, then expired
-    assert result.take[1].epoch == 1  # the take is conditioned on the epoch read
+    assert result.take[1].epoch == EPOCH  # the take is conditioned on the epoch read
 
 
 def test_a_process_above_its_share_gives_the_extras_back() -> None:
@@ -63,6 +67,19 @@ def test_the_cap_limits_a_process_and_an_extra_process_idles() -> None:
     # Three processes, two shards: the share is one each; p3 holds nothing and takes nothing.
     idle = _plan(held, [_member("p1"), _member("p2")], [], me="p3")
     assert idle.take == () and idle.target == 1
+
+
+def test_a_holder_of_an_older_term_is_fenced_out_and_a_newer_term_is_left_alone() -> None:
+    shards = {"A": _shard("A", "p9", NOW + 5000, epoch=5),  # term 0: before the failover
+              "B": _shard("B", "p9", NOW + 5000, epoch=2_000_001)}  # term 2: newer than ours
+    assert [s.symbol for s in _plan(shards, [], []).take] == ["A"]
+
+
+def test_a_follower_region_holds_nothing() -> None:
+    shards = {s: _shard(s, "p1", NOW + 1000) for s in SYMBOLS}
+    result = leases.plan("p1", shards, [], ["A", "B"], NOW, 100, random.Random(1), TERM,
+                         leads=False)
+    assert result.release == ("A", "B") and result.take == () and result.target == 0
 
 
 def test_our_own_name_on_a_shard_we_do_not_hold_is_free_to_us() -> None:

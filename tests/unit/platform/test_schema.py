@@ -8,11 +8,15 @@ import pytest
 
 from tulip import event_pages, schema
 from tulip.schema import (
+    EpochItem,
     EventPageItem,
     IdempotencyItem,
     ItemCodec,
+    LeaderItem,
     MatcherItem,
     OrderItem,
+    RegionStatusItem,
+    ReplicationItem,
     ShardItem,
     TradeItem,
 )
@@ -51,7 +55,8 @@ def test_the_codec_refuses_what_the_schema_does_not_hold() -> None:
 def test_tables_hold_every_key_and_index_their_models_declare() -> None:
     orders, trades = schema.TABLES
     assert orders.models == (OrderItem, IdempotencyItem)
-    assert trades.models == (TradeItem, EventPageItem, ShardItem, MatcherItem)
+    assert trades.models == (TradeItem, EventPageItem, ShardItem, EpochItem, LeaderItem,
+                             RegionStatusItem, ReplicationItem, MatcherItem)
     assert orders.ttl_attribute == "expiresAt" and trades.ttl_attribute is None
     request = schema.create_table_request(trades, "t")
     assert {i["IndexName"] for i in request["GlobalSecondaryIndexes"]} == {
@@ -75,6 +80,9 @@ def test_idempotency_records_stay_out_of_the_client_orders_index() -> None:
 
 def test_event_pages_round_trip_through_the_model() -> None:
     records = [{"seq": s, "type": "OrderOpened", "ts": "t", "payload": {"n": s}} for s in (4, 5)]
-    (item,) = event_pages.page_items("SYM", records)
-    assert item["sk"]["S"] == EventPageItem.sort_key(5)
-    assert [e["seq"] for e in event_pages.decode_item(item)] == [4, 5]
+    (item,) = event_pages.page_items("SYM", 1_000_002, records)
+    assert item["sk"]["S"] == EventPageItem.sort_key(5, 1_000_002)
+    assert EventPageItem.first_key_of(5) < item["sk"]["S"] < EventPageItem.last_key_of(5)
+    assert EventPageItem.last_key_of(4) < EventPageItem.first_key_of(5)
+    assert [(e["seq"], e["epoch"]) for e in event_pages.decode_item(item)] == [(4, 1_000_002),
+                                                                               (5, 1_000_002)]

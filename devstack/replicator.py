@@ -1,0 +1,248 @@
+"""Simulated DynamoDB Global Tables (multi-region, eventually consistent) for the local stack.
+
+One process tails every table's stream in every region and applies each item change to every
+other region, item by item (as AWS does: a transaction's items are not replicated as a unit),
+last writer wins. `python -m devstack.replicator`, started by the launcher when it runs more than
+one region (docs/architecture.md, "Regions").
+
+The model is state-based, which is what makes it converge whatever the order things arrive in:
+- From each region's stream, the latest LOCAL change of every item (its image, or a tombstone),
+  stamped with the change's time; a change this process wrote itself (an echo) only updates what
+  the region is known to hold.
+- For each region, the winner of every item among the changes of the regions it can reach (all
+  of them unless a partition drill cuts a pair, tulip/drills.py) and its own; when the region
+  does not hold the winner, the winner is written there.
+- Last writer wins on (term, time, region): time is the change's creation time in its region's
+  stream (ms); the term ranks first for the two records that carry a leadership term, the shard
+  items (their epoch, tulip.schema.epoch_term) and the leadership record: a write made under a
+  newer leadership always wins, so a deposed region's later wall-clock write cannot bring an old
+  epoch back after a heal. Global Tables themselves order by time only; docs/architecture.md
+  says how the deployed system gets the same guarantee.
+The replication lag of every pair is written into the target region (tulip.schema's
+ReplicationItem, read by GET /region and the admin) and exported as the ReplicationLatency metric.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import Gauge
+
+from tulip import aws, drills
+from tulip.config import Config, load_config
+from tulip.schema import LeaderItem, ReplicationItem, ShardItem, epoch_term
+
+log = logging.getLogger("devstack.replicator")
+
+POLL_S = 0.1
+STATUS_EVERY_S = 1.0
+MAX_RECORDS_PER_READ = 1000
+MAX_SHARDS = 1000
+NOT_REPLICATED = (ReplicationItem.PREFIX,)  # written into each target by this process itself
+
+REPLICATION_LATENCY = Gauge(
+    "tulipbroker_replication_latency_seconds",
+    "Simulated Global Tables: how old the newest change applied from source to target was",
+    ["source", "target"], multiprocess_mode="max")
+
+Key = tuple[str, str, str]  # (table, pk, sk)
+Stamp = tuple[int, float, str]  # (term, time, origin region)
+
+
+@dataclass
+class Change:
+    stamp: Stamp
+    image: dict[str, Any] | None  # None: the item was removed
+
+
+@dataclass
+class Region:
+    name: str
+    ddb: Any
+    streams: Any
+    iterators: dict[tuple[str, str], str | None] = field(default_factory=dict)  # (arn, shard)
+    latest: dict[Key, Change] = field(default_factory=dict)  # its own latest local change
+    holds: dict[Key, str | None] = field(default_factory=dict)  # the image it holds (json)
+    echoes: dict[Key, str | None] = field(default_factory=dict)  # what this process wrote there
+
+
+def _term(pk: str, image: dict[str, Any] | None) -> int:
+    if image is None:
+        return 0
+    if pk == LeaderItem.key():
+        return int(image.get("term", {}).get("N", "0"))
+    if pk.startswith(ShardItem.PREFIX):
+        return epoch_term(int(image.get("epoch", {}).get("N", "0")))
+    return 0
+
+
+def _encoded(image: dict[str, Any] | None) -> str | None:
+    return None if image is None else json.dumps(image, sort_keys=True)
+
+
+class Replicator:
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.tables = (cfg.orders_table, cfg.trades_table)
+        self.regions = {name: Region(name, aws.client("dynamodb", cfg, region=name),
+                                     aws.client("dynamodbstreams", cfg, region=name))
+                        for name in cfg.regions}
+        self.dirty: set[Key] = set()
+        self.lag_ms: dict[tuple[str, str], int] = {}
+        self.paused_since: dict[tuple[str, str], float] = {}  # a partition holds the pair back
+        self.reachable = self._reachability()
+        self.stopping = False
+
+    # ------------------------------------------------------------------ reading
+    def _shard_iterators(self, region: Region) -> None:
+        for table in self.tables:
+            arn = region.ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+            shards = region.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+            for shard in shards[:MAX_SHARDS]:
+                if (arn, shard["ShardId"]) not in region.iterators:
+                    region.iterators[(arn, shard["ShardId"])] = region.streams.get_shard_iterator(
+                        StreamArn=arn, ShardId=shard["ShardId"],
+                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+
+    def read(self, region: Region) -> int:
+        """Take in the region's new stream records; returns how many."""
+        self._shard_iterators(region)
+        count = 0
+        for (arn, shard), iterator in list(region.iterators.items()):
+            if iterator is None:
+                continue
+            page = region.streams.get_records(ShardIterator=iterator, Limit=MAX_RECORDS_PER_READ)
+            region.iterators[(arn, shard)] = page.get("NextShardIterator")
+            table = arn.split(":table/")[1].split("/")[0]
+            for record in page.get("Records", []):
+                self._take_in(region, table, record)
+                count += 1
+        return count
+
+    def _take_in(self, region: Region, table: str, record: dict[str, Any]) -> None:
+        data = record["dynamodb"]
+        pk, sk = data["Keys"]["pk"]["S"], data["Keys"]["sk"]["S"]
+        if pk.startswith(NOT_REPLICATED):
+            return
+        key = (table, pk, sk)
+        image = None if record["eventName"] == "REMOVE" else data.get("NewImage")
+        encoded = _encoded(image)
+        region.holds[key] = encoded
+        if key in region.echoes and region.echoes[key] == encoded:
+            del region.echoes[key]  # our own write coming back: nothing new happened there
+            return
+        created = data["ApproximateCreationDateTime"]
+        moment = created.timestamp() if hasattr(created, "timestamp") else float(created)
+        region.latest[key] = Change((_term(pk, image), moment, region.name), image)
+        self.dirty.add(key)
+
+    # ------------------------------------------------------------------ applying
+    def _reachability(self) -> dict[str, frozenset[str]]:
+        return {target: frozenset(source for source in self.regions
+                                  if source == target
+                                  or not drills.partitioned(self.cfg, source, target))
+                for target in self.regions}
+
+    def converge(self, keys: Iterable[Key]) -> int:
+        """Write, in every region, the winner of each key among what that region can reach."""
+        applied = 0
+        now = time.time()
+        for key in keys:
+            for target in self.regions.values():
+                changes = [self.regions[s].latest[key] for s in self.reachable[target.name]
+                           if key in self.regions[s].latest]
+                if not changes:
+                    continue
+                winner = max(changes, key=lambda c: c.stamp)
+                encoded = _encoded(winner.image)
+                if target.holds.get(key, None) == encoded:
+                    continue
+                self._write(target, key, winner.image)
+                target.echoes[key] = encoded
+                target.holds[key] = encoded
+                applied += 1
+                pair = (winner.stamp[2], target.name)
+                self.lag_ms[pair] = max(0, int((now - winner.stamp[1]) * 1000))
+        return applied
+
+    @staticmethod
+    def _write(target: Region, key: Key, image: dict[str, Any] | None) -> None:
+        table, pk, sk = key
+        if image is None:
+            target.ddb.delete_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}})
+        else:
+            target.ddb.put_item(TableName=table, Item=image)
+
+    # ------------------------------------------------------------------ the loop
+    def cycle(self) -> int:
+        reachable = self._reachability()
+        healed = reachable != self.reachable
+        self.reachable = reachable
+        for region in self.regions.values():
+            self.read(region)
+        keys = set(self.dirty)
+        if healed:  # a partition started or ended: every item may have a new winner somewhere
+            keys |= {k for r in self.regions.values() for k in r.latest}
+        self.dirty.clear()
+        return self.converge(keys)
+
+    def report(self) -> None:
+        """The lag of every pair, in its target region (and as a metric)."""
+        stamp = int(time.time() * 1000)
+        for source in self.regions:
+            for target in self.regions.values():
+                if source == target.name:
+                    continue
+                paused = source not in self.reachable[target.name]
+                if paused:
+                    # Nothing crosses: the target falls behind by the partition's age.
+                    since = self.paused_since.setdefault((source, target.name), time.time())
+                    lag = int((time.time() - since) * 1000)
+                else:
+                    self.paused_since.pop((source, target.name), None)
+                    lag = self.lag_ms.get((source, target.name), 0)
+                REPLICATION_LATENCY.labels(source, target.name).set(lag / 1000)
+                target.ddb.put_item(TableName=self.cfg.trades_table, Item={
+                    "pk": {"S": ReplicationItem.key()}, "sk": {"S": f"{source}>{target.name}"},
+                    "source": {"S": source}, "target": {"S": target.name},
+                    "lagMs": {"N": str(lag)}, "appliedAt": {"N": str(stamp)},
+                    "paused": {"BOOL": paused}})
+
+    def run(self) -> None:
+        last_report = 0.0
+        while not self.stopping:
+            try:
+                if self.cycle() == 0:
+                    # Caught up: what is in flight now is no older than this poll.
+                    for pair in self.lag_ms:
+                        self.lag_ms[pair] = 0
+                if time.monotonic() - last_report >= STATUS_EVERY_S:
+                    self.report()
+                    last_report = time.monotonic()
+            except Exception:  # a region's moto backend hiccup: retry the whole cycle
+                log.exception("replication cycle failed; retrying")
+            time.sleep(POLL_S)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    replicator = Replicator(load_config(os.environ))
+
+    def stop(*_: object) -> None:
+        replicator.stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("replicating", extra={"regions": list(replicator.regions)})
+    replicator.run()
+
+
+if __name__ == "__main__":
+    main()

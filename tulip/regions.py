@@ -1,0 +1,77 @@
+"""Which region leads, as this region sees it (docs/architecture.md, "Regions"): the one view
+order entry (write here, or forward), the matcher (hold shards, or idle) and ops (GET /region,
+the admin) all use.
+
+Sources, in order: the `forceLeader` feature flag (a drill tool: it decides outright); else the
+leadership record in this region's replica (tulip.schema.LeaderItem: leader region and term,
+written by `manage.py failover` and by a health monitor's automatic failover); else, before any
+record exists, the configuration (REGION_ROLE, LEADER_REGION). A leader region whose monitor
+stepped it down (it cannot see any other region, docs/architecture.md) does not lead.
+
+Cached for at most a second per process: one read of two small items per second, not per
+request; a failover takes effect everywhere within that second (plus replication)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from tulip import flags, storage
+from tulip.config import Config
+
+CACHE_TTL_S = 1.0
+DEFAULT_TERM = 1  # the leadership the configuration describes, before any record is written
+
+
+@dataclass(frozen=True, slots=True)
+class Leadership:
+    region: str  # this region
+    leader_region: str
+    term: int
+    stepped_down: bool  # this region's monitor stopped it writing (an isolated leader)
+    source: str  # "forceLeader" | "record" | "configuration"
+
+    @property
+    def leads(self) -> bool:
+        return self.leader_region == self.region and not self.stepped_down
+
+    @property
+    def role(self) -> str:
+        return "leader" if self.leader_region == self.region else "follower"
+
+
+_lock = threading.Lock()
+_cache: dict[int, tuple[float, Leadership]] = {}
+
+
+def read(cfg: Config) -> Leadership:
+    """Uncached: the flags, the leadership record and this region's monitor status now."""
+    status = storage.region_status(cfg.aws_region)
+    stepped_down = bool(status is not None and status.stepped_down)
+    record = storage.leader()
+    term = record.term if record is not None else DEFAULT_TERM
+    forced = flags.current_flags(cfg).force_leader
+    if forced:
+        return Leadership(cfg.aws_region, forced, term, stepped_down, "forceLeader")
+    if record is not None:
+        return Leadership(cfg.aws_region, record.leader_region, term, stepped_down, "record")
+    leader = cfg.aws_region if cfg.region_role == "leader" else cfg.leader_region
+    return Leadership(cfg.aws_region, leader, term, stepped_down, "configuration")
+
+
+def current(cfg: Config) -> Leadership:
+    now = time.monotonic()
+    with _lock:
+        cached = _cache.get(id(cfg))
+    if cached is not None and now - cached[0] < CACHE_TTL_S:
+        return cached[1]
+    leadership = read(cfg)
+    with _lock:
+        _cache[id(cfg)] = (now, leadership)
+    return leadership
+
+
+def invalidate() -> None:
+    with _lock:
+        _cache.clear()
