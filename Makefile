@@ -9,12 +9,14 @@ PYTEST := TULIP_ENV=test $(PY) -m pytest -p no:cacheprovider
 MYPY_TARGETS := tulip orders matching realtime ops devstack sdk/tulip_client
 
 .PHONY: help venv browser run test test-fast lint typecheck importlint test-deep test-chaos bench \
+        synth deploy-deps \
         bench-engine bench-devstack bench-api bench-pipeline bench-ws bench-model engine-compiled clean
 
 help:
 	@echo "make run    - create .venv, install, start the local stack, print URLs and tokens"
 	@echo "make test   - lint, type-check, import contracts and the whole test suite"
 	@echo "make bench  - benchmarks (never part of make test); see docs/benchmarks.md"
+	@echo "make synth  - the AWS CDK app's CloudFormation in deploy/cdk.out, offline (docs/deploy.md)"
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,7 +43,7 @@ importlint: $(STAMP)
 browser:
 	bash scripts/install-browser.sh
 
-test: lint typecheck importlint browser
+test: lint typecheck importlint browser deploy-deps
 	# The optional mypyc build of the engine (skipped with one line where no C compiler exists):
 	# the whole suite runs on it, then the engine's own tests again on the interpreted fallback.
 	$(PY) -m bench.engine.build_mypyc --if-compiler
@@ -50,6 +52,19 @@ test: lint typecheck importlint browser
 	    -n 2 tests/unit/engine tests/property
 	# Playwright's sync API leaves an event loop in its process: browser tests get their own run.
 	$(PYTEST) -m "browser" tests
+
+# The CDK app (deploy/, docs/deploy.md): its own pinned requirements, and Node.js for jsii.
+$(VENV)/.deploy-installed: $(STAMP) requirements-deploy.txt constraints.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-deploy.txt -c constraints.txt
+	@touch $@
+
+deploy-deps: $(VENV)/.deploy-installed
+	@command -v node >/dev/null 2>&1 || { echo "make: Node.js is required (the AWS CDK runs on it): apt-get install nodejs" >&2; exit 1; }
+
+# CloudFormation for every stack, without AWS credentials or network; then cfn-lint on each.
+synth: deploy-deps
+	$(PY) -m deploy.app
+	$(VENV)/bin/cfn-lint --config-file deploy/.cfnlintrc.yaml -- deploy/cdk.out/*.template.json
 
 test-fast: $(STAMP)
 	$(PYTEST) -m "not slow and not deep and not chaos" tests/unit tests/property

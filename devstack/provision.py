@@ -4,6 +4,8 @@
   TTL), exactly as the deploy stack creates them from the same definitions.
 - SQS: one events FIFO queue per symbol, sharing a FIFO dead-letter queue (redrive after 5
   receives), and standard queues for Celery tasks and the matcher workers' control.
+- KMS: each region's customer-managed key (alias/tulip-data), which encrypts that region's tables
+  (SSE-KMS) and queues (KmsMasterKeyId), as the deploy stack's do (docs/deploy.md).
 - Cognito: a user pool, an app client, groups `traders` and `ops`, demo users.
 - S3: a bucket for load-test reports.
 """
@@ -14,7 +16,9 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tulip import schema
+import boto3
+
+from tulip import aws, schema
 
 DLQ_MAX_RECEIVE_COUNT = 5
 # Far above the matcher's batch time (tens of ms), so a healthy holder never sees its in-flight
@@ -22,6 +26,7 @@ DLQ_MAX_RECEIVE_COUNT = 5
 # killed holder had in flight is back in the queue about when its lease has run out and does not
 # hold the takeover up (FIFO hands out nothing more of a group while a batch of it is in flight).
 EVENTS_VISIBILITY_TIMEOUT_S = 5
+DATA_KEY_ALIAS = "alias/tulip-data"  # the deploy stack's alias (deploy/config.py, data_key_alias)
 DEMO_PASSWORD = "Tulip-demo-2026!"  # local stand-in only; printed by `make run`
 DEMO_USERS = {"alice": ("traders",), "bob": ("traders",), "ops": ("ops",)}
 GROUPS = ("traders", "ops")
@@ -52,11 +57,28 @@ class Provisioned:
     app_client_id: str
 
 
+def data_key(client: Any) -> str:
+    """The ARN of the region's data key (DATA_KEY_ALIAS) in the stand-in that serves `client`,
+    created on first use: the same KMS service, endpoint and region as the client's."""
+    kms: Any = boto3.session.Session().client(
+        "kms", endpoint_url=client.meta.endpoint_url, region_name=client.meta.region_name,
+        aws_access_key_id=aws.LOCAL_CREDENTIALS["aws_access_key_id"],
+        aws_secret_access_key=aws.LOCAL_CREDENTIALS["aws_secret_access_key"])
+    try:
+        arn: str = kms.describe_key(KeyId=DATA_KEY_ALIAS)["KeyMetadata"]["Arn"]
+    except kms.exceptions.NotFoundException:
+        arn = kms.create_key(Description="TulipBroker data (local stand-in)")["KeyMetadata"]["Arn"]
+        kms.create_alias(AliasName=DATA_KEY_ALIAS, TargetKeyId=arn)
+    return arn
+
+
 def create_tables(ddb: Any, names: Names) -> None:
     """Every table of the schema of record (tulip.schema.TABLES), with its TTL."""
+    key = data_key(ddb)
     for spec in schema.TABLES:
         name = names.orders_table if spec.role == "orders" else names.trades_table
-        ddb.create_table(**schema.create_table_request(spec, name))
+        ddb.create_table(**schema.create_table_request(spec, name), SSESpecification={
+            "Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key})
         if spec.ttl_attribute:
             ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={
                 "Enabled": True, "AttributeName": spec.ttl_attribute})
@@ -76,9 +98,10 @@ def create_queues(sqs: Any, names: Names, symbols: tuple[str, ...],
                   visibility_timeout_s: int = EVENTS_VISIBILITY_TIMEOUT_S) -> Queues:
     """The events queue of every symbol (sharing one dead-letter queue), the tasks queue and the
     matcher workers' control queue, in the client's region."""
+    encrypted = {"KmsMasterKeyId": data_key(sqs), "KmsDataKeyReusePeriodSeconds": "300"}
     dlq_url = sqs.create_queue(
         QueueName=names.events_dlq,
-        Attributes={"FifoQueue": "true", "MessageRetentionPeriod": "1209600"},
+        Attributes={"FifoQueue": "true", "MessageRetentionPeriod": "1209600", **encrypted},
     )["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
@@ -93,13 +116,14 @@ def create_queues(sqs: Any, names: Names, symbols: tuple[str, ...],
                 "VisibilityTimeout": str(visibility_timeout_s),
                 "RedrivePolicy": json.dumps(
                     {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": DLQ_MAX_RECEIVE_COUNT}),
+                **encrypted,
             },
         )["QueueUrl"]
         events_url = url.removesuffix(name) + names.events_queue
     tasks_url = sqs.create_queue(QueueName=names.tasks_queue,
-                                 Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+                                 Attributes={"VisibilityTimeout": "60", **encrypted})["QueueUrl"]
     control_url = sqs.create_queue(QueueName=names.matching_control_queue,
-                                   Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+                                   Attributes={"VisibilityTimeout": "60", **encrypted})["QueueUrl"]
     return Queues(events_url, dlq_url, tasks_url, control_url)
 
 

@@ -24,10 +24,10 @@ from tulip.config import Config
 
 CLOUDWATCH_NAMESPACE = "TulipBroker"
 SLO_NAMES = ("Http5xxRate", "LatencyP50", "LatencyP95", "LatencyP99", "EventLag",
-             "WSDisconnectRate", "DoubleFillViolations")
+             "WSDisconnectRate", "DoubleFillViolations", "ReplicationLatency")
 UNITS = {"Http5xxRate": "Percent", "LatencyP50": "Milliseconds", "LatencyP95": "Milliseconds",
          "LatencyP99": "Milliseconds", "EventLag": "Milliseconds", "WSDisconnectRate": "Percent",
-         "DoubleFillViolations": "Count"}
+         "DoubleFillViolations": "Count", "ReplicationLatency": "Milliseconds"}
 P = "tulipbroker"
 
 
@@ -57,6 +57,7 @@ class Counts:
     ws_disconnects: float = 0.0
     double_fills: float = 0.0  # counter of detections
     open_double_fills: float = 0.0  # gauge from the last reconcile
+    replication_s: float | None = None  # the replicator's worst pair now (a gauge); None: none
 
 
 def read_counts(source: Any = None) -> Counts:
@@ -82,6 +83,8 @@ def read_counts(source: Any = None) -> Counts:
                 counts.double_fills += value
             elif name == f"{P}_reconcile_double_fills":
                 counts.open_double_fills = max(counts.open_double_fills, value)
+            elif name == f"{P}_replication_latency_seconds":
+                counts.replication_s = max(counts.replication_s or 0.0, value)
     return counts
 
 
@@ -129,6 +132,8 @@ def slo_values(now: Counts, before: Counts | None = None) -> dict[str, float]:
         values["WSDisconnectRate"] = 100.0 * (now.ws_disconnects - before.ws_disconnects) / connects
     values["DoubleFillViolations"] = max(now.open_double_fills,
                                          now.double_fills - before.double_fills)
+    if now.replication_s is not None:  # only where the (simulated) Global Tables replicate
+        values["ReplicationLatency"] = round(now.replication_s * 1000, 3)
     return values
 
 

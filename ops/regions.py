@@ -121,6 +121,8 @@ def probe(cfg: Config, region: str) -> tuple[bool, bool]:
         return False, False
     try:
         answer = httpx.get(f"{url}/region", timeout=PROBE_TIMEOUT_S)
+    except httpx.ReadTimeout:
+        return True, False  # connected, but slow to answer: alive (a loaded region), not healthy
     except httpx.HTTPError:
         return False, False
     return True, answer.status_code == 200
