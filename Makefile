@@ -8,7 +8,7 @@ PYTEST := TULIP_ENV=test $(PY) -m pytest -p no:cacheprovider
 # Every product package, whole (migrations excluded in pyproject.toml); tests/, bench/, deploy/ stay out.
 MYPY_TARGETS := tulip orders matching realtime ops devstack sdk/tulip_client
 
-.PHONY: help venv browser run test test-fast lint typecheck importlint test-deep test-chaos bench \
+.PHONY: help venv browser run test test-fast lint typecheck importlint test-deep test-chaos bench drill \
         synth deploy-deps \
         bench-engine bench-devstack bench-api bench-pipeline bench-ws bench-model engine-compiled clean
 
@@ -71,6 +71,13 @@ test-fast: $(STAMP)
 
 test-deep: $(STAMP)
 	TULIP_HYPOTHESIS_PROFILE=deep $(PYTEST) -p no:django tests/property -m deep
+	# The seeded pipeline simulation's 10,000 seeds (docs/reliability.md), spread over both cores.
+	$(PYTEST) -m deep -n 2 tests/sim
+
+# The region drill at size (docs/reliability.md): partition, failover, heal, reconcile, for
+# asynchronous and synchronous replication; prints RTO, RPO and the accept latency of each.
+drill: $(STAMP)
+	TULIP_ENV=test $(PY) -m bench.drill
 
 test-chaos: $(STAMP)
 	$(PYTEST) -m "chaos or slow" tests/chaos

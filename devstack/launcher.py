@@ -22,6 +22,7 @@ import ctypes
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -40,14 +41,16 @@ from botocore.config import Config as BotoConfig
 
 from devstack import provision
 from devstack.supervisor import Supervisor
+from tulip import drills
 from tulip.aws import LOCAL_ACCESS_KEY_ID, LOCAL_CREDENTIALS_ENV, LOCAL_SECRET_ACCESS_KEY
-from tulip.config import parse_symbols, region_url_variable
+from tulip.config import env_file_name, parse_symbols, region_url_variable
 from tulip.schema import ShardItem, raw_key
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 LOCAL_REGION = "us-east-1"
 STOP_GRACE_S = 10.0
+TOKENS_FILE = "tokens.env"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -179,6 +182,8 @@ class LocalStack:
         for handle in self._logs:
             handle.close()
         self._logs.clear()
+        with contextlib.suppress(FileNotFoundError):
+            (self.options.state_dir / drills.CHILDREN_FILE).unlink()
 
     def _start_region(self, region: str, say: Callable[[str], None]) -> None:
         opts = self.options
@@ -242,7 +247,15 @@ class LocalStack:
         )
         child = Child(name, process, log_path, command, env)
         self.children[name] = child
+        self.write_children_file()
         return child
+
+    def write_children_file(self) -> Path:
+        """`children.json` in the state directory (format: tulip.drills): the running children by
+        name, rewritten at every (re)start, so the chaos panel can stop a matcher process as an
+        orchestrator would and see the supervisor's replacement."""
+        return drills.write_children(self.options.state_dir, {
+            name: c.process.pid for name, c in self.children.items() if c.process.poll() is None})
 
     def respawn(self, name: str) -> Child:
         """Start a dead child again, as it was started (the supervisor's restart)."""
@@ -490,19 +503,41 @@ class LocalStack:
         return config
 
     def write_env_file(self) -> Path:
-        """The first region's configuration (what `manage.py ...` in this checkout talks to), and
-        every region's URL as TULIP_URL_<REGION>."""
-        path = self.options.state_dir / "local.env"
-        lines = ["# Written by the TulipBroker local stack launcher; valid while it runs."]
-        lines += [f"{key}={value}" for key, value in sorted(self.config.items())]
-        lines.append(f"TULIP_MOTO_URL={self.moto_url}")
-        lines.append(f"TULIP_HTTP_URL={self.http_url}")
+        """The first region's configuration in `local.env` (what `manage.py ...` in this checkout
+        talks to), every other region's in `local.<region>.env` (read instead when AWS_REGION
+        names that region: `AWS_REGION=us-west-2 manage.py reconcile`); each lists every
+        region's URL as TULIP_URL_<REGION>."""
+        for region, config in self.region_configs.items():
+            lines = ["# Written by the TulipBroker local stack launcher; valid while it runs."]
+            lines += [f"{key}={value}" for key, value in sorted(config.items())]
+            lines.append(f"TULIP_MOTO_URL={self.moto_url}")
+            lines.append(f"TULIP_HTTP_URL={self.http_urls[region]}")
+            (self.options.state_dir / env_file_name(region, self.options.regions)).write_text(
+                "\n".join(lines) + "\n", encoding="utf-8")
+        return self.options.state_dir / "local.env"
+
+    def write_tokens_file(self, tokens: dict[str, str]) -> Path:
+        """`.tulip/tokens.env`: the demo users' fresh access tokens as shell exports, so a second
+        terminal can `source .tulip/tokens.env` and curl with $TOKEN_ALICE (README). Readable by
+        the owner only: the tokens are bearer credentials for the local stack (valid 1 hour)."""
+        path = self.options.state_dir / TOKENS_FILE
+        lines = ["# Written by the TulipBroker local stack launcher: source it in a shell.",
+                 "# Tokens expire after an hour; a fresh one: .venv/bin/python manage.py devtoken alice",
+                 f"export TULIP_URL={shlex.quote(self.http_url)}"]
+        lines += [f"export {region_url_variable(r)}={shlex.quote(url)}"
+                  for r, url in self.http_urls.items()]
+        lines += [f"export TOKEN_{name.upper()}={shlex.quote(token)}"
+                  for name, token in sorted(tokens.items())]
+        path.touch(mode=0o600, exist_ok=True)
+        path.chmod(0o600)
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return path
 
     def remove_env_file(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            (self.options.state_dir / "local.env").unlink()
+        names = [env_file_name(r, self.options.regions) for r in self.options.regions]
+        for name in (*names, TOKENS_FILE):
+            with contextlib.suppress(FileNotFoundError):
+                (self.options.state_dir / name).unlink()
 
     # ---------------------------------------------------------------- helpers
     def token(self, username: str) -> str:
@@ -561,6 +596,7 @@ def _print_banner(stack: LocalStack) -> None:
     tokens = {}
     for username in provision.DEMO_USERS:
         tokens[username] = stack.token(username)
+    tokens_path = stack.write_tokens_file(tokens)
     url = stack.http_url
     print(f"""
 TulipBroker local stack is up.
@@ -576,6 +612,8 @@ TulipBroker local stack is up.
   Logs           {stack.options.state_dir / "logs"}/
 
 Demo users (password {provision.DEMO_PASSWORD}): alice, bob (traders), ops (staff)
+Ops console login: ops / {provision.DEMO_PASSWORD} at {url}/admin/
+Tokens for a shell: source {tokens_path}   (exports TOKEN_ALICE, TOKEN_BOB, TOKEN_OPS)
 A fresh token any time: .venv/bin/python manage.py devtoken alice
 """)
     if len(stack.options.regions) > 1:

@@ -311,7 +311,9 @@ class MatcherLoop:
 
     def _take(self, observed: ShardItem, term: int, expires_ms: int) -> None:
         symbol = observed.pk.removeprefix(ShardItem.PREFIX)
-        shard = self.store.take_shard(symbol, self.holder, observed, term, expires_ms, now_iso())
+        fork = self.store.fork_seq(symbol, observed, term)
+        shard = self.store.take_shard(symbol, self.holder, observed, term, expires_ms, now_iso(),
+                                      fork)
         if shard is None:
             return  # another process won this take
         previous = observed.holder

@@ -8,14 +8,17 @@ matcher's commit")."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from matching.fork import FORK_WINDOW_EVENTS, OrderMark, changed_orders, fork_point
 from tulip import aws, event_pages
 from tulip.config import Config
+from tulip.epochs import Chain, EpochStart, canonical
 from tulip.schema import (
     ACCEPTED,
     CANCELLED,
@@ -23,6 +26,7 @@ from tulip.schema import (
     RESTING_SORT_PREFIX,
     TERM_EPOCHS,
     EpochItem,
+    EventPageItem,
     ItemCodec,
     MatcherItem,
     OrderItem,
@@ -32,6 +36,8 @@ from tulip.schema import (
     raw_key,
     trade_id,
 )
+
+log = logging.getLogger("matching.storage")
 
 MAX_TRANSACTION_ITEMS = 100
 MAX_REBUILD_PAGES = 10_000  # 10k pages x 1 MB: far past any book we simulate; bounds the loop
@@ -48,9 +54,12 @@ _S = SHARD.names
 # (docs/rules.md, idempotency), the rest builds the PlaceOrder. Timestamps, region and index keys
 # are not needed to match, and every attribute read is one more to move and parse per order.
 MATCH_FIELDS = ("order_id", "client_id", "symbol", "side", "qty", "price_ticks", "time_in_force",
-                "post_only", "status", "filled_qty")
+                "post_only", "self_trade_prevention", "status", "filled_qty")
 _MATCH_NAMES = {f"#m{i}": _O[name] for i, name in enumerate(MATCH_FIELDS)}
 _MATCH_PROJECTION = ", ".join(_MATCH_NAMES)
+# What a failover's fork check reads of an order (matching/fork.py): how far along it is.
+_MARK_NAMES = {f"#k{i}": _O[name] for i, name in enumerate(("order_id", "seq", "status"))}
+_MARK_PROJECTION = ", ".join(_MARK_NAMES)
 # The open states as expression values, for every condition that says "still open".
 _OPEN_VALUES = {f":o{i}": ORDER.value("status", state) for i, state in enumerate(OPEN_STATES)}
 _STILL_OPEN = f"#st IN ({', '.join(_OPEN_VALUES)})"
@@ -71,14 +80,17 @@ class MatcherStorage:
 
     # ------------------------------------------------------------------ leases
     def take_shard(self, symbol: str, holder: str, observed: ShardItem, term: int,
-                   expires_ms: int, now: str) -> ShardItem | None:
+                   expires_ms: int, now: str, fork_seq: int | None = None) -> ShardItem | None:
         """Take the shard: a new epoch fences every earlier holder (docs/architecture.md, "Shard
         leases"). ONE transaction: the shard update, conditioned on the epoch the caller
         observed (of two processes racing for the same shard exactly one wins; None for the
         loser), and the new epoch's record (where it starts, what it continues: the shard's
-        canonical history across regions, tulip/epochs.py)."""
+        canonical history across regions, tulip/epochs.py). `fork_seq` (<= the observed
+        lastSeq) is where the new epoch continues after a failover found torn commits."""
         epoch = next_epoch(observed.epoch, term)
-        start_seq = observed.last_seq or 0
+        observed_last = observed.last_seq or 0
+        start_seq = observed_last if fork_seq is None else fork_seq
+        assert 0 <= start_seq <= observed_last, (start_seq, observed_last)
         names = {"#ep": _S["epoch"], "#ls": _S["last_seq"], "#lq": _S["last_sqs_seq"],
                  "#ho": _S["holder"], "#le": _S["lease_expires_ms"], "#ta": _S["taken_at"],
                  "#up": _S["updated_at"], "#sy": _S["symbol"]}
@@ -87,10 +99,14 @@ class MatcherStorage:
                   ":holder": SHARD.value("holder", holder),
                   ":expires": SHARD.value("lease_expires_ms", expires_ms),
                   ":now": SHARD.value("taken_at", now), ":symbol": SHARD.value("symbol", symbol)}
+        last_seq = "if_not_exists(#ls, :zero)"
         if observed.epoch:
-            condition = "#ep = :observed AND #ls = :start"
+            condition = "#ep = :observed AND #ls = :observedlast"
             values[":observed"] = SHARD.value("epoch", observed.epoch)
-            values[":start"] = SHARD.value("last_seq", start_seq)
+            values[":observedlast"] = SHARD.value("last_seq", observed_last)
+            del values[":zero"]  # not in this expression; DynamoDB refuses unused values
+            values[":fork"] = SHARD.value("last_seq", start_seq)
+            last_seq = ":fork"
         else:  # never led: the item may not exist yet, or exist without an epoch (ops created it)
             condition = "attribute_not_exists(#ep) OR #ep = :zeroepoch"
             values[":zeroepoch"] = SHARD.value("epoch", 0)
@@ -102,7 +118,7 @@ class MatcherStorage:
             transact(self.ddb, [
                 {"Update": {
                     "TableName": self.cfg.trades_table, "Key": shard_key(symbol),
-                    "UpdateExpression": "SET #ep = :next, #ls = if_not_exists(#ls, :zero), "
+                    "UpdateExpression": f"SET #ep = :next, #ls = {last_seq}, "
                                         "#lq = if_not_exists(#lq, :zeros), #ho = :holder, "
                                         "#le = :expires, #ta = :now, #up = :now, #sy = :symbol",
                     "ConditionExpression": condition, "ExpressionAttributeNames": names,
@@ -183,7 +199,11 @@ class MatcherStorage:
 
     # ------------------------------------------------------------------ reads
     def resting_orders(self, symbol: str) -> Iterator[OrderItem]:
-        """Open orders on the book in priority order (openOrders index, "B#<seq>"), never a scan."""
+        """Open orders on the book in priority order (openOrders index, "B#<seq>"), never a scan.
+        An order whose last change came from a commit off the canonical chain (a deposed
+        leader's, replicated after the fork: matching/fork.py) is left out: the history this
+        book continues never opened or filled it that way; reconciliation compensates it."""
+        chain = self.chain(symbol)
         kwargs: dict[str, Any] = {
             "TableName": self.cfg.orders_table, "IndexName": OrderItem.open_orders.Meta.index_name,
             "KeyConditionExpression": "#sy = :s AND begins_with(#so, :b)",
@@ -195,7 +215,8 @@ class MatcherStorage:
             page = self.ddb.query(**kwargs)
             for item in page.get("Items", []):
                 order = OrderItem.from_raw_data(item)
-                if order.status in OPEN_STATES:
+                if order.status in OPEN_STATES and (
+                        order.epoch is None or chain.covers(order.epoch, order.seq or 0)):
                     yield order
             if "LastEvaluatedKey" not in page:
                 return
@@ -205,12 +226,16 @@ class MatcherStorage:
     def orders(self, order_ids: Sequence[str]) -> dict[str, OrderItem]:
         """What matching needs of the given orders (MATCH_FIELDS), strongly consistent
         (BatchGetItem, <= 100 keys); the other attributes of the returned items are unset."""
+        return self._get_orders(order_ids, _MATCH_PROJECTION, _MATCH_NAMES)
+
+    def _get_orders(self, order_ids: Sequence[str], projection: str,
+                    names: dict[str, str]) -> dict[str, OrderItem]:
         found: dict[str, OrderItem] = {}
         unique = list(dict.fromkeys(order_ids))
         for start in range(0, len(unique), 100):
             request: dict[str, Any] = {self.cfg.orders_table: {
                 "Keys": [order_key(i) for i in unique[start:start + 100]], "ConsistentRead": True,
-                "ProjectionExpression": _MATCH_PROJECTION, "ExpressionAttributeNames": _MATCH_NAMES}}
+                "ProjectionExpression": projection, "ExpressionAttributeNames": names}}
             for _ in range(10):  # unprocessed keys are retried a bounded number of times
                 response = self.ddb.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self.cfg.orders_table, []):
@@ -220,6 +245,63 @@ class MatcherStorage:
                 if not request:
                     break
         return found
+
+    # ------------------------------------------------------------------ failover
+    def fork_seq(self, symbol: str, observed: ShardItem, term: int) -> int:
+        """Where a take continues the shard's history (matching/fork.py): its lastSeq, unless the
+        take crosses leaderships and this replica holds the deposed leader's last commits torn."""
+        last = observed.last_seq or 0
+        if not observed.epoch or epoch_term(observed.epoch) == term or last == 0:
+            return last  # the same leadership: this region wrote every commit itself, atomically
+        floor = max(0, last - FORK_WINDOW_EVENTS)
+        events = self._canonical_events(symbol, floor, last)
+        ids = sorted({order_id for event in events for order_id in changed_orders(event)})
+        marks = {order_id: OrderMark(order.seq or 0, order.status)
+                 for order_id, order in self._get_orders(ids, _MARK_PROJECTION, _MARK_NAMES).items()}
+        fork = fork_point(last, floor, events, marks)
+        if fork < last:
+            log.warning("torn commits from the deposed leader: the new epoch forks before them",
+                        extra={"symbol": symbol, "lastSeq": last, "fork": fork})
+        return fork
+
+    def chain(self, symbol: str) -> Chain:
+        """The shard's canonical chain of epochs (tulip/epochs.py), read now."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.cfg.trades_table, "ConsistentRead": True,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": EpochItem.key(symbol)}}}
+        starts: list[EpochStart] = []
+        for _ in range(MAX_REBUILD_PAGES):
+            page = self.ddb.query(**kwargs)
+            for item in page.get("Items", []):
+                record = EpochItem.from_raw_data(item)
+                starts.append(EpochStart(record.epoch, record.parent, record.start_seq))
+            if "LastEvaluatedKey" not in page:
+                return canonical(starts)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        raise RuntimeError("epoch records exceeded their page bound")
+
+    def _canonical_events(self, symbol: str, floor: int, last: int) -> list[dict[str, Any]]:
+        """The events with floor < seq <= last on the shard's canonical chain, as replicated."""
+        chain = self.chain(symbol)
+        kwargs: dict[str, Any] = {
+            "TableName": self.cfg.trades_table, "ConsistentRead": True,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": EventPageItem.key(symbol)},
+                ":low": {"S": EventPageItem.first_key_of(floor + 1)},
+                ":high": {"S": EventPageItem.last_key_of(last)}}}
+        events: list[dict[str, Any]] = []
+        for _ in range(MAX_REBUILD_PAGES):
+            page = self.ddb.query(**kwargs)
+            for item in page.get("Items", []):
+                record = EventPageItem.from_raw_data(item)
+                if chain.covers(record.epoch, record.last_seq):
+                    events.extend(e for e in event_pages.decode(record) if floor < e["seq"] <= last)
+            if "LastEvaluatedKey" not in page:
+                return events
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        raise RuntimeError("fork window read exceeded its page bound")
 
     # ------------------------------------------------------------------ commit
     def commit(self, plan: CommitPlan) -> None:
@@ -287,23 +369,23 @@ def advance_shard(table: str, symbol: str, epoch: int | None, expected_seq: int,
 
 
 def cancel_order_update(table: str, order_id: str, expected_status: str, expected_filled: int,
-                        seq: int, reason: str, now: str) -> dict[str, Any]:
+                        seq: int, epoch: int, reason: str, now: str) -> dict[str, Any]:
     """Open -> CANCELLED for a compensation (ops), only if the order is exactly as observed: a
     fill or user cancel that landed since wins, and the writer re-reads instead of cancelling
     something it did not judge."""
     return {"Update": {
         "TableName": table, "Key": order_key(order_id),
-        "UpdateExpression": "SET #st = :cancelled, #cr = :reason, #sq = :seq, #up = :now "
-                            "REMOVE #os, #so",
+        "UpdateExpression": "SET #st = :cancelled, #cr = :reason, #sq = :seq, #ep = :epoch, "
+                            "#up = :now REMOVE #os, #so",
         "ConditionExpression": f"#st = :expected AND #fq = :filled AND {_STILL_OPEN}",
         "ExpressionAttributeNames": {"#st": _O["status"], "#cr": _O["cancel_reason"],
-                                     "#sq": _O["seq"], "#up": _O["updated_at"],
+                                     "#sq": _O["seq"], "#ep": _O["epoch"], "#up": _O["updated_at"],
                                      "#os": _O["open_symbol"], "#so": _O["open_sort"],
                                      "#fq": _O["filled_qty"]},
         "ExpressionAttributeValues": {
             ":cancelled": ORDER.value("status", CANCELLED), ":reason": ORDER.value(
                 "cancel_reason", reason), ":seq": ORDER.value("seq", seq),
-            ":now": ORDER.value("updated_at", now),
+            ":epoch": ORDER.value("epoch", epoch), ":now": ORDER.value("updated_at", now),
             ":expected": ORDER.value("status", expected_status),
             ":filled": ORDER.value("filled_qty", expected_filled), **_OPEN_VALUES},
     }}
@@ -331,14 +413,14 @@ class OrderUpdate:
             later.open_sort or (None if later.closed else self.open_sort), later.closed,
             later.cancel_reason or self.cancel_reason)
 
-    def render(self, cfg: Config, now: str) -> dict[str, Any]:
-        sets = ["#st = :status", "#fq = :filled", "#sq = :seq", "#up = :now"]
+    def render(self, cfg: Config, now: str, epoch: int) -> dict[str, Any]:
+        sets = ["#st = :status", "#fq = :filled", "#sq = :seq", "#ep = :epoch", "#up = :now"]
         names = {"#st": _O["status"], "#fq": _O["filled_qty"], "#sq": _O["seq"],
-                 "#up": _O["updated_at"]}
+                 "#ep": _O["epoch"], "#up": _O["updated_at"]}
         values: dict[str, Any] = {
             ":status": ORDER.value("status", self.status),
             ":filled": ORDER.value("filled_qty", self.filled), ":seq": ORDER.value("seq", self.seq),
-            ":now": ORDER.value("updated_at", now),
+            ":epoch": ORDER.value("epoch", epoch), ":now": ORDER.value("updated_at", now),
             ":expected": ORDER.value("filled_qty", self.expected_filled), **_OPEN_VALUES,
         }
         if self.open_sort and not self.closed:
@@ -431,7 +513,7 @@ class CommitPlan:
         chunk_end, chunk_sqs = expected, 0
 
         def flush(sqs_seq: int) -> list[dict[str, Any]]:
-            rendered = [u.render(self.cfg, self.now) for u in updates.values()]
+            rendered = [u.render(self.cfg, self.now, self.epoch) for u in updates.values()]
             return [*puts, *self._pages(events), *rendered,
                     self._advance(expected, chunk_end, sqs_seq)]
 
@@ -462,7 +544,7 @@ class CommitPlan:
         """One command larger than a transaction (a taker sweeping dozens of makers) is written in
         pieces; see docs/storage.md "known limits" for the crash window."""
         items = [*command.puts, *self._pages(command.events),
-                 *(u.render(self.cfg, self.now) for u in command.updates.values())]
+                 *(u.render(self.cfg, self.now, self.epoch) for u in command.updates.values())]
         for start in range(0, len(items), budget):
             last = start + budget >= len(items)
             new_last = command.end_seq if last else expected

@@ -207,25 +207,38 @@ def trade_event_findings(symbol_snapshot: SymbolSnapshot) -> list[FindingData]:
     return findings
 
 
-def divergent_findings(symbol_snapshot: SymbolSnapshot) -> list[FindingData]:
+def divergent_findings(symbol_snapshot: SymbolSnapshot,
+                       orders: Iterable[OrderItem] = ()) -> list[FindingData]:
     """One finding per off-chain epoch: the events it committed past the point where the
-    canonical history left it, and the orders its trades touched (compensated if still open)."""
+    canonical history left it, the orders its trades touched, and the orders whose last state
+    came from it (replicated after the fork, matching/fork.py); those still open are
+    compensated."""
+    chain = symbol_snapshot.chain
     by_epoch: dict[int, list[EventRow]] = defaultdict(list)
     for event in symbol_snapshot.events:
-        if not symbol_snapshot.chain.covers(event.epoch, event.seq):
+        if not chain.covers(event.epoch, event.seq):
             by_epoch[event.epoch].append(event)
+    stale: dict[int, set[str]] = defaultdict(set)
+    for order in orders:
+        if (order.symbol == symbol_snapshot.symbol and order.epoch is not None
+                and not chain.covers(order.epoch, order.seq or 0)):
+            stale[order.epoch].add(order.order_id)
     findings: list[FindingData] = []
-    for epoch, events in sorted(by_epoch.items()):
-        first, last = min(e.seq for e in events), max(e.seq for e in events)
+    for epoch in sorted(set(by_epoch) | set(stale)):
+        events = by_epoch.get(epoch, [])
+        seqs = [e.seq for e in events] or [0]
+        first, last = min(seqs), max(seqs)
         trades = [t for t in symbol_snapshot.trades
-                  if (t.epoch or 0) == epoch and not symbol_snapshot.chain.covers(t.epoch, t.seq)]
-        orders = sorted({leg for t in trades for leg in (t.buy_order_id, t.sell_order_id)
-                         if not leg.startswith(SIM_PREFIX)})
+                  if (t.epoch or 0) == epoch and not chain.covers(t.epoch, t.seq)]
+        touched = {leg for t in trades for leg in (t.buy_order_id, t.sell_order_id)
+                   if not leg.startswith(SIM_PREFIX)}
         findings.append(FindingData(
             DIVERGENT_COMMIT, f"{DIVERGENT_COMMIT}:{symbol_snapshot.symbol}:{epoch}:{first}-{last}",
             symbol_snapshot.symbol, expected=f"epoch {epoch} on the canonical chain",
-            actual=f"{len(events)} events ({first}..{last}) and {len(trades)} trades off it",
-            order_ids=tuple(orders), trade_ids=tuple(sorted(t.trade_id for t in trades)),
+            actual=f"{len(events)} events ({first}..{last}), {len(trades)} trades and "
+                   f"{len(stale[epoch])} order states off it",
+            order_ids=tuple(sorted(touched | stale[epoch])),
+            trade_ids=tuple(sorted(t.trade_id for t in trades)),
             detail="a deposed leader's un-replicated commits: kept as history, not served"))
     return findings
 
@@ -245,7 +258,7 @@ def check(snapshot: Snapshot, unseen_age_s: float) -> tuple[list[FindingData], l
     for symbol_snapshot in snapshot.symbols.values():
         findings += sequence_findings(symbol_snapshot)
         findings += trade_event_findings(symbol_snapshot)
-        findings += divergent_findings(symbol_snapshot)
+        findings += divergent_findings(symbol_snapshot, snapshot.orders)
         findings += unseen_findings(symbol_snapshot, unseen_age_s)
         resolved |= resolved_keys(symbol_snapshot.events)
     open_findings = [f for f in findings if f.key not in resolved]

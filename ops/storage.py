@@ -183,6 +183,7 @@ class OpsStorage:
         items: list[dict[str, Any]] = []
         records: list[dict[str, Any]] = []
         start = plan.shard.last_seq if plan.shard is not None else 0
+        epoch = plan.shard.epoch if plan.shard is not None else None
         seq = start
         for payload, cancels in plan.events:
             seq += 1
@@ -190,8 +191,7 @@ class OpsStorage:
             records.append({"seq": seq, "type": RECONCILED, "ts": plan.ts, "payload": body})
             items.extend(cancel_order_update(self.cfg.orders_table, c.order_id,
                                              c.expected_status, c.expected_filled, seq,
-                                             "reconciled", plan.ts) for c in cancels)
-        epoch = plan.shard.epoch if plan.shard is not None else None
+                                             epoch or 0, "reconciled", plan.ts) for c in cancels)
         items[:0] = event_pages.page_puts(self.cfg.trades_table, plan.symbol, epoch or 0, records)
         items.append(advance_shard(self.cfg.trades_table, plan.symbol, epoch, start, seq,
                                    plan.ts))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema, inline_serializer
 from prometheus_client import CONTENT_TYPE_LATEST
 from rest_framework import serializers
@@ -16,8 +17,10 @@ from rest_framework.views import APIView
 
 from ops import metrics_export, regions, selectors
 from tulip.health import readiness
+from tulip.regions import current as leadership_now
 
 
+@csrf_exempt  # no cookie session here: a POST is answered 405 (the JSON error body), not 403
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if request.method not in ("GET", "HEAD"):
         return HttpResponse(status=405, headers={"Allow": "GET, HEAD"})
@@ -63,11 +66,15 @@ class ReadyzView(APIView):
     def get(self, request: Request) -> Response:
         cfg = settings.TULIP
         ready, checks = readiness(cfg)
+        role, leader = cfg.region_role, cfg.feature_flags.force_leader or cfg.leader_region
+        if checks["dynamodb"]["ok"]:  # the live leadership (flags, record); else configuration
+            leadership = leadership_now(cfg)
+            role, leader = leadership.role, leadership.leader_region
         body = {
             "status": "ready" if ready else "not_ready",
             "region": cfg.aws_region,
-            "regionRole": cfg.region_role,
-            "leaderRegion": cfg.feature_flags.force_leader or cfg.leader_region,
+            "regionRole": role,
+            "leaderRegion": leader,
             "checks": checks,
             "shards": selectors.shard_leases(cfg) if checks["dynamodb"]["ok"] else [],
         }

@@ -4,6 +4,7 @@ and the sweeper that closes the crash window between the DynamoDB commit and the
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from tulip.schema import (
     ACCEPTED,
     ACCEPTED_SORT_PREFIX,
     CANCELLED,
+    DEFAULT_SELF_TRADE_PREVENTION,
     FILLED,
     IDEMPOTENCY_TTL_S,
     IdempotencyItem,
@@ -33,6 +35,7 @@ SWEEP_MIN_AGE_S = 5.0  # an ACCEPTED order younger than this may still be on its
 SWEEP_BATCH = 200  # orders re-sent per symbol per sweep: bounded work per beat
 SYNC_REPLICATION_WAIT_S = 3.0  # REPLICATION=sync: how long an accept waits for another region
 SYNC_REPLICATION_POLL_S = 0.005
+ORDER_ID_RE = re.compile(r"^[A-Za-z0-9]{1,64}$")  # ASCII only: str.isalnum() also takes "²" or "٣"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +101,9 @@ def submit_order(cfg: Config, client_id: str, body: Any, header_key: str | None,
         OrderItem.key(order_id), OrderItem.key(order_id),
         order_id=order_id, client_id=client_id, idempotency_key=ik, symbol=request.symbol,
         side=request.side, qty=request.qty, price_ticks=request.price_ticks,
-        time_in_force=request.time_in_force, post_only=request.post_only, status=ACCEPTED,
+        time_in_force=request.time_in_force, post_only=request.post_only,
+        self_trade_prevention=(None if request.self_trade_prevention == DEFAULT_SELF_TRADE_PREVENTION
+                               else request.self_trade_prevention), status=ACCEPTED,
         filled_qty=0, filled_notional=0, created_at=now, accepted_at=now, updated_at=now,
         region=cfg.aws_region, accepted_az=cfg.availability_zone, open_symbol=request.symbol,
         open_sort=accepted_sort_key(now, order_id), provisional=provisional or None,
@@ -115,13 +120,24 @@ def submit_order(cfg: Config, client_id: str, body: Any, header_key: str | None,
         replay = _replay(ik, fingerprint)
         if replay is None:  # the winner's record must be readable now (strongly consistent)
             raise Unavailable("Concurrent submit in progress; retry with the same key.") from None
+        if _needs_replica(cfg, replay.order):
+            # A retry is an acknowledgement too: under sync it waits like the first answer did,
+            # or a region cut off from every other one would confirm what only it holds.
+            _await_replica(cfg, replay.order.order_id)
         return replay
     # Durable now; only from here on may anyone be told (docs/rules.md, durable before acknowledged).
-    if cfg.replication == "sync" and not provisional:
+    if _needs_replica(cfg, order):
         _await_replica(cfg, order_id)
     events_queue.send(cfg, accepted_message(order))
     log.info("order accepted", extra={"symbol": request.symbol})
     return SubmitResult(order, created=True)
+
+
+def _needs_replica(cfg: Config, order: OrderItem) -> bool:
+    """Sync replication confirms this region's own orders; a provisional one is by definition
+    taken without the others, and one another region accepted is held there already."""
+    return (cfg.replication == "sync" and not order.provisional
+            and order.region == cfg.aws_region)
 
 
 def _await_replica(cfg: Config, order_id: str) -> None:
@@ -171,8 +187,10 @@ def cancel_order(cfg: Config, client_id: str, body: Any) -> OrderItem:
     unknown = sorted(set(body) - {"orderId", "clientId"})
     order_id = body.get("orderId")
     errors: dict[str, list[str]] = {name: ["unknown field"] for name in unknown}
-    if not isinstance(order_id, str) or not 1 <= len(order_id) <= 64 or not order_id.isalnum():
+    if order_id is None:
         errors["orderId"] = ["is required: the id returned by POST /order"]
+    elif not isinstance(order_id, str) or not ORDER_ID_RE.match(order_id):
+        errors["orderId"] = ["must be 1-64 letters and digits (the id returned by POST /order)"]
     if "clientId" in body and body["clientId"] != client_id:
         raise Forbidden("clientId in the body does not match the token's subject.")
     if errors:

@@ -57,10 +57,14 @@ def payload_of(event: StoredEvent) -> dict[str, Any]:
 
 
 def public_event(event: StoredEvent) -> dict[str, Any]:
-    """The `/events` item: `{seq, type, symbol, ts, ...payload}` without private fields."""
+    """The `/events` item: `{seq, type, symbol, ts, epoch, ...payload}` without private fields;
+    `epoch` is the shard leadership that committed it (docs/architecture.md, "Regions")."""
     payload = {k: v for k, v in payload_of(event).items() if k not in PRIVATE_FIELDS}
-    return {**payload, "seq": int(event["seq"]), "type": str(event["type"]),
+    item = {**payload, "seq": int(event["seq"]), "type": str(event["type"]),
             "symbol": str(event["symbol"]), "ts": event.get("ts")}
+    if event.get("epoch") is not None:
+        item["epoch"] = int(event["epoch"])
+    return item
 
 
 def level_objects(levels: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:

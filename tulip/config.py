@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -122,6 +122,20 @@ class Config:
         its `{symbol}` placeholder, so a shard's messages reach only the process holding it
         (docs/architecture.md, "Routing")."""
         return self.events_fifo_url.replace(SYMBOL_PLACEHOLDER, symbol)
+
+
+def env_file_name(region: str, regions: Sequence[str]) -> str:
+    """The local stack's configuration file for `region`: `local.env` for the first region (the
+    one a bare `manage.py` talks to), `local.<region>.env` for the others."""
+    return "local.env" if region == regions[0] else f"local.{region}.env"
+
+
+def local_env_path(state_dir: Path, env: Mapping[str, str]) -> Path:
+    """Which of the launcher's files a local process reads: the one of the region AWS_REGION
+    names, when the launcher wrote one, else the first region's."""
+    region = env.get("AWS_REGION", "").strip()
+    regional = state_dir / f"local.{region}.env"
+    return regional if region and regional.is_file() else state_dir / "local.env"
 
 
 def read_env_file(path: Path) -> dict[str, str]:

@@ -105,6 +105,9 @@ class OrderItem(Model):
     price_ticks = IntegerAttribute(attr_name="priceTicks")
     time_in_force = UnicodeAttribute(attr_name="timeInForce", default="GTC")
     post_only = BooleanAttribute(attr_name="postOnly", default=False)
+    # The order's self-trade prevention mode (SELF_TRADE_PREVENTION), written only when it is not
+    # the default (cancelNewest): an item without it is matched as every order was before.
+    self_trade_prevention = UnicodeAttribute(attr_name="selfTradePrevention", null=True)
     status = UnicodeAttribute()
     filled_qty = IntegerAttribute(attr_name="filledQty", default=0)
     # Σ price_ticks × qty over fills, so avgFillPrice is exact integer arithmetic.
@@ -115,6 +118,9 @@ class OrderItem(Model):
     region = UnicodeAttribute()
     accepted_az = UnicodeAttribute(attr_name="acceptedAz", null=True)
     seq = IntegerAttribute(null=True)  # the last event seq that changed it
+    # ...and the shard epoch that committed that event: an order whose (epoch, seq) is off the
+    # canonical chain carries a deposed leader's state (tulip/epochs.py, matching/fork.py).
+    epoch = IntegerAttribute(null=True)
     cancel_reason = UnicodeAttribute(attr_name="cancelReason", null=True)
     open_symbol = UnicodeAttribute(attr_name="openSymbol", null=True)
     open_sort = UnicodeAttribute(attr_name="openSort", null=True)
@@ -133,6 +139,12 @@ class OrderItem(Model):
     @property
     def remaining(self) -> int:
         return int(self.qty) - int(self.filled_qty or 0)
+
+
+# Self-trade prevention as the API names the modes (docs/api.md, POST /order); the matcher maps
+# each to the engine's mode of the same meaning (matching/services.py).
+SELF_TRADE_PREVENTION: Final = ("cancelNewest", "cancelOldest", "cancelBoth")
+DEFAULT_SELF_TRADE_PREVENTION: Final = "cancelNewest"
 
 
 def accepted_sort_key(accepted_at: str, order_id: str) -> str:

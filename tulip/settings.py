@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from tulip.config import ConfigError, load_config, read_env_file
+from tulip.config import ConfigError, load_config, local_env_path, read_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 STATE_DIR = Path(os.environ.get("TULIP_STATE_DIR", str(BASE_DIR / ".tulip")))
@@ -22,7 +22,7 @@ STATE_DIR = Path(os.environ.get("TULIP_STATE_DIR", str(BASE_DIR / ".tulip")))
 def _environment() -> dict[str, str]:
     env = dict(os.environ)
     if env.get("TULIP_ENV", "local") == "local":
-        for key, value in read_env_file(STATE_DIR / "local.env").items():
+        for key, value in read_env_file(local_env_path(STATE_DIR, env)).items():
             env.setdefault(key, value)
     return env
 
@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our own static files (offline)
     "channels",
     "tulip",
     "orders",
@@ -59,6 +60,7 @@ if TULIP.environment != "production":
 
 MIDDLEWARE = [
     "tulip.middleware.CorrelationIdMiddleware",
+    "tulip.middleware.RegionCorsMiddleware",
     "tulip.middleware.BodySizeLimitMiddleware",
     "tulip.middleware.JsonErrorMiddleware",
     "tulip.flags.InjectLatencyMiddleware",
@@ -128,6 +130,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # /api/docs and /api/redoc load their JavaScript and CSS from this service (the pinned
+    # drf-spectacular-sidecar package), never from a CDN: they work without internet.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 CHANNEL_LAYERS = {

@@ -1,4 +1,5 @@
-"""`manage.py partition REGION_A REGION_B`: a partition drill on the local stack (tulip/drills.py)."""
+"""`manage.py partition REGION_A REGION_B [REGION_C ...]`: a partition drill on the local stack
+(tulip/drills.py): REGION_A is cut from each of the others."""
 
 from __future__ import annotations
 
@@ -11,15 +12,17 @@ from tulip import drills
 
 
 class Command(BaseCommand):
-    help = "Cut replication, forwarding and health checks between two regions (local stack)."
+    help = ("Cut replication, forwarding and health checks between REGION_A and each other "
+            "region named (local stack).")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("region_a")
-        parser.add_argument("region_b")
+        parser.add_argument("others", nargs="+", metavar="region_b")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            drills.partition(settings.TULIP, options["region_a"], options["region_b"])
+            drills.partition(settings.TULIP, options["region_a"], *options["others"])
         except (drills.DrillRefused, ValueError) as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"partitioned: {options['region_a']} <-/-> {options['region_b']}")
+        for other in options["others"]:
+            self.stdout.write(f"partitioned: {options['region_a']} <-/-> {other}")

@@ -78,6 +78,18 @@ def test_launcher_starts_everything_and_leaves_nothing(tmp_path: Path, stop_sign
         assert local_env["PORT"] == str(port)
         assert local_env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
         assert {"moto", "redis", "http", "worker"} <= set(summary["pids"])  # type: ignore[arg-type]
+        # The first five minutes (README): `source .tulip/tokens.env` gives a shell the tokens.
+        tokens_env = tmp_path / "tokens.env"
+        assert tokens_env.stat().st_mode & 0o077 == 0  # bearer credentials: the owner's only
+        sourced = subprocess.run(["bash", "-c", f"source {tokens_env} && curl -s -o /dev/null "
+                                  f"-w '%{{http_code}}' -H \"Authorization: Bearer $TOKEN_ALICE\" "
+                                  f"$TULIP_URL/orders && test -n \"$TOKEN_BOB\" -a -n \"$TOKEN_OPS\""],
+                                 capture_output=True, text=True, timeout=30, check=False)
+        assert sourced.returncode == 0 and sourced.stdout == "200", sourced
+        assert "Ops console login: ops / " in text and f"source {tokens_env}" in text
+        # The chaos panel's view of the children (tulip/drills.py owns the format).
+        children = json.loads((tmp_path / "children.json").read_text())["children"]
+        assert children["http"] == summary["pids"]["http"]  # type: ignore[index]
         started = _descendants(launcher.pid)
         assert len(started) >= 4
         assert all(_alive(pid) for pid in summary["pids"].values())  # type: ignore[union-attr]
@@ -95,7 +107,8 @@ def test_launcher_starts_everything_and_leaves_nothing(tmp_path: Path, stop_sign
     while time.monotonic() < deadline and any(_alive(pid) for pid in started):
         time.sleep(0.1)
     assert [pid for pid in started if _alive(pid)] == []
-    assert not (tmp_path / "local.env").exists()
+    for written in ("local.env", "tokens.env", "children.json"):
+        assert not (tmp_path / written).exists(), written
 
 
 def test_devtoken_prints_only_a_valid_token(tmp_path: Path) -> None:

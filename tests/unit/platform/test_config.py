@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tulip.config import ConfigError, load_config
+from tulip.config import ConfigError, env_file_name, load_config, local_env_path
 
 REPO = Path(__file__).resolve().parents[3]
 PRODUCTION = {
@@ -131,3 +131,14 @@ def test_process_stops_with_one_line(env: dict[str, str], variable: str, entry: 
     assert len(lines) == 1, result.stderr
     assert variable in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_a_local_process_reads_the_file_of_the_region_it_names(tmp_path: Path) -> None:
+    regions = ("us-east-1", "us-west-2", "eu-west-1")
+    for region in regions[:2]:
+        (tmp_path / env_file_name(region, regions)).write_text(f"AWS_REGION={region}\n")
+    assert env_file_name("us-east-1", regions) == "local.env"
+    assert local_env_path(tmp_path, {}) == tmp_path / "local.env"
+    assert local_env_path(tmp_path, {"AWS_REGION": "us-west-2"}) == tmp_path / "local.us-west-2.env"
+    # A region the launcher wrote no file for (not started, or the first) falls back.
+    assert local_env_path(tmp_path, {"AWS_REGION": "eu-west-1"}) == tmp_path / "local.env"

@@ -80,6 +80,11 @@ def test_public_event_strips_client_ids() -> None:
     assert item["seq"] == 3 and item["type"] == "TradeExecuted" and item["symbol"] == "S"
     assert not {"makerClientId", "takerClientId", "clientId"} & set(item)
     assert item["makerOrderId"] == "m"
+    assert "epoch" not in item  # an event read without its page's epoch does not invent one
+
+
+def test_public_event_carries_the_epoch_that_committed_it() -> None:
+    assert public_event(dict(trade(3, {}), epoch=2_000_001))["epoch"] == 2_000_001
 
 
 def test_importable_without_django() -> None:
