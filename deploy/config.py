@@ -42,15 +42,16 @@ class Threshold:
 # fills: the same limits the pipeline gate judges (ops/gate.py), imported from there. It sets none
 # for the others; the limits below are this stack's (alerting, not gating): see docs/deploy.md.
 # DoubleFillViolations is an invariant: one is an incident, on the first datapoint.
+# The limits themselves are ops/gate.py's ALERT_LIMITS, shared with the ops console's dashboard.
 DEFAULT_THRESHOLDS: dict[str, Threshold] = {
-    "Http5xxRate": Threshold(gate.ERROR_RATE_MAX_PCT),
-    "LatencyP50": Threshold(100.0),
-    "LatencyP95": Threshold(gate.P95_MAX_MS),
-    "LatencyP99": Threshold(1000.0),
-    "EventLag": Threshold(1000.0),
-    "WSDisconnectRate": Threshold(5.0),
-    "DoubleFillViolations": Threshold(0.0, evaluation_periods=1),
-    REPLICATION_LATENCY: Threshold(2000.0),
+    "Http5xxRate": Threshold(gate.ALERT_LIMITS["Http5xxRate"]),
+    "LatencyP50": Threshold(gate.ALERT_LIMITS["LatencyP50"]),
+    "LatencyP95": Threshold(gate.ALERT_LIMITS["LatencyP95"]),
+    "LatencyP99": Threshold(gate.ALERT_LIMITS["LatencyP99"]),
+    "EventLag": Threshold(gate.ALERT_LIMITS["EventLag"]),
+    "WSDisconnectRate": Threshold(gate.ALERT_LIMITS["WSDisconnectRate"]),
+    "DoubleFillViolations": Threshold(gate.ALERT_LIMITS["DoubleFillViolations"], evaluation_periods=1),
+    REPLICATION_LATENCY: Threshold(gate.ALERT_LIMITS[REPLICATION_LATENCY]),
 }
 
 

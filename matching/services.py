@@ -30,6 +30,7 @@ from matching.engine import (
     OrderRejected,
     PlaceOrder,
     Side,
+    StpMode,
     TimeInForce,
     TradeExecuted,
     from_ticks,
@@ -57,6 +58,10 @@ SNAPSHOT_DEPTH = 50  # levels kept in the Redis snapshot GET /book serves
 # the WebSocket snapshot (docs/api.md), so snapshot + deltas always reproduce the top of book.
 BOOK_VIEW_DEPTH = 5
 MAX_ATTEMPTS = 3  # recomputations of one batch before leaving it to SQS redelivery
+# An order's stored self-trade prevention mode (tulip.schema.SELF_TRADE_PREVENTION; absent: the
+# default) -> the engine's mode; None lets the engine apply its default (cancel_newest).
+STP_MODES: dict[str, StpMode] = {"cancelNewest": "cancel_newest", "cancelOldest": "cancel_oldest",
+                                 "cancelBoth": "cancel_both"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +264,13 @@ class ShardMatcher:
         self.last_sqs_seq = max(self.last_sqs_seq, plan.last_sqs_seq,
                                 *(r.sqs_seq for r in outcome.delete))
         metrics.MATCHER_BATCHES.labels(self.symbol, "committed").inc()
+        if outcome.events:
+            # One line per committed batch (docs/rules.md, observability): the seqs it stored and
+            # the orders its commands named, so a request's orderId leads to the seq it got.
+            log.info("batch committed", extra={
+                "symbol": self.symbol, "region": self.cfg.aws_region, "epoch": self.epoch,
+                "seq": outcome.events[-1]["seq"], "firstSeq": outcome.events[0]["seq"],
+                "orderIds": [m.orderId for _, m in decoded]})
         return outcome
 
     def _already_applied(self, received: Received) -> bool:
@@ -283,7 +295,8 @@ class ShardMatcher:
         tif: TimeInForce = ("IOC" if stored.time_in_force == "IOC" else
                             "FOK" if stored.time_in_force == "FOK" else "GTC")
         return PlaceOrder(stored.order_id, stored.client_id, side, stored.price_ticks, stored.qty,
-                          ts, tif, stored.post_only, None, message.idempotencyKey)
+                          ts, tif, stored.post_only, STP_MODES.get(stored.self_trade_prevention or ""),
+                          message.idempotencyKey)
 
     def _writes(self, events: Sequence[Event], delta: L2Delta, sqs_seq: int,
                 now: str) -> tuple[CommandWrites | None, list[dict[str, Any]]]:

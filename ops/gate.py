@@ -16,6 +16,20 @@ from tulip.config import Config
 
 P95_MAX_MS = 250.0
 ERROR_RATE_MAX_PCT = 1.0
+# Every TulipBroker SLO metric's limit (ops/metrics_export.py SLO_NAMES): the gate judges the first
+# three (docs/rules.md sets them); the others are alerting limits, not gating ones. The deploy's
+# CloudWatch alarms (deploy/config.py) and the ops console's SLO dashboard and chaos stop
+# conditions (ops/chaos.py) all take them from here.
+ALERT_LIMITS: dict[str, float] = {
+    "Http5xxRate": ERROR_RATE_MAX_PCT,
+    "LatencyP95": P95_MAX_MS,
+    "DoubleFillViolations": 0.0,
+    "LatencyP50": 100.0,
+    "LatencyP99": 1000.0,
+    "EventLag": 1000.0,
+    "WSDisconnectRate": 5.0,
+    "ReplicationLatency": 2000.0,
+}
 DEFAULT_WINDOW_S = 300
 # The gate judges the ledger, not the matcher's progress: an order accepted a moment ago and not
 # yet matched is not a failure, one stuck for this long is reported (but does not fail the gate).

@@ -123,6 +123,11 @@ class Finding(models.Model):
     reviewed_at = models.DateTimeField(null=True, blank=True)
     fix_action = models.CharField(max_length=300, blank=True)
     fix_seq = models.BigIntegerField(null=True, blank=True)
+    # Sign-off: a second person's confirmation of a reviewed finding's outcome (fixed / won't
+    # fix), with its reason; ops/services.py::sign_off. Cleared if the review changes again.
+    signed_off_by = models.CharField(max_length=150, blank=True)
+    signed_off_at = models.DateTimeField(null=True, blank=True)
+    sign_off_note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-run_id", "kind", "id"]
@@ -153,3 +158,37 @@ class RegionState(models.Model):
         managed = False
         verbose_name = "region state"
         verbose_name_plural = "region state"
+
+
+class ChaosExperiment(models.Model):
+    """One run of the chaos panel (ops/chaos.py), the local stack's analogue of an AWS FIS
+    experiment: a fault held for a duration, ended early when a stop condition (an SLO threshold or
+    an invariant counter) is breached, always reverted. `timeline` is what happened, in order."""
+
+    STOP_MATCHER, INJECT_LATENCY, DENY_WRITES = "stop_matcher", "inject_latency", "deny_writes"
+    PARTITION, FAILOVER = "partition", "failover"
+    KINDS = [(STOP_MATCHER, "stop a matcher process"), (INJECT_LATENCY, "inject latency"),
+             (DENY_WRITES, "deny writes"), (PARTITION, "partition two regions"),
+             (FAILOVER, "fail over to another region")]
+    RUNNING, COMPLETED, STOPPED, ABORTED, FAILED = (
+        "running", "completed", "stopped_by_condition", "aborted", "failed")
+
+    kind = models.CharField(max_length=32, choices=KINDS)
+    params = models.JSONField(default=dict)  # what the fault needs, and what to restore
+    stop_conditions = models.JSONField(default=dict)  # metric or counter -> maximum allowed
+    duration_s = models.PositiveIntegerField()
+    status = models.CharField(max_length=24, default=RUNNING, db_index=True)
+    started_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    stop_reason = models.CharField(max_length=300, blank=True)
+    started_by = models.CharField(max_length=150, blank=True)
+    timeline = models.JSONField(default=list)  # [{"ts": iso, "what": text}]
+    invariants = models.JSONField(default=dict)  # the last counters seen while it ran
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = "chaos experiment"
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.status})"

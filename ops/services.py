@@ -239,11 +239,39 @@ def reproject(cfg: Config, store: OpsStorage, finding: FindingData) -> dict[str,
 def review(finding: Finding, state: str, user: str, note: str | None = None) -> Finding:
     if state not in dict(Finding.REVIEW_STATES):
         raise ValueError(f"unknown review state {state!r}")
+    if state != finding.review_state:  # a changed outcome needs signing off again
+        finding.signed_off_by, finding.signed_off_at, finding.sign_off_note = "", None, ""
     finding.review_state = state
     finding.reviewed_by = user[:150]
     finding.reviewed_at = timezone.now()
     if note:
         finding.note = (finding.note + "\n" if finding.note else "") + note
+    finding.save()
+    return finding
+
+
+SIGNABLE = (Finding.FIXED, Finding.WONT_FIX)
+
+
+class SignOffRefused(ValueError):
+    """The finding cannot be signed off as asked (one line, shown to the reviewer)."""
+
+
+def sign_off(finding: Finding, user: str, note: str) -> Finding:
+    """The second pair of eyes: a finding whose review reached an outcome (fixed, or won't fix)
+    is signed off by someone other than its reviewer, with a reason. `reconcile --fix` counts as
+    the reviewer of what it fixed, so any staff user may sign those."""
+    if finding.review_state not in SIGNABLE:
+        raise SignOffRefused("Review it first: only a fixed or won't-fix finding can be signed off.")
+    if finding.signed_off_at is not None:
+        raise SignOffRefused(f"Already signed off by {finding.signed_off_by}.")
+    if not note.strip():
+        raise SignOffRefused("Say why: a sign-off needs a note.")
+    if finding.reviewed_by and finding.reviewed_by == user:
+        raise SignOffRefused("The reviewer cannot sign off their own review.")
+    finding.signed_off_by = user[:150]
+    finding.signed_off_at = timezone.now()
+    finding.sign_off_note = note.strip()[:2000]
     finding.save()
     return finding
 

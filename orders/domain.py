@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from matching.engine.units import TICK
+from tulip.schema import DEFAULT_SELF_TRADE_PREVENTION, SELF_TRADE_PREVENTION
 
 SIDES: Final = ("BUY", "SELL")
 TIME_IN_FORCE: Final = ("GTC", "IOC", "FOK")
@@ -23,7 +24,8 @@ MAX_PRICE: Final = Decimal("1000000.00")
 MAX_QTY: Final = 1_000_000
 KEY_RE: Final = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 ORDER_FIELDS: Final = frozenset(
-    {"symbol", "side", "qty", "price", "timeInForce", "postOnly", "idempotencyKey", "clientId"})
+    {"symbol", "side", "qty", "price", "timeInForce", "postOnly", "selfTradePrevention",
+     "idempotencyKey", "clientId"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +37,18 @@ class OrderRequest:
     time_in_force: str
     post_only: bool
     idempotency_key: str
+    self_trade_prevention: str = DEFAULT_SELF_TRADE_PREVENTION
 
     def fingerprint(self) -> str:
         """Identity of the request's meaning: the same order written differently ("101.5" vs
-        101.50) has the same fingerprint; any changed field changes it."""
-        canonical = json.dumps(
-            [self.symbol, self.side, self.qty, self.price_ticks, self.time_in_force, self.post_only],
-            separators=(",", ":"))
+        101.50) has the same fingerprint; any changed field changes it. The self-trade mode
+        counts only when it is not the default, so an omitted mode and an explicit cancelNewest
+        are the same order, as every order stored before the field existed is."""
+        fields: list[object] = [self.symbol, self.side, self.qty, self.price_ticks,
+                                self.time_in_force, self.post_only]
+        if self.self_trade_prevention != DEFAULT_SELF_TRADE_PREVENTION:
+            fields.append(self.self_trade_prevention)
+        canonical = json.dumps(fields, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -65,9 +72,13 @@ def parse_price(value: Any) -> tuple[int | None, str | None]:
         return None, "must be greater than 0"
     if price > MAX_PRICE:
         return None, f"must be at most {MAX_PRICE}"
-    if price % TICK != 0:
+    # quantize, not `price % TICK`: a remainder of 1e-999999999 by 0.01 is no number the
+    # context can hold (it came out as 0, and 0 ticks were accepted). Within (0, MAX_PRICE] the
+    # quantized value always fits, so it equals the price exactly when the price is on the tick.
+    on_tick = price.quantize(TICK)
+    if on_tick != price or on_tick <= 0:
         return None, f"must be on the tick size {TICK}"
-    return int(price * TICKS_PER_UNIT), None
+    return int(on_tick * TICKS_PER_UNIT), None
 
 
 def validate_order(body: Any, header_key: str | None, symbols: tuple[str, ...],
@@ -110,6 +121,10 @@ def validate_order(body: Any, header_key: str | None, symbols: tuple[str, ...],
     elif post_only and tif != "GTC":
         bad("postOnly", "is only valid with timeInForce GTC (a post-only order must rest)")
 
+    stp = body.get("selfTradePrevention", DEFAULT_SELF_TRADE_PREVENTION)
+    if stp not in SELF_TRADE_PREVENTION:
+        bad("selfTradePrevention", f"must be one of {', '.join(SELF_TRADE_PREVENTION)}")
+
     body_key = body.get("idempotencyKey")
     if body_key is not None and header_key is not None and body_key != header_key:
         bad("idempotencyKey", "differs from the Idempotency-Key header")
@@ -123,4 +138,5 @@ def validate_order(body: Any, header_key: str | None, symbols: tuple[str, ...],
         return None, errors, forbidden
     assert isinstance(symbol, str) and isinstance(side, str) and isinstance(qty, int)
     assert price_ticks is not None and isinstance(key, str) and isinstance(tif, str)
-    return OrderRequest(symbol, side, qty, price_ticks, tif, bool(post_only), key), {}, False
+    assert isinstance(stp, str)
+    return OrderRequest(symbol, side, qty, price_ticks, tif, bool(post_only), key, stp), {}, False

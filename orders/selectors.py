@@ -18,7 +18,7 @@ from tulip.clock import now_iso
 from tulip.config import Config
 from tulip.errors import NotFound, ValidationFailed
 from tulip.params import int_param
-from tulip.schema import OrderItem, TradeItem, book_snapshot_key
+from tulip.schema import DEFAULT_SELF_TRADE_PREVENTION, OrderItem, TradeItem, book_snapshot_key
 
 log = logging.getLogger("orders.selectors")
 MAX_DEPTH = 50
@@ -43,6 +43,7 @@ def order_json(order: OrderItem) -> dict[str, Any]:
         "price": from_ticks(int(order.price_ticks)),
         "timeInForce": order.time_in_force,
         "postOnly": bool(order.post_only),
+        "selfTradePrevention": order.self_trade_prevention or DEFAULT_SELF_TRADE_PREVENTION,
         "status": order.status,
         "filledQty": filled,
         "avgFillPrice": average,

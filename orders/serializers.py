@@ -11,7 +11,12 @@ from typing import Any
 from rest_framework import serializers
 
 from orders.domain import KEY_RE, MAX_QTY, SIDES, TIME_IN_FORCE
-from tulip.schema import OPEN_STATES, TERMINAL_STATES
+from tulip.schema import (
+    DEFAULT_SELF_TRADE_PREVENTION,
+    OPEN_STATES,
+    SELF_TRADE_PREVENTION,
+    TERMINAL_STATES,
+)
 
 STATES = [*OPEN_STATES, *TERMINAL_STATES]
 # What each serializer describes: a JSON object, a request body or what a view answers with.
@@ -27,6 +32,12 @@ class OrderRequestSerializer(serializers.Serializer[_Json]):
         help_text="> 0, on the 0.01 tick; a decimal string (\"101.25\") or a JSON number.")
     timeInForce = serializers.ChoiceField(TIME_IN_FORCE, required=False, default="GTC")
     postOnly = serializers.BooleanField(required=False, default=False)
+    selfTradePrevention = serializers.ChoiceField(
+        SELF_TRADE_PREVENTION, required=False, default=DEFAULT_SELF_TRADE_PREVENTION,
+        help_text="When this order would trade with one of the caller's own resting orders: "
+                  "cancelNewest cancels this order's remainder (the default), cancelOldest the "
+                  "resting order (matching continues), cancelBoth both. There is no decrement "
+                  "mode: the matching engine does not implement one.")
     idempotencyKey = serializers.RegexField(
         KEY_RE.pattern, required=False,
         help_text="Required here or as the Idempotency-Key header (both and different: 400).")
@@ -47,6 +58,7 @@ class OrderSerializer(serializers.Serializer[_Json]):
     price = serializers.CharField()
     timeInForce = serializers.ChoiceField(TIME_IN_FORCE)
     postOnly = serializers.BooleanField()
+    selfTradePrevention = serializers.ChoiceField(SELF_TRADE_PREVENTION)
     status = serializers.ChoiceField(STATES)
     filledQty = serializers.IntegerField()
     avgFillPrice = serializers.CharField(allow_null=True)

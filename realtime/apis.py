@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -17,8 +17,9 @@ from rest_framework.views import APIView
 
 from realtime import services
 from tulip.auth import Principal, TokenRejected, verify_token
-from tulip.errors import ApiError, Forbidden, Unauthorized, ValidationFailed, error_response
+from tulip.errors import ApiError, Forbidden, Unauthorized, ValidationFailed, error_response, json_response
 from tulip.openapi import error_doc as _error
+from tulip.params import json_body
 
 READ_ERRORS = {400: _error("Bad parameter"), 401: _error("Missing or invalid token"),
                403: _error("Not a trader")}
@@ -57,14 +58,12 @@ class LoginView(APIView):
         responses={200: inline_serializer("LoginResult", {
             "accessToken": serializers.CharField(), "expiresIn": serializers.IntegerField(),
             "tokenType": serializers.CharField(), "username": serializers.CharField()}),
-            400: _error("username/password missing"), 401: _error("Wrong user name or password"),
-            413: _error("Body too large"), 503: _error("Cognito unavailable")},
+            400: _error("username/password missing, or the body is not JSON"),
+            401: _error("Wrong user name or password"), 413: _error("Body too large"),
+            415: _error("Content-Type is not application/json"), 503: _error("Cognito unavailable")},
     )
     def post(self, request: Request) -> Response:
-        try:
-            body = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise ValidationFailed("The body is not valid JSON.", {"body": ["not valid JSON"]}) from None
+        body = json_body(request.body, request.META.get("CONTENT_TYPE"))
         username = body.get("username") if isinstance(body, dict) else None
         password = body.get("password") if isinstance(body, dict) else None
         if not isinstance(username, str) or not username or len(username) > 128 or \
@@ -87,11 +86,15 @@ def _principal(request: HttpRequest) -> Principal:
     return principal
 
 
-async def poll_view(request: HttpRequest) -> JsonResponse:
+@csrf_exempt  # a token-authenticated API, like the DRF views (which are exempt): a POST is a 405
+async def poll_view(request: HttpRequest) -> HttpResponse:
     """GET /poll — async on purpose: a sync view would hold one of Django's thread-sensitive
-    executor slots for up to 25 s and stall every other sync view."""
+    executor slots for up to 25 s and stall every other sync view. Its answers, errors included,
+    are rendered exactly as the DRF views' (tulip.errors.json_response)."""
     if request.method != "GET":
-        return error_response(405)
+        response = error_response(405)
+        response["Allow"] = "GET"
+        return response
     try:
         principal = await sync_to_async(_principal, thread_sensitive=False)(request)
         poll = services.parse_poll(settings.TULIP, _query(request))
@@ -101,4 +104,4 @@ async def poll_view(request: HttpRequest) -> JsonResponse:
         if exc.status == 401:
             response["WWW-Authenticate"] = 'Bearer realm="tulip"'
         return response
-    return JsonResponse(body)
+    return json_response(body)

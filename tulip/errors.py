@@ -7,11 +7,12 @@ with a fixed code per status. Exception text is logged, never returned.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
@@ -79,6 +80,10 @@ class NotOpen(ApiError):
     status, code = 404, "not_open"
 
 
+class UnsupportedMediaType(ApiError):
+    status, code = 415, "validation_error"
+
+
 class IdempotencyConflict(ApiError):
     status, code = 409, "idempotency_conflict"
 
@@ -103,9 +108,21 @@ def error_body(status: int, message: str | None = None, details: dict[str, Any] 
     }
 
 
+def render_json(body: Any) -> bytes:
+    """JSON exactly as DRF's JSONRenderer writes it (compact, UTF-8): the one formatting of every
+    body, so an error from Django's own paths, the middleware or a plain view is byte-for-byte
+    shaped like one from a DRF view."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def json_response(body: Any, status: int = 200) -> HttpResponse:
+    """A JSON answer from outside DRF (plain views, middleware), rendered as DRF renders."""
+    return HttpResponse(render_json(body), status=status, content_type="application/json")
+
+
 def error_response(status: int, message: str | None = None, details: dict[str, Any] | None = None,
-                   code: str | None = None) -> JsonResponse:
-    return JsonResponse(error_body(status, message, details, code), status=status)
+                   code: str | None = None) -> HttpResponse:
+    return json_response(error_body(status, message, details, code), status=status)
 
 
 def _validation_details(detail: Any) -> dict[str, Any]:
@@ -175,17 +192,17 @@ def _safe_detail(exc: drf.APIException) -> str | None:
 
 
 # Django's own error paths (outside DRF views): urls.py points handler404/500 here.
-def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return error_response(404)
 
 
-def handler500(request: HttpRequest) -> JsonResponse:
+def handler500(request: HttpRequest) -> HttpResponse:
     return error_response(500, code="internal")
 
 
-def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return error_response(400)
 
 
-def handler403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return error_response(403)

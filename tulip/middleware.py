@@ -1,5 +1,6 @@
-"""Request-wide middleware: correlation ids, body size limit, and the JSON error body for Django's
-own error paths (404 from the URL resolver, 405 from non-DRF views, 413, 500).
+"""Request-wide middleware: correlation ids, body size limit, the JSON error body for Django's
+own error paths (404 from the URL resolver, 405 from non-DRF views, 413, 500), and the
+cross-origin rule that lets the trading page of one region call another region's API.
 
 Each one runs in the mode of the handler it wraps (``PassThroughMiddleware``). Under ASGI the
 chain below them is async, and a sync-only middleware would make Django hop from the event loop to
@@ -13,6 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
@@ -26,7 +28,7 @@ log = logging.getLogger("tulip.http")
 
 # Paths that render HTML for people (the admin console, static files, the trading page) keep
 # Django's own pages; everything else is API and speaks the JSON error body.
-HTML_PREFIXES = ("/admin", "/static", "/api/docs")
+HTML_PREFIXES = ("/admin", "/static", "/api/docs", "/api/redoc")
 def is_api_path(path: str) -> bool:
     return path != "/" and not path.startswith(HTML_PREFIXES)
 
@@ -125,3 +127,45 @@ class JsonErrorMiddleware(PassThroughMiddleware):
         if response.has_header("Allow"):
             shaped["Allow"] = response["Allow"]
         return shaped
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+class RegionCorsMiddleware(PassThroughMiddleware):
+    """The trading page served by one region re-pins to another region's API when its own is
+    unhealthy (docs/api.md, "Regions"): that is a cross-origin call, allowed here for exactly the
+    deployment's region origins (TULIP_URL_<REGION>) and nobody else. Preflights are answered
+    before anything else runs; no cookies are involved (the API takes bearer tokens only)."""
+
+    ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-Id"
+    EXPOSE_HEADERS = "X-Correlation-Id, X-Tulip-Region"
+    MAX_AGE_S = "600"
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        super().__init__(get_response)
+        self.origins = frozenset(filter(None, (_origin(u) for u in settings.TULIP.region_urls.values())))
+
+    def _allowed(self, request: HttpRequest) -> str | None:
+        origin = request.headers.get("Origin")
+        return origin if origin and origin in self.origins and is_api_path(request.path) else None
+
+    def before(self, request: HttpRequest) -> HttpResponse | None:
+        origin = self._allowed(request)
+        if origin and request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            response = HttpResponse(status=204)
+            response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response["Access-Control-Allow-Headers"] = self.ALLOW_HEADERS
+            response["Access-Control-Max-Age"] = self.MAX_AGE_S
+            return response
+        return None
+
+    def after(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        origin = self._allowed(request)
+        if origin:
+            response["Access-Control-Allow-Origin"] = origin
+            response["Access-Control-Expose-Headers"] = self.EXPOSE_HEADERS
+            response["Vary"] = "Origin"
+        return response

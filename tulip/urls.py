@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from tulip.views import HealthzView
@@ -11,6 +11,9 @@ urlpatterns = [
                                                   authentication_classes=[]), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny],
                                                     authentication_classes=[]), name="docs"),
+    path("api/redoc", SpectacularRedocView.as_view(url_name="schema", permission_classes=[AllowAny],
+                                                   authentication_classes=[],
+                                                   template_name="tulip/redoc.html"), name="redoc"),
     path("admin/", admin.site.urls),
     path("", include("orders.urls")),
     path("", include("realtime.urls")),

@@ -1,7 +1,8 @@
 """`manage.py project_streams [--once]`: the projector. Tails the DynamoDB Streams of the orders
 and trades tables into Django's database (ProjectedOrder/ProjectedTrade) for the admin, resuming
 from the stored checkpoints; never writes DynamoDB. The long-running form also publishes the SLO
-metrics (namespace TulipBroker) to CloudWatch every --publish-every seconds.
+metrics (namespace TulipBroker) to CloudWatch every --publish-every seconds, and (local stack
+only) drives the chaos panel's experiments once a pass (ops/chaos.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
-from ops import metrics_export, services
+from ops import chaos, metrics_export, services
 from tulip import tracing
 
 log = logging.getLogger("ops.projector")
@@ -68,6 +69,7 @@ class Command(BaseCommand):
             except (ClientError, BotoCoreError, DatabaseError) as exc:
                 # A dependency blip: keep the checkpoint, try again next poll.
                 log.warning("projection pass failed", extra={"error": type(exc).__name__})
+            self._chaos(cfg)
             every = options["publish_every"]
             if every and time.monotonic() - last_publish >= every:
                 previous = self._publish(cfg, previous)
@@ -88,6 +90,17 @@ class Command(BaseCommand):
             if not result.records:
                 break
         return total
+
+    def _chaos(self, cfg: Any) -> None:
+        """The chaos panel's experiments end on time and on their stop conditions even with no
+        console open (ops/chaos.py); local stack only, like the panel."""
+        if cfg.environment == "production" or not cfg.is_local_aws:
+            return
+        try:
+            for what in chaos.tick(cfg):
+                log.warning("chaos", extra={"action": what})
+        except Exception:  # never let an experiment's trouble stop the projection
+            log.exception("chaos tick failed")
 
     def _publish(self, cfg: Any, previous: metrics_export.Counts) -> metrics_export.Counts:
         current = metrics_export.read_counts()

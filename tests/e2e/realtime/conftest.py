@@ -1,4 +1,6 @@
-"""A full stack (with the matcher) for the browser tests, and a headless Debian Chromium."""
+"""A full stack (with the matcher) for the browser tests, and a headless Debian Chromium. Two
+symbols: TULIP for test_rt_trading_page.py, WEB for test_rt_trading_views.py (their books stay
+apart)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 @pytest.fixture(scope="package")
 def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
     handle = start_stack(Path(tmp_path_factory.mktemp("web")), with_worker=True,
-                         symbols="TULIP", extra_env={"WS_HEARTBEAT_S": "1"})
+                         symbols="TULIP,WEB", extra_env={"WS_HEARTBEAT_S": "1"})
     try:
         yield handle
     finally:

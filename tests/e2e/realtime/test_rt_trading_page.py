@@ -1,6 +1,7 @@
 """The trading page in headless Chromium against the real stack (matcher included): sign in,
 place an order (ghost row "syncing…" -> ACCEPTED/OPEN), a crossing order from another user
-fills it, cancel, and the reconnect banner during a server restart. Any console error fails the
+fills it, cancel, and the reconnect banner and the connection badge (live -> reconnecting ->
+live) through a server restart. Any console error fails the
 test, except the browser's own connection-refused lines while the server is deliberately down."""
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ def test_trade_cancel_and_reconnect_banner(web_stack: StackHandle, browser: Any)
         web_stack.stack.kill("http")
         page.wait_for_selector("#banner:not([hidden])", timeout=10_000)
         assert "Reconnecting" in page.inner_text("#banner")
+        page.wait_for_selector('#conn[data-state="reconnecting"]', timeout=10_000)
+        assert page.inner_text("#conn") == "reconnecting"
         page.screenshot(path=str(ARTIFACTS / "realtime-reconnecting.png"), full_page=True)
         web_stack.stack.start_http()
         back = time.monotonic()
@@ -102,6 +105,8 @@ def test_trade_cancel_and_reconnect_banner(web_stack: StackHandle, browser: Any)
         reconnect_s = time.monotonic() - back
         outage["on"] = False
         assert reconnect_s < 5.0
+        assert page.get_attribute("#conn", "data-state") == "live"
+        assert page.inner_text("#conn") == "live" and "us-east-1" in page.inner_text("#region")
         page.screenshot(path=str(ARTIFACTS / "realtime-trading.png"), full_page=True)
     finally:
         page.close()
