@@ -4,8 +4,11 @@ instrumentation) and whatever code wraps itself in `span(...)` (the matcher loop
 
 Locally the spans go to a JSON-lines file under the state dir (`$TULIP_STATE_DIR/traces/
 <service>.jsonl`, or TULIP_TRACE_FILE), one span per line, so they are visible without a
-collector; on AWS the same spans go wherever an OTLP/X-Ray exporter is configured (out of scope
-here). Setup is idempotent and never fails the process: no tracing is better than no service.
+collector. When `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set, as on AWS where
+each task runs the ADOT collector beside it (docs/deploy.md, "Traces"), the spans go there instead
+over OTLP/HTTP (protobuf), and the collector hands them to X-Ray: a container's disk is no place
+for an ever-growing file. Setup is idempotent and never fails the process: no tracing is better
+than no service.
 """
 
 from __future__ import annotations
@@ -101,7 +104,7 @@ def setup_tracing(service_name: str) -> bool:
                 resource=Resource.create({"service.name": f"tulipbroker-{service_name}"}),
                 id_generator=AwsXRayIdGenerator())
             provider.add_span_processor(BatchSpanProcessor(
-                JsonLinesExporter(trace_path(service_name)), schedule_delay_millis=1000))
+                _exporter(service_name), schedule_delay_millis=1000))
             trace.set_tracer_provider(provider)
             propagate.set_global_textmap(AwsXRayPropagator())
             _instrument()
@@ -110,6 +113,19 @@ def setup_tracing(service_name: str) -> bool:
             return False
         _configured = service_name
         return True
+
+
+OTLP_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+
+
+def _exporter(service_name: str) -> SpanExporter:
+    """OTLP/HTTP to the collector when an endpoint is configured, the local file otherwise. The
+    OTLP exporter reads its endpoint, headers and timeout from the standard OTEL_* variables."""
+    if any(os.environ.get(name) for name in OTLP_ENDPOINT_VARIABLES):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()
+    return JsonLinesExporter(trace_path(service_name))
 
 
 def _instrument() -> None:

@@ -294,7 +294,9 @@ class RegionStack(cdk.Stack):
             "PROMETHEUS_MULTIPROC_DIR": METRICS_DIR,
             "TULIP_STATE_DIR": "/tmp/tulip",
             # The ADOT collector sidecar receives OTLP here and exports to X-Ray.
-            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317",
+            # OTLP/HTTP (protobuf) to the ADOT sidecar's HTTP receiver (tulip/tracing.py).
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
             "OTEL_PROPAGATORS": "xray",
         }
 
