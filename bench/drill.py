@@ -133,7 +133,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = [one_drill(mode, args.orders, args.fast) for mode in args.modes.split(",")]
     print("\n| replication | regions | accept p50 ms | accept p95 ms | RTO s | acked "
-          "| compensated (RPO) | divergent trades | refused during the cut | acked lost |")
+          "| compensated (RPO) | divergent trades | failed submits | acked lost |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         print(f"| {row['replication']} | {row['regions']} | {row['acceptP50']:.1f} | "

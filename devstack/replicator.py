@@ -9,9 +9,12 @@ The model is state-based, which is what makes it converge whatever the order thi
 - From each region's stream, the latest LOCAL change of every item (its image, or a tombstone),
   stamped with the change's time; a change this process wrote itself (an echo) only updates what
   the region is known to hold.
-- For each region, the winner of every item among the changes of the regions it can reach (all
-  of them unless a partition drill cuts a pair, tulip/drills.py) and its own; when the region
-  does not hold the winner, the winner is written there.
+- For each region, the winner of every item among the change it holds now (its own write or one
+  applied to it) and the latest changes of the regions it can reach (all of them unless a
+  partition drill cuts a pair, tulip/drills.py); when the region does not hold the winner, the
+  winner is written there. What a region holds always takes part: a partition must never roll a
+  replica back to an older change of its own (a filled order to ACCEPTED, a newer leadership
+  record to the one it replaced), as Global Tables never do.
 - Last writer wins on (term, time, region): time is the change's creation time in its region's
   stream (ms); the term ranks first for the two records that carry a leadership term, the shard
   items (their epoch, tulip.schema.epoch_term) and the leadership record: a write made under a
@@ -29,6 +32,7 @@ import logging
 import os
 import signal
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +49,7 @@ POLL_S = 0.1
 STATUS_EVERY_S = 1.0
 MAX_RECORDS_PER_READ = 1000
 MAX_SHARDS = 1000
+MAX_PENDING_ECHOES = 256  # per item: far more writes than one item gets between two polls
 NOT_REPLICATED = (ReplicationItem.PREFIX,)  # written into each target by this process itself
 
 REPLICATION_LATENCY = Gauge(
@@ -69,8 +74,13 @@ class Region:
     streams: Any
     iterators: dict[tuple[str, str], str | None] = field(default_factory=dict)  # (arn, shard)
     latest: dict[Key, Change] = field(default_factory=dict)  # its own latest local change
+    held: dict[Key, Change] = field(default_factory=dict)  # the change its table holds now
     holds: dict[Key, str | None] = field(default_factory=dict)  # the image it holds (json)
-    echoes: dict[Key, str | None] = field(default_factory=dict)  # what this process wrote there
+    # What this process wrote there and has not seen come back on the stream yet, oldest first.
+    # Several writes of one item can be in flight at once; remembering only the last would take
+    # the echo of an earlier one for a local change, stamped newer than everything, and spread
+    # it back over the newer state. A stream keeps one item's changes in order.
+    echoes: dict[Key, deque[str | None]] = field(default_factory=dict)
 
 
 def _term(pk: str, image: dict[str, Any] | None) -> int:
@@ -135,12 +145,20 @@ class Replicator:
         image = None if record["eventName"] == "REMOVE" else data.get("NewImage")
         encoded = _encoded(image)
         region.holds[key] = encoded
-        if key in region.echoes and region.echoes[key] == encoded:
-            del region.echoes[key]  # our own write coming back: nothing new happened there
+        pending = region.echoes.get(key)
+        if pending and encoded in pending:
+            # Our own write coming back: nothing new happened there. Older pending echoes of the
+            # same item were overtaken by it.
+            while pending.popleft() != encoded:
+                pass
+            if not pending:
+                del region.echoes[key]
             return
         created = data["ApproximateCreationDateTime"]
         moment = created.timestamp() if hasattr(created, "timestamp") else float(created)
-        region.latest[key] = Change((_term(pk, image), moment, region.name), image)
+        change = Change((_term(pk, image), moment, region.name), image)
+        region.latest[key] = change
+        region.held[key] = change  # a local write replaced whatever the table held
         self.dirty.add(key)
 
     # ------------------------------------------------------------------ applying
@@ -158,6 +176,8 @@ class Replicator:
             for target in self.regions.values():
                 changes = [self.regions[s].latest[key] for s in self.reachable[target.name]
                            if key in self.regions[s].latest]
+                if key in target.held:
+                    changes.append(target.held[key])
                 if not changes:
                     continue
                 winner = max(changes, key=lambda c: c.stamp)
@@ -165,8 +185,9 @@ class Replicator:
                 if target.holds.get(key, None) == encoded:
                     continue
                 self._write(target, key, winner.image)
-                target.echoes[key] = encoded
+                target.echoes.setdefault(key, deque(maxlen=MAX_PENDING_ECHOES)).append(encoded)
                 target.holds[key] = encoded
+                target.held[key] = winner
                 applied += 1
                 pair = (winner.stamp[2], target.name)
                 self.lag_ms[pair] = max(0, int((now - winner.stamp[1]) * 1000))
