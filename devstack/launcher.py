@@ -138,6 +138,9 @@ class LocalStack:
         opts = self.options
         opts.state_dir.mkdir(parents=True, exist_ok=True)
         (opts.state_dir / "logs").mkdir(exist_ok=True)
+        # A partition drill left in place by an earlier run would cut the fresh regions apart
+        # from their first second (every backend is new; a drill belongs to the run that made it).
+        (opts.state_dir / drills.FILE).unlink(missing_ok=True)
         try:
             say("starting moto server (AWS stand-in)")
             self._start_moto()

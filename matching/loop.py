@@ -313,7 +313,7 @@ class MatcherLoop:
         symbol = observed.pk.removeprefix(ShardItem.PREFIX)
         fork = self.store.fork_seq(symbol, observed, term)
         shard = self.store.take_shard(symbol, self.holder, observed, term, expires_ms, now_iso(),
-                                      fork)
+                                      fork, self.store.same_queue(symbol, observed, term))
         if shard is None:
             return  # another process won this take
         previous = observed.holder

@@ -80,13 +80,16 @@ class MatcherStorage:
 
     # ------------------------------------------------------------------ leases
     def take_shard(self, symbol: str, holder: str, observed: ShardItem, term: int,
-                   expires_ms: int, now: str, fork_seq: int | None = None) -> ShardItem | None:
+                   expires_ms: int, now: str, fork_seq: int | None = None,
+                   same_queue: bool = True) -> ShardItem | None:
         """Take the shard: a new epoch fences every earlier holder (docs/architecture.md, "Shard
         leases"). ONE transaction: the shard update, conditioned on the epoch the caller
         observed (of two processes racing for the same shard exactly one wins; None for the
         loser), and the new epoch's record (where it starts, what it continues: the shard's
         canonical history across regions, tulip/epochs.py). `fork_seq` (<= the observed
-        lastSeq) is where the new epoch continues after a failover found torn commits."""
+        lastSeq) is where the new epoch continues after a failover found torn commits.
+        `same_queue=False` (the previous epoch consumed another region's queue): lastSqsSeq is
+        reset, since SQS sequence numbers are per queue and another queue's say nothing here."""
         epoch = next_epoch(observed.epoch, term)
         observed_last = observed.last_seq or 0
         start_seq = observed_last if fork_seq is None else fork_seq
@@ -100,6 +103,7 @@ class MatcherStorage:
                   ":expires": SHARD.value("lease_expires_ms", expires_ms),
                   ":now": SHARD.value("taken_at", now), ":symbol": SHARD.value("symbol", symbol)}
         last_seq = "if_not_exists(#ls, :zero)"
+        last_sqs_seq = "if_not_exists(#lq, :zeros)" if same_queue else ":zeros"
         if observed.epoch:
             condition = "#ep = :observed AND #ls = :observedlast"
             values[":observed"] = SHARD.value("epoch", observed.epoch)
@@ -119,7 +123,7 @@ class MatcherStorage:
                 {"Update": {
                     "TableName": self.cfg.trades_table, "Key": shard_key(symbol),
                     "UpdateExpression": f"SET #ep = :next, #ls = {last_seq}, "
-                                        "#lq = if_not_exists(#lq, :zeros), #ho = :holder, "
+                                        f"#lq = {last_sqs_seq}, #ho = :holder, "
                                         "#le = :expires, #ta = :now, #up = :now, #sy = :symbol",
                     "ConditionExpression": condition, "ExpressionAttributeNames": names,
                     "ExpressionAttributeValues": values}},
@@ -263,6 +267,17 @@ class MatcherStorage:
             log.warning("torn commits from the deposed leader: the new epoch forks before them",
                         extra={"symbol": symbol, "lastSeq": last, "fork": fork})
         return fork
+
+    def same_queue(self, symbol: str, observed: ShardItem, term: int) -> bool:
+        """Whether the shard's last epoch consumed this region's queue: always within one
+        leadership term (one region); across terms, when that epoch's record names this region."""
+        if not observed.epoch or epoch_term(observed.epoch) == term:
+            return True
+        item = self.ddb.get_item(
+            TableName=self.cfg.trades_table, ConsistentRead=True,
+            Key={"pk": {"S": EpochItem.key(symbol)}, "sk": {"S": EpochItem.sort_key(observed.epoch)}},
+        ).get("Item")
+        return item is not None and EpochItem.from_raw_data(item).region == self.cfg.aws_region
 
     def chain(self, symbol: str) -> Chain:
         """The shard's canonical chain of epochs (tulip/epochs.py), read now."""

@@ -53,6 +53,8 @@ def test_launcher_starts_everything_and_leaves_nothing(tmp_path: Path, stop_sign
     env = dict(os.environ, TULIP_STATE_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
     env.pop("REDIS_URL", None)  # exercise the embedded Redis fallback a fresh machine would use
     env.pop("DATABASE_URL", None)
+    stale_drill = tmp_path / "partitions.json"  # an earlier run's partition drill, never healed
+    stale_drill.write_text('{"pairs": [["us-east-1", "us-west-2"]]}')
     launcher = subprocess.Popen([sys.executable, "-m", "devstack", "--port", str(port),
                                  "--json"], cwd=REPO, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
@@ -68,6 +70,7 @@ def test_launcher_starts_everything_and_leaves_nothing(tmp_path: Path, stop_sign
             if "Ctrl-C stops everything" in line or time.monotonic() > deadline:
                 break
         assert summary, "".join(output)
+        assert not stale_drill.exists()  # a fresh stack starts whole
         text = "".join(output)
         assert "TOKEN_ALICE=" in text and "TOKEN_BOB=" in text and "TOKEN_OPS=" in text
         token = text.split("TOKEN_ALICE=")[1].split()[0]

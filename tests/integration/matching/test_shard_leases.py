@@ -13,7 +13,7 @@ import pytest
 from matching.storage import CommitRejected, MatcherStorage, advance_shard, transact
 from tests.support.stack import StackHandle
 from tulip.config import load_config
-from tulip.schema import TERM_EPOCHS, ShardItem
+from tulip.schema import TERM_EPOCHS, EpochItem, ShardItem
 
 NOW = "2026-12-06T00:00:00.000Z"
 TERM = 1
@@ -96,3 +96,27 @@ def test_members_are_listed_and_leave(store: MatcherStorage) -> None:
     assert holder in {m.holder for m in store.members()}
     store.leave(holder)
     assert holder not in {m.holder for m in store.members()}
+
+
+def test_a_take_after_another_regions_epoch_forgets_that_queues_sequence_numbers(
+        store: MatcherStorage) -> None:
+    """SQS sequence numbers are per queue: a lastSqsSeq written by another region's matcher
+    would make this region skip every message of its own queue numbered below it."""
+    symbol = _symbol()
+    first = take(store, symbol, "east")
+    assert first is not None
+    transact(store.ddb, [advance_shard(store.cfg.trades_table, symbol, FIRST, 0, 0, NOW,
+                                       sqs_seq=10**19)])
+    here = store.read_shard(symbol)
+    # Our own region's epoch, however many terms ago: the same queue, the number still counts.
+    assert store.same_queue(symbol, here, TERM) and store.same_queue(symbol, here, TERM + 1)
+    store.ddb.update_item(
+        TableName=store.cfg.trades_table, UpdateExpression="SET #r = :r",
+        Key={"pk": {"S": EpochItem.key(symbol)}, "sk": {"S": EpochItem.sort_key(FIRST)}},
+        ExpressionAttributeNames={"#r": "region"},
+        ExpressionAttributeValues={":r": {"S": "us-west-2"}})  # as if another region took it
+    assert store.same_queue(symbol, here, TERM)  # within a term: one region, one queue
+    assert not store.same_queue(symbol, here, TERM + 1)
+    taken = store.take_shard(symbol, "west", here, TERM + 1, 10**13, NOW, None,
+                             store.same_queue(symbol, here, TERM + 1))
+    assert taken is not None and int(taken.last_sqs_seq or 0) == 0
