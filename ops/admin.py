@@ -54,8 +54,8 @@ else:
     _FindingInlineBase = admin.TabularInline
 
 
-class ReadOnly(_ReadOnlyBase):
-    """Derived data: viewable, never edited by hand (DynamoDB is the system of record)."""
+class NoHandEdits:
+    """No add, change or delete form: what the screen shows is derived or driven by actions."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -65,6 +65,10 @@ class ReadOnly(_ReadOnlyBase):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ReadOnly(NoHandEdits, _ReadOnlyBase):
+    """Derived data: viewable, never edited by hand (DynamoDB is the system of record)."""
 
 
 @admin.register(ProjectedOrder)
@@ -370,18 +374,9 @@ def _ms_iso(ms: int | None) -> str | None:
 
 
 @admin.register(ChaosExperiment)
-class ChaosPanelAdmin(_ChaosBase):
+class ChaosPanelAdmin(NoHandEdits, _ChaosBase):
     """The chaos panel (ops/chaos.py): start an experiment with a duration and stop conditions,
     watch its timeline over the SLO charts and the invariant counters; local stack only."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view

@@ -1,0 +1,37 @@
+"""`python -m tests.sim --seed N [--bug NAME]` or `--seeds A:B`: run seeds, print their reports."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tulip.settings")
+os.environ.setdefault("TULIP_ENV", "test")
+
+
+def main() -> int:
+    from tests.sim.planted import BUGS
+    from tests.sim.run import run_seed
+
+    parser = argparse.ArgumentParser(prog="python -m tests.sim")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--seeds", default="0:1", help="a range A:B of seeds (B excluded)")
+    parser.add_argument("--bug", choices=BUGS)
+    parser.add_argument("--verbose", action="store_true", help="report every seed, not only failures")
+    args = parser.parse_args()
+    first, _, last = args.seeds.partition(":")
+    seeds = [args.seed] if args.seed is not None else range(int(first), int(last or first) + 1)
+    failed = 0
+    for seed in seeds:
+        print(f"seed {seed}", file=sys.stderr, flush=True) if os.environ.get("SIM_TRACE") else None
+        result = run_seed(seed, args.bug)
+        if args.verbose or not result.ok:
+            print(result.report(), flush=True)
+        failed += not result.ok
+    print(f"{len(seeds)} seed(s), {failed} with violations")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

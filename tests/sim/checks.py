@@ -1,0 +1,616 @@
+"""The checks: after every step (from the tables' streams, one transaction at a time) and at the
+end (the whole state of record, the clients' answers, the queues, the books).
+
+After every step, for each committed transaction in order (docs/rules.md, golden invariants):
+* an order and its idempotency record appear together, in one transaction, and never change after
+  (order entry writes both in ONE TransactWriteItems, so "the idempotency record written, the order
+  not" cannot happen: this is asserted rather than simulated as a crash window);
+* one order per (client, idempotency key);
+* Σ trade qty per order <= qty, and == filledQty once the transaction is in; filledQty never goes
+  down; a FILLED or CANCELLED order never changes again; trades, event pages and orders are never
+  rewritten or deleted;
+* a shard's seq moves only by a fenced advance that stores exactly the events between the old and
+  the new lastSeq: gap-free, never repeated, per (shard, epoch) and across epochs;
+* whatever is published was committed first.
+
+At the end, after the pipeline went quiet: the ledger of every symbol (as tests/support/ledger.py
+checks it on the real stack), a replay of the committed commands through the naive reference book
+(tests/property/reference.py) giving exactly the stored events, the stored open orders and every
+leading engine's book equal to the reference book, every acknowledged order stored and no longer
+ACCEPTED, all acknowledgements of one key naming one order, every queue empty (all messages
+deleted, none dead-lettered).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from matching.engine import (
+    CancelOrder,
+    Command,
+    Event,
+    OpenOrder,
+    PlaceOrder,
+    TradeExecuted,
+    to_ticks,
+)
+from orders.domain import idempotency_hash
+from tests.property.reference import ReferenceBook, RefOrder
+from tests.sim.actors import History, Region
+from tests.sim.ddb.table import StreamRecord
+from tests.sim.ddb.values import Item
+from tulip.schema import (
+    ACCEPTED,
+    CANCELLED,
+    FILLED,
+    OPEN_STATES,
+    EventPageItem,
+    IdempotencyItem,
+    OrderItem,
+    ShardItem,
+    TradeItem,
+)
+
+TERMINAL = (FILLED, CANCELLED)
+
+
+def s(item: Item | None, name: str) -> str | None:
+    value = (item or {}).get(name)
+    return None if value is None else str(value.get("S", value.get("N")))
+
+
+def n(item: Item | None, name: str, default: int = 0) -> int:
+    value = (item or {}).get(name)
+    return default if value is None else int(value["N"])
+
+
+def page_events(page: Item) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = json.loads(page["events"]["S"])
+    return events
+
+
+# ------------------------------------------------------------------------------------ streams
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One step of a symbol's history in commit order: a matcher commit's events, or a user
+    cancel that order entry committed (the sequencer hears of it later, from the queue)."""
+
+    transaction: int
+    events: tuple[dict[str, Any], ...] = ()
+    user_cancel: str | None = None
+
+
+@dataclass
+class StreamChecker:
+    """Follows both tables' streams and checks every transaction as it lands."""
+
+    region: Region
+    violations: list[str] = field(default_factory=list)
+    orders: dict[str, Item] = field(default_factory=dict)
+    fills: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    owners: dict[tuple[str, str], str] = field(default_factory=dict)  # (client, IK) -> order
+    shards: dict[str, tuple[int, int]] = field(default_factory=dict)  # symbol -> (epoch, lastSeq)
+    seqs: defaultdict[str, dict[int, int]] = field(
+        default_factory=lambda: defaultdict(dict))  # symbol -> seq -> epoch
+    accepted: set[str] = field(default_factory=set)
+    positions: dict[str, int] = field(default_factory=dict)
+    timeline: defaultdict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
+    accepted_at: dict[str, float] = field(default_factory=dict)
+    slowest_match_s: float = 0.0  # the longest an order stayed ACCEPTED (accept -> matched)
+    late_cancels: int = 0  # findings about the product, counted by ReferenceReplay
+    stale_decisions: int = 0
+    strict: bool = False  # count those findings as violations too
+
+    def check(self) -> list[str]:
+        """Check what landed since the last call; returns the new violations."""
+        before = len(self.violations)
+        for group in self._transactions():
+            self._transaction(group)
+        return self.violations[before:]
+
+    def _transactions(self) -> Iterator[list[StreamRecord]]:
+        records: list[StreamRecord] = []
+        for role in ("orders", "trades"):
+            table = self.region.table(role)
+            start = self.positions.get(table.name, 0)
+            records.extend(table.stream[start:])
+            self.positions[table.name] = len(table.stream)
+        records.sort(key=lambda r: (r.transaction, r.table, r.sequence))
+        group: list[StreamRecord] = []
+        for record in records:
+            if group and record.transaction != group[0].transaction:
+                yield group
+                group = []
+            group.append(record)
+        if group:
+            yield group
+
+    def fail(self, message: str) -> None:
+        self.violations.append(message)
+
+    # ---------------------------------------------------------------- one transaction
+    def _transaction(self, group: list[StreamRecord]) -> None:
+        by_kind: defaultdict[str, list[StreamRecord]] = defaultdict(list)
+        for record in group:
+            by_kind[_kind(record)].append(record)
+        self._accepts(by_kind["order"], by_kind["idempotency"])
+        touched = {o for r in by_kind["order"] if (o := s(r.new or r.old, "orderId"))}
+        for record in by_kind["order"]:
+            self._order(record)
+        for record in by_kind["trade"]:
+            touched |= self._trade(record)
+        self._sequence(by_kind["page"], by_kind["shard"])
+        for order_id in sorted(touched):
+            self._fills_match(order_id, group[0].transaction)
+
+    def _accepts(self, orders: list[StreamRecord], records: list[StreamRecord]) -> None:
+        inserted = {s(r.new, "orderId"): r for r in orders if r.event == "INSERT"}
+        recorded = {s(r.new, "orderId"): r for r in records if r.new is not None}
+        for record in records:
+            if record.event != "INSERT":
+                self.fail(f"idempotency record {s(record.keys, 'pk')} was {record.event}: "
+                          f"{s(record.old, 'orderId')} -> {s(record.new, 'orderId')}")
+        for order_id in sorted(set(inserted) ^ set(recorded), key=str):
+            self.fail(f"order {order_id} and its idempotency record not written together in "
+                      "one transaction")
+        for order_id, record in inserted.items():
+            owner = (str(s(record.new, "clientId")), str(s(record.new, "idempotencyKey")))
+            if owner in self.owners:
+                self.fail(f"two orders for one idempotency key: {self.owners[owner]} and "
+                          f"{order_id} (client {owner[0]})")
+            self.owners[owner] = str(order_id)
+
+    def _order(self, record: StreamRecord) -> None:
+        order_id = str(s(record.new or record.old, "orderId"))
+        old, new = record.old, record.new
+        if new is None:
+            self.fail(f"order {order_id} deleted")
+            return
+        self.orders[order_id] = new
+        if s(new, "status") == ACCEPTED:
+            self.accepted.add(order_id)
+            self.accepted_at.setdefault(order_id, record.at)
+        elif order_id in self.accepted:
+            self.accepted.discard(order_id)
+            self.slowest_match_s = max(self.slowest_match_s,
+                                       record.at - self.accepted_at.get(order_id, record.at))
+        if old is not None:
+            self._transition(order_id, old, new)
+            if s(new, "cancelReason") == "user" and s(old, "status") != CANCELLED:
+                self.timeline[str(s(new, "symbol"))].append(
+                    Entry(record.transaction, user_cancel=order_id))
+        if n(new, "filledQty") > n(new, "qty"):
+            self.fail(f"order {order_id}: filledQty {n(new, 'filledQty')} > qty {n(new, 'qty')}")
+
+    def _transition(self, order_id: str, old: Item, new: Item) -> None:
+        if s(old, "status") in TERMINAL:
+            self.fail(f"order {order_id} changed after it was {s(old, 'status')}: "
+                      f"{_diff(old, new)}")
+        if n(new, "filledQty") < n(old, "filledQty"):
+            self.fail(f"order {order_id}: filledQty went down {n(old, 'filledQty')} -> "
+                      f"{n(new, 'filledQty')}")
+        for name in ("clientId", "symbol", "side", "qty", "priceTicks", "idempotencyKey"):
+            if old.get(name) != new.get(name):
+                self.fail(f"order {order_id}: {name} changed")
+
+    def _trade(self, record: StreamRecord) -> set[str]:
+        if record.event != "INSERT" or record.new is None:
+            self.fail(f"trade {s(record.keys, 'pk')} was {record.event}")
+            return set()
+        legs = {str(s(record.new, "buyOrderId")), str(s(record.new, "sellOrderId"))}
+        for leg in legs:
+            self.fills[leg] += n(record.new, "qty")
+        return {leg for leg in legs if not leg.startswith("sim:")}
+
+    def _fills_match(self, order_id: str, transaction: int) -> None:
+        order = self.orders.get(order_id) or self._stored_order(order_id)
+        if order is None:
+            self.fail(f"a trade for order {order_id}, which does not exist")
+            return
+        filled, qty = self.fills[order_id], n(order, "qty")
+        if filled > qty:
+            self.fail(f"double fill: order {order_id} has trades for {filled} > qty {qty}")
+        elif filled != n(order, "filledQty"):
+            self.fail(f"order {order_id}: trades {filled} != filledQty {n(order, 'filledQty')} "
+                      f"after transaction {transaction}")
+
+    def _stored_order(self, order_id: str) -> Item | None:
+        key = OrderItem.key(order_id)
+        item = self.region.table("orders").items.get((("S", key), ("S", key)))
+        if item is not None:
+            self.orders[order_id] = item
+        return item
+
+    def _sequence(self, pages: list[StreamRecord], shards: list[StreamRecord]) -> None:
+        stored: defaultdict[str, list[int]] = defaultdict(list)
+        for record in pages:
+            if record.event != "INSERT" or record.new is None:
+                self.fail(f"event page {s(record.keys, 'sk')} was {record.event}")
+                continue
+            symbol = str(s(record.new, "symbol"))
+            events = page_events(record.new)
+            for event in events:
+                self._new_seq(symbol, int(event["seq"]), n(record.new, "epoch"))
+                stored[symbol].append(int(event["seq"]))
+            self.timeline[symbol].append(Entry(record.transaction, tuple(events)))
+        advanced = set()
+        for record in shards:
+            symbol = str(record.keys["pk"]["S"]).removeprefix(ShardItem.PREFIX)
+            advanced.add(symbol)
+            self._advance(symbol, record, sorted(stored.get(symbol, [])))
+        for symbol in sorted(set(stored) - advanced):
+            self.fail(f"{symbol}: events {stored[symbol]} stored without a shard advance")
+
+    def _new_seq(self, symbol: str, seq: int, epoch: int) -> None:
+        if seq in self.seqs[symbol]:
+            self.fail(f"{symbol}: seq {seq} stored twice (epochs {self.seqs[symbol][seq]} and "
+                      f"{epoch})")
+        self.seqs[symbol][seq] = epoch
+
+    def _advance(self, symbol: str, record: StreamRecord, stored: list[int]) -> None:
+        old_epoch, old_last = self.shards.get(symbol, (0, 0))
+        new_epoch, new_last = n(record.new, "epoch"), n(record.new, "lastSeq")
+        self.shards[symbol] = (new_epoch, new_last)
+        if new_epoch < old_epoch:
+            self.fail(f"{symbol}: epoch went back {old_epoch} -> {new_epoch}")
+        if new_last < old_last:
+            self.fail(f"{symbol}: lastSeq went back {old_last} -> {new_last} (epoch {new_epoch})")
+        elif stored != list(range(old_last + 1, new_last + 1)):
+            self.fail(f"{symbol}: lastSeq {old_last} -> {new_last} (epoch {new_epoch}) stored "
+                      f"seqs {stored}: not exactly the seqs in between")
+
+    # ---------------------------------------------------------------- publication
+    def published(self, symbol: str, events: Sequence[dict[str, Any]]) -> None:
+        """Called by the fan-out before it publishes: every event must already be committed."""
+        for event in events:
+            if int(event["seq"]) not in self.seqs[symbol]:
+                self.fail(f"{symbol}: seq {event['seq']} published before it was committed")
+
+
+def _kind(record: StreamRecord) -> str:
+    pk = str(record.keys["pk"]["S"])
+    for prefix, kind in ((OrderItem.PREFIX, "order"), (IdempotencyItem.PREFIX, "idempotency"),
+                         (TradeItem.PREFIX, "trade"), (EventPageItem.PREFIX, "page"),
+                         (ShardItem.PREFIX, "shard")):
+        if pk.startswith(prefix):
+            return kind
+    return "other"
+
+
+def _diff(old: Item, new: Item) -> str:
+    names = sorted(set(old) | set(new))
+    return ", ".join(f"{k}: {s(old, k)} -> {s(new, k)}" for k in names if old.get(k) != new.get(k))
+
+
+# ------------------------------------------------------------------------------------ the end
+@dataclass
+class Ledger:
+    """One region's state of record, read straight from its tables."""
+
+    orders: dict[str, Item]
+    idempotency: dict[str, Item]
+    trades: list[Item]
+    pages: dict[str, list[Item]]
+    shards: dict[str, Item]
+
+    @classmethod
+    def read(cls, region: Region) -> Ledger:
+        orders, idempotency, trades, shards = {}, {}, [], {}
+        pages: defaultdict[str, list[Item]] = defaultdict(list)
+        for item in region.table("orders").items.values():
+            pk = str(item["pk"]["S"])
+            if pk.startswith(OrderItem.PREFIX):
+                orders[str(s(item, "orderId"))] = item
+            elif pk.startswith(IdempotencyItem.PREFIX):
+                idempotency[pk] = item
+        for item in region.table("trades").items.values():
+            pk = str(item["pk"]["S"])
+            if pk.startswith(TradeItem.PREFIX):
+                trades.append(item)
+            elif pk.startswith(EventPageItem.PREFIX):
+                pages[pk.removeprefix(EventPageItem.PREFIX)].append(item)
+            elif pk.startswith(ShardItem.PREFIX):
+                shards[pk.removeprefix(ShardItem.PREFIX)] = item
+        return cls(orders, idempotency, trades, dict(pages), shards)
+
+    def events(self, symbol: str) -> list[dict[str, Any]]:
+        found = [e for page in self.pages.get(symbol, []) for e in page_events(page)]
+        return sorted(found, key=lambda e: int(e["seq"]))
+
+
+def final_violations(region: Region, history: History, checker: StreamChecker,
+                     engines: dict[str, list[OpenOrder]]) -> list[str]:
+    ledger = Ledger.read(region)
+    found: list[str] = []
+    found += ledger_violations(ledger, region.cfg.symbols)
+    found += idempotency_violations(ledger)
+    found += answer_violations(ledger, history)
+    found += queue_violations(region)
+    for symbol in region.cfg.symbols:
+        replay = ReferenceReplay(symbol, ledger.orders)
+        found += replay.run(checker.timeline.get(symbol, []), engines.get(symbol))
+        checker.late_cancels += replay.late_cancels
+        checker.stale_decisions += replay.stale_decisions
+        if checker.strict and (replay.late_cancels or replay.stale_decisions):
+            found.append(f"{symbol}: {replay.late_cancels} cancel(s) rejected after a rebuild, "
+                         f"{replay.stale_decisions} decision(s) against an order its owner had "
+                         "cancelled")
+    return found
+
+
+def ledger_violations(ledger: Ledger, symbols: Iterable[str]) -> list[str]:
+    found: list[str] = []
+    filled: defaultdict[str, int] = defaultdict(int)
+    notional: defaultdict[str, int] = defaultdict(int)
+    for trade in ledger.trades:
+        for leg in ("buyOrderId", "sellOrderId"):
+            filled[str(s(trade, leg))] += n(trade, "qty")
+            notional[str(s(trade, leg))] += n(trade, "qty") * n(trade, "priceTicks")
+    for order_id, order in sorted(ledger.orders.items()):
+        found += _order_violations(order_id, order, filled[order_id], notional[order_id])
+    for order_id in sorted(set(filled) - set(ledger.orders)):
+        if not order_id.startswith("sim:"):
+            found.append(f"trade for unknown order {order_id}")
+    for symbol in symbols:
+        found += _seq_violations(ledger, symbol)
+    return found
+
+
+def _order_violations(order_id: str, order: Item, filled: int, notional: int) -> list[str]:
+    found = []
+    qty, status = n(order, "qty"), s(order, "status")
+    if filled > qty:
+        found.append(f"double fill: {order_id} {filled} > {qty}")
+    if filled != n(order, "filledQty"):
+        found.append(f"{order_id}: trades {filled} != filledQty {n(order, 'filledQty')}")
+    if notional != n(order, "filledNotionalTicks"):
+        found.append(f"{order_id}: notional {notional} != {n(order, 'filledNotionalTicks')}")
+    if status == ACCEPTED:
+        found.append(f"{order_id} still ACCEPTED at the end: never matched")
+    if status == FILLED and filled != qty:
+        found.append(f"{order_id} FILLED with {filled} of {qty}")
+    if status in OPEN_STATES and status != ACCEPTED and not (
+            qty > filled and str(s(order, "openSort")).startswith("B#")):
+        found.append(f"{order_id} {status} but not resting (filled {filled} of {qty})")
+    if status in TERMINAL and "openSymbol" in order:
+        found.append(f"{order_id} {status} but still in the open-orders index")
+    return found
+
+
+def _seq_violations(ledger: Ledger, symbol: str) -> list[str]:
+    events = ledger.events(symbol)
+    seqs = [int(e["seq"]) for e in events]
+    last = n(ledger.shards.get(symbol), "lastSeq")
+    found = []
+    if seqs != list(range(1, last + 1)):
+        found.append(f"{symbol}: stored seqs are not exactly 1..{last} ({len(seqs)} events)")
+    traded = {int(e["seq"]) for e in events if e["type"] == "TradeExecuted"}
+    trades = {n(t, "seq") for t in ledger.trades if s(t, "symbol") == symbol}
+    if traded != trades:
+        found.append(f"{symbol}: trades and TradeExecuted events differ: "
+                     f"{sorted(traded ^ trades)[:5]}")
+    return found
+
+
+def idempotency_violations(ledger: Ledger) -> list[str]:
+    found = []
+    owners: defaultdict[tuple[str, str], list[str]] = defaultdict(list)
+    for order_id, order in ledger.orders.items():
+        owners[(str(s(order, "clientId")), str(s(order, "idempotencyKey")))].append(order_id)
+        record = ledger.idempotency.get(IdempotencyItem.key(str(s(order, "idempotencyKey"))))
+        if record is None or s(record, "orderId") != order_id:
+            found.append(f"order {order_id} without its idempotency record")
+    for (client, _), ids in sorted(owners.items()):
+        if len(ids) > 1:
+            found.append(f"one idempotency key of {client} has {len(ids)} orders: {sorted(ids)}")
+    for pk, record in sorted(ledger.idempotency.items()):
+        if s(record, "orderId") not in ledger.orders:
+            found.append(f"idempotency record {pk} without its order")
+    return found
+
+
+def answer_violations(ledger: Ledger, history: History) -> list[str]:
+    """Every acknowledged order is stored, and all answers for one key name one order."""
+    found = []
+    named: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
+    for answer in history.answers:
+        if answer.kind == "order" and answer.status in (200, 201) and answer.order_id:
+            named[(answer.client_id, answer.key)].add(answer.order_id)
+    for (client, key), ids in sorted(named.items()):
+        if len(ids) > 1:
+            found.append(f"{client} key {key} was acknowledged as {len(ids)} orders {sorted(ids)}")
+        for order_id in sorted(ids):
+            order = ledger.orders.get(order_id)
+            if order is None:
+                found.append(f"acknowledged order {order_id} ({client} {key}) is lost")
+            elif s(order, "idempotencyKey") != idempotency_hash(client, key):
+                found.append(f"acknowledged order {order_id} is not {client}'s key {key}")
+    return found
+
+
+def queue_violations(region: Region) -> list[str]:
+    found = []
+    for url, queue in sorted(region.sqs.queues.items()):
+        if queue.messages:
+            where = "dead-lettered" if url == region.cfg.events_dlq_url else "never deleted"
+            found.append(f"{len(queue.messages)} message(s) {where} in {url.rsplit('/', 1)[-1]}")
+    return found
+
+
+# ------------------------------------------------------------------------------------ reference
+_FIELDS = {
+    "TradeExecuted": ("price", "qty", "takerSide", "makerOrderId", "makerRemaining",
+                      "makerFilled", "takerOrderId", "takerRemaining", "takerFilled"),
+    "OrderOpened": ("orderId", "side", "price", "qty", "remaining", "filled"),
+    "OrderCancelled": ("orderId", "reason", "remaining", "filled"),
+    "OrderRejected": ("orderId", "reason"),
+    "CancelRejected": ("orderId", "reason"),
+}
+
+
+def stored_shape(event: dict[str, Any]) -> tuple[Any, ...]:
+    payload = event["payload"]
+    values = [to_ticks(payload[f]) if f == "price" else payload[f] for f in _FIELDS[event["type"]]]
+    return (int(event["seq"]), event["type"], *values)
+
+
+def reference_shape(event: Event) -> tuple[Any, ...]:
+    kind = type(event).__name__
+    return (event.seq, kind, *(getattr(event, _snake(f)) for f in _FIELDS[kind]))
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
+def _command_key(event: dict[str, Any]) -> tuple[str, str]:
+    payload = event["payload"]
+    if event["type"] == "TradeExecuted":
+        return "place", str(payload["takerOrderId"])
+    if event["type"] == "CancelRejected" or (
+            event["type"] == "OrderCancelled" and payload["reason"] == "user"):
+        return "cancel", str(payload["orderId"])
+    return "place", str(payload["orderId"])
+
+
+def command_groups(events: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """The stored events cut back into the commands that made them: a place makes its trades as
+    taker and then at most one event of its own; a cancel makes exactly one event."""
+    group: list[dict[str, Any]] = []
+    for event in events:
+        key = _command_key(event)
+        if group and (key != _command_key(group[0]) or key[0] == "cancel"):
+            yield group
+            group = []
+        group.append(event)
+    if group:
+        yield group
+
+
+def _command(group: list[dict[str, Any]], orders: dict[str, Item]) -> Command | None:
+    kind, order_id = _command_key(group[0])
+    if kind == "cancel":
+        return CancelOrder(order_id, str(group[0]["payload"]["clientId"]), 0)
+    order = orders.get(order_id)
+    if order is None:
+        return None
+    return PlaceOrder(order_id, str(s(order, "clientId")), s(order, "side"),  # type: ignore[arg-type]
+                      n(order, "priceTicks"), n(order, "qty"), 0,
+                      s(order, "timeInForce") or "GTC",  # type: ignore[arg-type]
+                      bool(order.get("postOnly", {}).get("BOOL")), None,
+                      str(s(order, "idempotencyKey")))
+
+
+class ReferenceReplay:
+    """The committed history of one symbol replayed through the naive reference book.
+
+    Commit order decides: the matcher's commits in the order they were made, and between them the
+    user cancels order entry committed (docs/architecture.md: POST /cancel moves the order to
+    CANCELLED at once; the book drops it when the matcher hears of it). Until the matcher hears of
+    such a cancel its book still holds the order. Two outcomes are therefore accepted, and counted
+    (they are findings about the product, reported by the run, not violations):
+
+    * `late_cancels`: a matcher that rebuilt its book in between never had the cancelled order, so
+      it answers the late CancelRequested with CancelRejected(not_open), not OrderCancelled(user);
+    * `stale_decisions`: a command decided with the cancelled order still on the book where no
+      write touches it, so no condition refuses the commit: self-trade prevention, post-only and
+      fill-or-kill judged against an order its owner had already cancelled. Accepted only when
+      the stored outcome is exactly the reference's with those orders still resting, and fills
+      none of them (a fill of a cancelled order is refused by the commit's conditions)."""
+
+    def __init__(self, symbol: str, orders: dict[str, Item]) -> None:
+        self.symbol = symbol
+        self.orders = orders
+        self.book = ReferenceBook(symbol)
+        self.withdrawn: dict[str, RefOrder] = {}  # cancelled by order entry, not yet sequenced
+        self.late_cancels = 0
+        self.stale_decisions = 0
+
+    def run(self, timeline: list[Entry], engine_book: list[OpenOrder] | None) -> list[str]:
+        for entry in timeline:
+            if entry.user_cancel is not None:
+                self._withdraw(entry.user_cancel)
+                continue
+            for group in command_groups(list(entry.events)):
+                problem = self._command(group)
+                if problem:
+                    return [problem]
+        return self._books(engine_book)
+
+    def _withdraw(self, order_id: str) -> None:
+        for order in self.book.orders:
+            if order.order_id == order_id:
+                self.withdrawn[order_id] = order
+        self.book.orders = [o for o in self.book.orders if o.order_id != order_id]
+
+    def _command(self, group: list[dict[str, Any]]) -> str | None:
+        expected = [stored_shape(e) for e in group]
+        kind, order_id = _command_key(group[0])
+        if kind == "cancel" and order_id in self.withdrawn:
+            return self._late_cancel(group, self.withdrawn.pop(order_id))
+        command = _command(group, self.orders)
+        if command is None:
+            return f"{self.symbol}: events at seq {group[0]['seq']} for an unknown order"
+        before = copy.deepcopy(self.book) if self.withdrawn else None
+        produced, _ = self.book.apply(command)
+        actual = [reference_shape(e) for e in produced]
+        if actual == expected:
+            return None
+        if before is not None and self._stale_decision(before, command, expected):
+            return None
+        return self._disagree(group, actual)
+
+    def _late_cancel(self, group: list[dict[str, Any]], order: RefOrder) -> str | None:
+        seq = int(group[0]["seq"])
+        expected = [stored_shape(e) for e in group]
+        late = [(seq, "CancelRejected", order.order_id, "not_open")]
+        on_time = [(seq, "OrderCancelled", order.order_id, "user", order.remaining, order.filled)]
+        self.book.seq = seq
+        self.late_cancels += expected == late
+        return None if expected in (late, on_time) else self._disagree(group, on_time)
+
+    def _stale_decision(self, before: ReferenceBook, command: Command,
+                        expected: list[tuple[Any, ...]]) -> bool:
+        """The stored outcome is the one the book with the withdrawn orders gives, and it fills
+        none of them: adopt it (the withdrawn orders stay withdrawn, untouched)."""
+        trial = before
+        trial.orders = trial.orders + [copy.copy(o) for o in self.withdrawn.values()]
+        produced, _ = trial.apply(command)
+        makers = {e.maker_order_id for e in produced if isinstance(e, TradeExecuted)}
+        if [reference_shape(e) for e in produced] != expected or makers & set(self.withdrawn):
+            return False
+        trial.orders = [o for o in trial.orders if o.order_id not in self.withdrawn]
+        self.book = trial
+        self.stale_decisions += 1
+        return True
+
+    def _disagree(self, group: list[dict[str, Any]], reference: list[tuple[Any, ...]]) -> str:
+        stored = [stored_shape(e) for e in group]
+        return (f"{self.symbol}: the reference book disagrees at seq {group[0]['seq']}: stored "
+                f"{stored}, reference {reference}")
+
+    def _books(self, engine_book: list[OpenOrder] | None) -> list[str]:
+        reference = [(o.order_id, o.price, o.qty, o.filled) for o in self.book.open_orders()]
+        resting = _stored_book(self.orders, self.symbol)
+        found = []
+        if sorted(resting) != sorted(reference):
+            found.append(f"{self.symbol}: stored open orders {sorted(resting)} != reference "
+                         f"{sorted(reference)}")
+        if engine_book is not None:
+            engine = [(o.order_id, o.price, o.qty, o.filled) for o in engine_book]
+            if engine != reference:
+                found.append(f"{self.symbol}: the leading engine's book {engine} != reference "
+                             f"{reference}")
+        return found
+
+
+def _stored_book(orders: dict[str, Item], symbol: str) -> list[tuple[str, int, int, int]]:
+    return [(order_id, n(o, "priceTicks"), n(o, "qty"), n(o, "filledQty"))
+            for order_id, o in orders.items()
+            if s(o, "symbol") == symbol and s(o, "status") in OPEN_STATES
+            and s(o, "status") != ACCEPTED]
