@@ -4,7 +4,7 @@
 #   service  (the default) the processes of the README's "Pointing it at real AWS", picked by the
 #            first argument: web | worker | matcher | projector | metrics | migrate
 #   gate     the pipeline gate's assertion Lambda (deploy/lambdas/gate_handler.py)
-#   load     the smoke load for the pipeline gate (`python -m load --profile smoke`)
+#   load     the smoke load for the pipeline gate (`python -m bench.load --profile smoke`)
 # Pinned: the base image by exact tag, every Python package by requirements + constraints.txt.
 FROM python:3.11.14-slim-bookworm AS base
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -42,15 +42,13 @@ CMD ["deploy.lambdas.gate_handler.handler"]
 
 FROM base AS load
 USER root
-# The load package and its requirements (Locust) belong to the load work; they are taken from
-# the build context when present, so this stage builds before and after they land.
-RUN --mount=type=bind,target=/src \
-    if [ -f /src/requirements-load.txt ]; then \
-      pip install --no-compile -r /src/requirements-load.txt -c constraints.txt; \
-    fi \
- && if [ -d /src/load ]; then cp -r /src/load /app/load; fi
+# The load profiles (bench/load) and Locust alone: the engine benchmarks' peers stay out.
+COPY requirements-load.txt ./
+RUN pip install --no-compile -r requirements-load.txt -c constraints.txt
+COPY bench/__init__.py ./bench/__init__.py
+COPY bench/load ./bench/load
 USER tulip
-CMD ["python", "-m", "load", "--profile", "smoke"]
+CMD ["python", "-m", "bench.load", "--profile", "smoke"]
 
 FROM base AS service
 EXPOSE 8000

@@ -8,14 +8,15 @@ PYTEST := TULIP_ENV=test $(PY) -m pytest -p no:cacheprovider
 # Every product package, whole (migrations excluded in pyproject.toml); tests/, bench/, deploy/ stay out.
 MYPY_TARGETS := tulip orders matching realtime ops devstack sdk/tulip_client
 
-.PHONY: help venv browser run test test-fast lint typecheck importlint test-deep test-chaos bench drill \
-        synth deploy-deps \
+.PHONY: help venv browser run test test-fast lint typecheck importlint test-deep test-chaos chaos bench drill \
+        synth deploy-deps load \
         bench-engine bench-devstack bench-api bench-pipeline bench-ws bench-model engine-compiled clean
 
 help:
 	@echo "make run    - create .venv, install, start the local stack, print URLs and tokens"
 	@echo "make test   - lint, type-check, import contracts and the whole test suite"
 	@echo "make bench  - benchmarks (never part of make test); see docs/benchmarks.md"
+	@echo "make load   - Locust load, PROFILE=smoke|stress [REGIONS=...]: report to S3, then the gate"
 	@echo "make synth  - the AWS CDK app's CloudFormation in deploy/cdk.out, offline (docs/deploy.md)"
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
@@ -43,7 +44,8 @@ importlint: $(STAMP)
 browser:
 	bash scripts/install-browser.sh
 
-test: lint typecheck importlint browser deploy-deps
+# The bench requirements too: the load report's end-to-end test runs Locust (bench/load).
+test: lint typecheck importlint browser deploy-deps $(VENV)/.bench-installed
 	# The optional mypyc build of the engine (skipped with one line where no C compiler exists):
 	# the whole suite runs on it, then the engine's own tests again on the interpreted fallback.
 	$(PY) -m bench.engine.build_mypyc --if-compiler
@@ -82,11 +84,24 @@ drill: $(STAMP)
 test-chaos: $(STAMP)
 	$(PYTEST) -m "chaos or slow" tests/chaos
 
+# Chaos with real processes at size (docs/reliability.md): a supervised stack under trading load,
+# >= 50 kill -9 of matcher processes, kills of the API server, the Celery worker and the stack's
+# own Redis, injected latency, duplicate sends; prints the figures, exits 1 on any violation.
+chaos: $(STAMP)
+	TULIP_ENV=test $(PY) -m tests.chaos.run --size big
+
 $(VENV)/.bench-installed: $(STAMP) requirements-bench.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt -c constraints.txt
 	@touch $@
 
 bench: bench-engine bench-devstack bench-api bench-pipeline bench-ws bench-model
+
+# Locust, headless (bench/load; docs/benchmarks.md, "Load: smoke and stress"): against the running
+# `make run` stack (.tulip/local.env), else a stack started for the run (REGIONS= as for make run);
+# the CSV and HTML report go to the reports bucket (the S3 key is printed), then the pipeline gate.
+PROFILE ?= smoke
+load: $(VENV)/.bench-installed
+	$(PY) -m bench.load --profile $(PROFILE) --regions $(REGIONS) --gate
 
 bench-engine: $(VENV)/.bench-installed
 	# Rows (a') and (a'-py) need the mypyc build (they print "skipped" without a C compiler).

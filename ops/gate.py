@@ -2,11 +2,14 @@
 after the smoke and chaos suites, also `manage.py gate`. Django-free so the Lambda needs only config + AWS.
 
 pass only when: p95 HTTP ≤ 250 ms, 5xx rate ≤ 1 %, zero double fills, zero seq gaps (a fresh
-reconciliation against DynamoDB, not a cached one).
+reconciliation against DynamoDB, not a cached one). A metric the gate judges that has no value in
+the window (no traffic, a publisher that never ran, CloudWatch unreadable and no local registry)
+fails the gate, naming the metric: absence of evidence is not a pass.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +33,9 @@ ALERT_LIMITS: dict[str, float] = {
     "WSDisconnectRate": 5.0,
     "ReplicationLatency": 2000.0,
 }
+# The metrics evaluate() judges against the limits above: each one must have a value in the window,
+# or the gate fails naming it (a quiet or unreadable source is not a healthy one).
+REQUIRED_METRICS = ("LatencyP95", "Http5xxRate")
 DEFAULT_WINDOW_S = 300
 # The gate judges the ledger, not the matcher's progress: an order accepted a moment ago and not
 # yet matched is not a failure, one stuck for this long is reported (but does not fail the gate).
@@ -48,7 +54,8 @@ def read_metrics(cfg: Config, window_s: int) -> tuple[dict[str, float], str]:
         source = "cloudwatch"
     if not values:
         values = metrics_export.slo_values(metrics_export.read_counts())
-        source = "local registry" if source == "cloudwatch" else f"{source}; local registry"
+        source = ("cloudwatch (nothing in the window), then the local registry"
+                  if source == "cloudwatch" else f"{source}, then the local registry")
     return values, source
 
 
@@ -63,16 +70,26 @@ def evaluate(cfg: Config, window_s: int = DEFAULT_WINDOW_S,
              ledger: Mapping[str, int] | None = None,
              symbols: tuple[str, ...] = ()) -> dict[str, Any]:
     """{"pass": True} or {"pass": False, "reasons": [...]}; `metrics`/`ledger` are injectable for
-    tests and for callers that already hold them."""
+    tests and for callers that already hold them. A required metric that is absent (or NaN) is a
+    reason of its own: the gate never passes on metrics it could not read."""
+    source = "the caller"
     if metrics is None:
-        metrics, _source = read_metrics(cfg, window_s)
+        metrics, source = read_metrics(cfg, window_s)
     if ledger is None:
         ledger = ledger_counts(cfg, symbols)
     reasons: list[str] = []
-    p95 = metrics.get("LatencyP95")
+    present: dict[str, float] = {}
+    for name in REQUIRED_METRICS:
+        value = metrics.get(name)
+        if value is None or math.isnan(value):
+            reasons.append(f"{name} missing: no value in the {window_s} s window; read from "
+                           f"{source}")
+        else:
+            present[name] = float(value)
+    p95 = present.get("LatencyP95")
     if p95 is not None and p95 > P95_MAX_MS:
         reasons.append(f"LatencyP95 {p95:.1f} ms > {P95_MAX_MS:.0f} ms")
-    error_rate = metrics.get("Http5xxRate")
+    error_rate = present.get("Http5xxRate")
     if error_rate is not None and error_rate > ERROR_RATE_MAX_PCT:
         reasons.append(f"Http5xxRate {error_rate:.2f} % > {ERROR_RATE_MAX_PCT:.0f} %")
     doubles = int(ledger.get(checks.DOUBLE_FILL, 0))

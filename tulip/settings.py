@@ -110,6 +110,26 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = STATE_DIR / "static"
 
+# Load-test reports (`make load`, bench/load): django-storages' S3 backend on the reports bucket
+# under load-reports/ (the prefix the deployed load task may write, deploy/stacks/pipeline.py).
+# Locally AWS_ENDPOINT_URL points it at the moto server with the stand-in's dummy credentials;
+# deployed it is the region's real bucket with the task role's credentials. No existence check
+# before a write (file_overwrite): keys are unique per run and the role may only PutObject.
+_REPORTS_OPTIONS: dict[str, object] = {
+    "bucket_name": TULIP.reports_bucket, "region_name": TULIP.aws_region,
+    "location": "load-reports", "file_overwrite": True, "default_acl": None,
+}
+if TULIP.aws_endpoint_url:
+    from tulip.aws import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
+
+    _REPORTS_OPTIONS.update(endpoint_url=TULIP.aws_endpoint_url, addressing_style="path",
+                            access_key=LOCAL_ACCESS_KEY_ID, secret_key=LOCAL_SECRET_ACCESS_KEY)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "reports": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _REPORTS_OPTIONS},
+}
+
 # Order bodies are a few hundred bytes; anything past this is refused with 413 before parsing.
 API_MAX_BODY_BYTES = 16 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024  # admin forms; the API limit above is the stricter one

@@ -4,7 +4,7 @@ same checks as `manage.py gate`: deploy/lambdas/gate_handler.py -> ops.gate.eval
 unless the Lambda answers {"pass": true}.
 
 The smoke load is the load package's `smoke` profile (`make load PROFILE=smoke`, Locust), run
-from the image's `load` target as `python -m load --profile smoke --host <this region's URL>`.
+from the image's `load` target as `python -m bench.load --profile smoke --host <this region's URL>`.
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ class Gate(Construct):
                 platform_version=ecs.FargatePlatformVersion.LATEST),
             container_overrides=[tasks.ContainerOverride(
                 container_definition=load_container,
-                command=["python", "-m", "load", "--profile", "smoke", "--host", api_url])],
+                command=["python", "-m", "bench.load", "--profile", "smoke", "--host",
+                         api_url])],
             subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             security_groups=[security_group], assign_public_ip=False,
             task_timeout=sfn.Timeout.duration(SMOKE_TIMEOUT),

@@ -29,8 +29,8 @@ def test_new_order_is_201_durable_and_queued(entry_stack: StackHandle) -> None:
     assert order["price"] == "101.50"  # a JSON number is read as written, shown as a string
     assert order["filledQty"] == 0 and order["avgFillPrice"] is None
     assert set(order) == {"orderId", "clientId", "symbol", "side", "qty", "price", "timeInForce",
-                          "postOnly", "selfTradePrevention", "status", "filledQty", "avgFillPrice", "createdAt",
-                          "acceptedAt", "updatedAt", "region", "seq"}
+                          "postOnly", "selfTradePrevention", "status", "filledQty",
+                          "avgFillPrice", "createdAt", "acceptedAt", "updatedAt", "region", "seq"}
     # Durable: the item is in DynamoDB by the time the client hears 201.
     [item] = order_items_of(entry_stack, client_id)
     assert item["status"]["S"] == "ACCEPTED"

@@ -185,7 +185,7 @@ def test_gate_runs_the_smoke_load_then_the_assertion(assembly: Assembly, stack: 
     (machine,) = assembly.resources(stack, "AWS::StepFunctions::StateMachine").values()
     definition = flatten(machine["Properties"]["DefinitionString"])
     assert "arn:<AWS::Partition>:states:::ecs:runTask.sync" in definition
-    assert '"python","-m","load","--profile","smoke"' in definition
+    assert '"python","-m","bench.load","--profile","smoke"' in definition
     (function_name,) = assembly.resources(stack, "AWS::Lambda::Function")
     assert '"AssertGate":{"Next":"Passed?"' in definition
     assert f'"ResultPath":"$.gate","Resource":"<{function_name}.Arn>"' in definition
