@@ -49,7 +49,12 @@ test: lint typecheck importlint browser deploy-deps $(VENV)/.bench-installed
 	# The optional mypyc build of the engine (skipped with one line where no C compiler exists):
 	# the whole suite runs on it, then the engine's own tests again on the interpreted fallback.
 	$(PY) -m bench.engine.build_mypyc --if-compiler
-	$(PYTEST) -m "not slow and not deep and not chaos and not browser" -n 2 --dist loadfile tests
+	$(PYTEST) -m "not slow and not deep and not chaos and not browser" -n 2 --dist loadfile \
+	    --ignore=tests/sim tests
+	# The seeded simulation in workers of its own: a full run once saw a worker segfault inside it
+	# after hundreds of other tests had run there (the CDK's jsii threads, Playwright's greenlet
+	# loaded); 1,600 seeds in a fresh process did not. Kept apart until the cause is known.
+	$(PYTEST) -m "not slow and not deep" -n 2 tests/sim
 	TULIP_ENGINE_PURE=1 $(PYTEST) -m "not slow and not deep and not chaos and not browser and not compiled" \
 	    -n 2 tests/unit/engine tests/property
 	# Playwright's sync API leaves an event loop in its process: browser tests get their own run.
