@@ -8,17 +8,15 @@ Also the list of the stack's child processes (children.json, below), which the c
 from __future__ import annotations
 
 import json
-import threading
-import time
 from pathlib import Path
 
 from tulip.config import Config
+from tulip.ttl_cache import TtlCache
 
 CACHE_S = 0.5
 FILE = "partitions.json"
 
-_lock = threading.Lock()
-_cache: dict[str, tuple[float, frozenset[frozenset[str]]]] = {}
+_cache: TtlCache[str, frozenset[frozenset[str]]] = TtlCache(CACHE_S)
 
 
 class DrillRefused(RuntimeError):
@@ -41,15 +39,7 @@ def partitions(cfg: Config) -> frozenset[frozenset[str]]:
     if cfg.environment == "production":
         return frozenset()
     path = _path(cfg)
-    now = time.monotonic()
-    with _lock:
-        cached = _cache.get(str(path))
-    if cached is not None and now - cached[0] < CACHE_S:
-        return cached[1]
-    pairs = _read(path)
-    with _lock:
-        _cache[str(path)] = (now, pairs)
-    return pairs
+    return _cache.get(str(path), lambda: _read(path))
 
 
 def partitioned(cfg: Config, a: str, b: str) -> bool:
@@ -65,8 +55,7 @@ def _write(cfg: Config, pairs: frozenset[frozenset[str]]) -> None:
     temporary.write_text(json.dumps({"pairs": sorted(sorted(p) for p in pairs)}),
                          encoding="utf-8")
     temporary.replace(path)  # atomic: readers see the old or the new list, never half of one
-    with _lock:
-        _cache.clear()
+    _cache.clear()
 
 
 def partition(cfg: Config, a: str, *others: str) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import Awaitable
 from dataclasses import replace
@@ -26,12 +25,12 @@ from django.http import HttpRequest, HttpResponse
 
 from tulip.config import AWS_REGION_RE, MAX_INJECTED_LATENCY_MS, Config, FeatureFlags
 from tulip.middleware import PassThroughMiddleware
+from tulip.ttl_cache import TtlCache
 
 log = logging.getLogger("tulip.flags")
 
 CACHE_TTL_S = 1.0
-_lock = threading.Lock()
-_cache: dict[int, tuple[float, FeatureFlags]] = {}
+_cache: TtlCache[int, FeatureFlags] = TtlCache(CACHE_TTL_S)
 
 
 def overlay(base: FeatureFlags, inject_latency_ms: int | None, force_leader: str | None,
@@ -68,32 +67,24 @@ def _read(cfg: Config) -> FeatureFlags:
 def cached_flags(cfg: Config) -> FeatureFlags | None:
     """The cached flags while fresh, else None; never touches the database (safe on an event
     loop, where the ORM must not run)."""
-    with _lock:
-        cached = _cache.get(id(cfg))
-    if cached is not None and time.monotonic() - cached[0] < CACHE_TTL_S:
-        return cached[1]
-    return None
+    return _cache.peek(id(cfg))
 
 
 def current_flags(cfg: Config) -> FeatureFlags:
-    now = time.monotonic()
-    cached = cached_flags(cfg)
-    if cached is not None:
-        return cached
+    return _cache.get(id(cfg), lambda: _read_or_environment(cfg))
+
+
+def _read_or_environment(cfg: Config) -> FeatureFlags:
     try:
-        flags = _read(cfg)
+        return _read(cfg)
     except Exception:  # any database failure: fall back to the environment, loudly but rarely
         log.warning("feature-flag overrides unreadable; using FEATURE_FLAGS from the environment")
-        flags = cfg.feature_flags
-    with _lock:
-        _cache[id(cfg)] = (now, flags)
-    return flags
+        return cfg.feature_flags
 
 
 def invalidate() -> None:
     """Drop this process's cache (the admin calls it after a save, for its own process)."""
-    with _lock:
-        _cache.clear()
+    _cache.clear()
 
 
 class InjectLatencyMiddleware(PassThroughMiddleware):

@@ -13,12 +13,11 @@ request; a failover takes effect everywhere within that second (plus replication
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 
 from tulip import flags, storage
 from tulip.config import Config
+from tulip.ttl_cache import TtlCache
 
 CACHE_TTL_S = 1.0
 DEFAULT_TERM = 1  # the leadership the configuration describes, before any record is written
@@ -41,8 +40,7 @@ class Leadership:
         return "leader" if self.leader_region == self.region else "follower"
 
 
-_lock = threading.Lock()
-_cache: dict[int, tuple[float, Leadership]] = {}
+_cache: TtlCache[int, Leadership] = TtlCache(CACHE_TTL_S)
 
 
 def read(cfg: Config) -> Leadership:
@@ -61,17 +59,8 @@ def read(cfg: Config) -> Leadership:
 
 
 def current(cfg: Config) -> Leadership:
-    now = time.monotonic()
-    with _lock:
-        cached = _cache.get(id(cfg))
-    if cached is not None and now - cached[0] < CACHE_TTL_S:
-        return cached[1]
-    leadership = read(cfg)
-    with _lock:
-        _cache[id(cfg)] = (now, leadership)
-    return leadership
+    return _cache.get(id(cfg), lambda: read(cfg))
 
 
 def invalidate() -> None:
-    with _lock:
-        _cache.clear()
+    _cache.clear()
