@@ -50,7 +50,7 @@ import itertools
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -60,6 +60,7 @@ from orders.domain import idempotency_hash
 from tests.chaos import history as hist
 from tests.property.reference import ReferenceBook, RefOrder, crosses, priority
 from tests.support import ledger
+from tests.support.commands import command_groups, command_key
 from tulip.schema import ACCEPTED, CANCELLED, FILLED, OPEN_STATES
 
 BOOK_DEPTH = 5
@@ -479,29 +480,6 @@ def stored_shape(event: dict[str, Any]) -> Shape:
 def reference_shape(event: Event) -> Shape:
     kind = type(event).__name__
     return (event.seq, kind, *(getattr(event, _ATTRS.get(f, f)) for f in _FIELDS[kind]))
-
-
-def command_key(event: dict[str, Any]) -> tuple[str, str]:
-    payload = event["payload"]
-    if event["type"] == "TradeExecuted":
-        return "place", str(payload.get("takerOrderId"))
-    if event["type"] == "CancelRejected" or (
-            event["type"] == "OrderCancelled" and payload.get("reason") == "user"):
-        return "cancel", str(payload.get("orderId"))
-    return "place", str(payload.get("orderId"))
-
-
-def command_groups(events: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    """The stored events cut back into the commands that made them."""
-    group: list[dict[str, Any]] = []
-    for event in events:
-        key = command_key(event)
-        if group and (key != command_key(group[0]) or key[0] == "cancel"):
-            yield group
-            group = []
-        group.append(event)
-    if group:
-        yield group
 
 
 class ReferenceReplay:

@@ -44,6 +44,7 @@ from tests.property.reference import ReferenceBook, RefOrder
 from tests.sim.actors import History, Region
 from tests.sim.ddb.table import StreamRecord
 from tests.sim.ddb.values import Item
+from tests.support.commands import command_groups, command_key
 from tulip.schema import (
     ACCEPTED,
     CANCELLED,
@@ -468,32 +469,8 @@ def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
 
-def _command_key(event: dict[str, Any]) -> tuple[str, str]:
-    payload = event["payload"]
-    if event["type"] == "TradeExecuted":
-        return "place", str(payload["takerOrderId"])
-    if event["type"] == "CancelRejected" or (
-            event["type"] == "OrderCancelled" and payload["reason"] == "user"):
-        return "cancel", str(payload["orderId"])
-    return "place", str(payload["orderId"])
-
-
-def command_groups(events: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    """The stored events cut back into the commands that made them: a place makes its trades as
-    taker and then at most one event of its own; a cancel makes exactly one event."""
-    group: list[dict[str, Any]] = []
-    for event in events:
-        key = _command_key(event)
-        if group and (key != _command_key(group[0]) or key[0] == "cancel"):
-            yield group
-            group = []
-        group.append(event)
-    if group:
-        yield group
-
-
 def _command(group: list[dict[str, Any]], orders: dict[str, Item]) -> Command | None:
-    kind, order_id = _command_key(group[0])
+    kind, order_id = command_key(group[0])
     if kind == "cancel":
         return CancelOrder(order_id, str(group[0]["payload"]["clientId"]), 0)
     order = orders.get(order_id)
@@ -550,7 +527,7 @@ class ReferenceReplay:
 
     def _command(self, group: list[dict[str, Any]]) -> str | None:
         expected = [stored_shape(e) for e in group]
-        kind, order_id = _command_key(group[0])
+        kind, order_id = command_key(group[0])
         if kind == "cancel" and order_id in self.withdrawn:
             return self._late_cancel(group, self.withdrawn.pop(order_id))
         command = _command(group, self.orders)
