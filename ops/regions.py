@@ -114,27 +114,37 @@ class MonitorState:
     isolated_takeover_term: int = 0  # the term this region took while seeing no other region
 
 
-def probe(cfg: Config, region: str) -> tuple[bool, bool]:
-    """(answered, healthy) of another region's GET /region; a partition drill cuts it."""
+Probe = tuple[bool, bool] | tuple[bool, bool, int | None]
+
+
+def probe(cfg: Config, region: str) -> tuple[bool, bool, int | None]:
+    """(answered, healthy, the leadership term it reports) of another region's GET /region; a
+    partition drill cuts it."""
     url = cfg.region_urls.get(region)
     if not url or drills.partitioned(cfg, cfg.aws_region, region):
-        return False, False
+        return False, False, None
     try:
         answer = httpx.get(f"{url}/region", timeout=PROBE_TIMEOUT_S)
     except httpx.ReadTimeout:
-        return True, False  # connected, but slow to answer: alive (a loaded region), not healthy
+        return True, False, None  # connected, but slow: alive (a loaded region), not healthy
     except httpx.HTTPError:
-        return False, False
-    return True, answer.status_code == 200
+        return False, False, None
+    try:
+        term = int(answer.json()["epoch"])
+    except (ValueError, KeyError, TypeError):
+        term = None
+    return True, answer.status_code == 200, term
 
 
 def monitor_step(cfg: Config, state: MonitorState, now: float,
-                 probe_region: Callable[[Config, str], tuple[bool, bool]] = probe) -> str | None:
+                 probe_region: Callable[[Config, str], Probe] = probe) -> str | None:
     """One pass; returns what it did ("stepped down", "stepped up", "failed over") or None."""
+    newest_peer_term = 0
     for region in cfg.peer_regions:
-        answered, healthy = probe_region(cfg, region)
+        answered, healthy, *term = probe_region(cfg, region)
         if answered:
             state.last_seen[region] = now
+            newest_peer_term = max(newest_peer_term, (term[0] or 0) if term else 0)
         if healthy:
             state.last_healthy[region] = now
     leadership = regions.read(cfg)
@@ -145,8 +155,12 @@ def monitor_step(cfg: Config, state: MonitorState, now: float,
                 and state.isolated_takeover_term != leadership.term)
     action = None
     i_lead = leadership.leader_region == cfg.aws_region
-    if i_lead and isolated != leadership.stepped_down:
-        action = "stepped down" if isolated else "stepped up"
+    # A peer leading under a newer term than this replica's record (a partition healed before
+    # that record replicated here): this region was deposed, and leading again until the record
+    # arrives would be a second leader, whose writes win last-writer-wins over the new one's.
+    down = isolated or newest_peer_term > leadership.term
+    if i_lead and down != leadership.stepped_down:
+        action = "stepped down" if down else "stepped up"
     elif not i_lead:
         leader_seen = state.last_healthy.get(leadership.leader_region, state.started)
         if now - leader_seen >= cfg.failover_after_s and _first_candidate(cfg, state, now):
@@ -161,7 +175,7 @@ def monitor_step(cfg: Config, state: MonitorState, now: float,
                             extra={"term": record.term, "from": leadership.leader_region})
     storage.put_region_status(RegionStatusItem(
         RegionStatusItem.key(cfg.aws_region), RegionStatusItem.key(cfg.aws_region),
-        region=cfg.aws_region, stepped_down=i_lead and isolated,
+        region=cfg.aws_region, stepped_down=i_lead and down,
         peer_seen_ms=_epoch_ms(seen_any, now), checked_ms=int(time.time() * 1000),
         isolated_takeover_term=state.isolated_takeover_term or None,
         leader_seen_ms=None if i_lead else _epoch_ms(

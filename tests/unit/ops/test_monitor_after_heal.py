@@ -1,0 +1,86 @@
+"""A deposed leader must not lead again when a partition heals before the new leadership record
+has reached its replica (found by the region chaos run, tests/chaos/run.py --regions).
+
+The sequence on real processes: us-east-1 is cut off, steps down; us-west-2 fails over (term 2).
+At the heal us-east-1's monitor sees us-west-2 again, but its own replica still holds the term-1
+record naming itself (replication after a heal takes seconds under load). It stepped up, and for
+those seconds its matchers took shards under term 1 and its sweeper rewrote orders: writes
+newer than the new leader's, so last-writer-wins rolled decided orders back in both regions and
+the next failover forked the canonical history hundreds of events back. A peer that answers
+with a newer term says this region no longer leads: it stays stepped down until the record
+arrives and it follows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ops import regions as monitor
+from tulip import regions
+from tulip.config import load_config
+
+EAST, WEST = "us-east-1", "us-west-2"
+CFG = load_config({"TULIP_ENV": "test", "AWS_REGION": EAST, "TULIP_REGIONS": f"{EAST},{WEST}",
+                   "REGION_ROLE": "leader", "LEADER_REGION": EAST, "STEP_DOWN_AFTER_S": "3",
+                   "FAILOVER_AFTER_S": "6"})
+
+
+class Replica:
+    """This region's view: the leadership record (term 1, naming itself) and its monitor's
+    status, as regions.read and storage see them."""
+
+    def __init__(self) -> None:
+        self.stepped_down = False
+
+    def read(self, cfg: Any) -> regions.Leadership:
+        return regions.Leadership(EAST, EAST, 1, self.stepped_down, "record")
+
+    def put_region_status(self, status: Any) -> None:
+        self.stepped_down = bool(status.stepped_down)
+
+
+@pytest.fixture
+def replica(monkeypatch: pytest.MonkeyPatch) -> Replica:
+    found = Replica()
+    monkeypatch.setattr(monitor.regions, "read", found.read)
+    monkeypatch.setattr(monitor.storage, "put_region_status", found.put_region_status)
+    monkeypatch.setattr(monitor.storage, "put_leader", lambda *a: pytest.fail("no failover here"))
+    return found
+
+
+def _isolated(cfg: Any, region: str) -> tuple[bool, bool, int | None]:
+    return False, False, None
+
+
+def test_a_deposed_leader_stays_down_while_a_peer_reports_a_newer_term(replica: Replica) -> None:
+    state = monitor.MonitorState(started=0.0)
+    assert monitor.monitor_step(CFG, state, 0.5, _isolated) is None
+    assert monitor.monitor_step(CFG, state, 4.0, _isolated) == "stepped down"
+
+    def healed_newer(cfg: Any, region: str) -> tuple[bool, bool, int | None]:
+        return True, True, 2  # us-west-2 answers again: it leads under term 2
+
+    for now in (10.0, 11.0, 12.0):
+        assert monitor.monitor_step(CFG, state, now, healed_newer) is None
+        assert replica.stepped_down, "stepped up under a term another region has superseded"
+
+
+def test_a_leader_steps_up_again_when_its_peer_reports_its_own_term(replica: Replica) -> None:
+    state = monitor.MonitorState(started=0.0)
+    monitor.monitor_step(CFG, state, 4.0, _isolated)
+    assert replica.stepped_down
+
+    def healed_same(cfg: Any, region: str) -> tuple[bool, bool, int | None]:
+        return True, True, 1  # a partition that no failover followed
+
+    assert monitor.monitor_step(CFG, state, 10.0, healed_same) == "stepped up"
+    assert not replica.stepped_down
+
+
+def test_a_probe_without_a_term_keeps_the_former_behaviour(replica: Replica) -> None:
+    # tests/sim's probe answers (answered, healthy) only.
+    state = monitor.MonitorState(started=0.0)
+    monitor.monitor_step(CFG, state, 4.0, lambda c, r: (False, False))
+    assert replica.stepped_down
+    assert monitor.monitor_step(CFG, state, 10.0, lambda c, r: (True, True)) == "stepped up"
