@@ -63,13 +63,21 @@ def canonical(starts: Iterable[EpochStart]) -> Chain:
         chain.append(current)
         current = by_epoch.get(current.parent)
     chain.reverse()  # oldest first
+    # An epoch ends where the first later epoch on the chain starts, not only its child: a take
+    # may fork before its parent's own start (torn commits reaching back past the deposed
+    # leader's last takes, matching/fork.py), and the epochs it forked past then cover nothing
+    # beyond that point; each seq stays covered once.
+    ends: list[int | None] = [None] * len(chain)
+    later: int | None = None
+    for index in range(len(chain) - 1, -1, -1):
+        ends[index] = later
+        start = chain[index].start_seq
+        later = start if later is None else min(later, start)
     spans: list[tuple[int, int, int | None]] = []
-    root_end = chain[0].start_seq
     if chain[0].parent not in by_epoch:
         # The oldest recorded epoch continued the root (or an epoch whose record is gone):
         # everything up to its start belongs to whatever preceded it.
-        spans.append((chain[0].parent, 1, root_end))
+        spans.append((chain[0].parent, 1, later))
     for index, epoch in enumerate(chain):
-        end = chain[index + 1].start_seq if index + 1 < len(chain) else None
-        spans.append((epoch.epoch, epoch.start_seq + 1, end))
+        spans.append((epoch.epoch, epoch.start_seq + 1, ends[index]))
     return Chain(tuple(spans), frozenset(by_epoch))
