@@ -4,8 +4,9 @@ Starts the local stack (no matcher), connects N clients to /ws subscribed to `tr
 then publishes trade messages through the real `ChannelsPublisher` (the matcher's path after a
 commit: Redis channel layer -> Channels consumer -> bounded outbox -> socket). Each message
 carries its publish wall-clock time (`pubNs`); every client records receive time, so latency is
-commit->client (same host, same clock). Two phases: paced (a matcher-like rate, latency) and a
-burst (as fast as the publisher goes, fan-out rate = deliveries/s)."""
+commit->client (same host, same clock). Phases: paced at each of `--rates` (a matcher-like rate,
+in batches of 10: latency at a known load) and a burst (as fast as the publisher goes: the
+fan-out rate, deliveries/s, at saturation). One ASGI process serves every client."""
 
 from __future__ import annotations
 
@@ -102,20 +103,26 @@ async def phase(stack: StackHandle, publisher: ChannelsPublisher, clients: int, 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=100)
-    parser.add_argument("--paced", type=int, default=300, help="messages in the paced phase")
-    parser.add_argument("--rate", type=float, default=20.0, help="paced publish rate, msgs/s")
-    parser.add_argument("--burst", type=int, default=500,
-                        help="messages in the burst phase (< channel capacity 1000)")
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of each paced phase")
+    parser.add_argument("--rates", default="20,60",
+                        help="paced publish rates, msgs/s, comma-separated (x clients = "
+                             "deliveries/s: 60 x 100 clients is half the 12,000/s target)")
+    parser.add_argument("--burst", type=int, default=2000,
+                        help="messages in the burst phase (published in batches of 10: the "
+                             "channel layer's capacity of 1,000 counts batches)")
     args = parser.parse_args(argv)
     stack = start_stack(Path(tempfile.mkdtemp(prefix="bench-ws-")), with_worker=False,
                         symbols=SYMBOL, extra_env={"WS_SEND_QUEUE_MAX": "100000"})
     publisher = ChannelsPublisher(stack.env["REDIS_URL"], stack.env["REDIS_KEY_PREFIX"],
                                   load_config(stack.env))
     try:
-        rows = [
-            asyncio.run(phase(stack, publisher, args.clients, 1, args.paced, args.rate, 10)),
-            asyncio.run(phase(stack, publisher, args.clients, 1_000_000, args.burst, None, 10)),
-        ]
+        rows = []
+        start = 1
+        for rate in (float(r) for r in args.rates.split(",") if r):
+            count = max(10, int(rate * args.seconds))
+            rows.append(asyncio.run(phase(stack, publisher, args.clients, start, count, rate, 10)))
+            start += 1_000_000
+        rows.append(asyncio.run(phase(stack, publisher, args.clients, start, args.burst, None, 10)))
     finally:
         publisher.close()
         stack.stop()

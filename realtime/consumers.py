@@ -11,10 +11,12 @@ import logging
 from typing import TYPE_CHECKING, Any, cast
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from realtime import services
+from realtime.messages import encode
 from tulip import metrics
 from tulip.clock import now_iso
 
@@ -50,6 +52,21 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.session = services.Session(principal.client_id)
         self.outbox = services.Outbox(services.send_queue_max())
         self.tasks = (asyncio.create_task(self._writer()), asyncio.create_task(self._heartbeats()))
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' own dispatch first closes stale Django database connections on a worker
+        thread, for every message a consumer receives: a thread hop per message per socket,
+        which cost this consumer more than its sending (docs/benchmarks.md, "WebSocket fan-out
+        benchmark"). This consumer never touches the Django database (its reads are DynamoDB and
+        Redis), so it dispatches directly."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    @classmethod
+    async def encode_json(cls, content: Any) -> str:
+        return encode(content)
 
     async def disconnect(self, code: int) -> None:
         for task in self.tasks:
@@ -112,15 +129,26 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     # ---------------------------------------------------------------- channel layer -> client
     async def tulip_publish(self, event: dict[str, Any]) -> None:
-        message = event.get("message")
-        if self.session is not None and isinstance(message, dict) and self.session.admit(message):
-            await self._offer(message)
+        """A batch of one group's messages in order, each with its encoded text
+        (realtime/publisher.py); a lone `message` is what publishers before batching sent, which
+        a rolling deploy can still have running beside this consumer for a while."""
+        messages, texts = event.get("messages"), event.get("texts")
+        if "message" in event:
+            messages, texts = [event["message"]], [None]
+        if self.session is None or not isinstance(messages, list) or not isinstance(texts, list):
+            return
+        for message, text in zip(messages, texts, strict=False):
+            if isinstance(message, dict) and self.session.admit(message):
+                await self._offer_text(text if isinstance(text, str) else encode(message))
 
     # ---------------------------------------------------------------- outbox
     async def _offer(self, message: dict[str, Any]) -> None:
+        await self._offer_text(encode(message))
+
+    async def _offer_text(self, text: str) -> None:
         if self.closing or self.outbox is None:
             return
-        if not self.outbox.offer(message):
+        if not await self.outbox.offer(text):
             await self._drop_slow_consumer()
 
     async def _drop_slow_consumer(self) -> None:
@@ -137,7 +165,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         assert self.outbox is not None
         try:
             while True:
-                await self.send_json(await self.outbox.take())
+                await self.send(text_data=await self.outbox.take())
         except asyncio.CancelledError:
             raise
         except Exception:  # the socket went away under us; disconnect() cleans up

@@ -40,6 +40,13 @@ PRIVATE_FIELDS = frozenset({"clientId", "makerClientId", "takerClientId", "buyCl
 ORDER_STATUS_TOPIC = "orderStatus"
 
 
+def encode(message: Mapping[str, Any]) -> str:
+    """A message as the text of its WebSocket frame. The one encoding every sender uses: the
+    publisher encodes each published message once for all its subscribers, the socket encodes
+    its own replies (subscribed, heartbeat, errors) the same way."""
+    return json.dumps(message)
+
+
 def trades_topic(symbol: str) -> str:
     return f"trades:{symbol}"
 

@@ -25,6 +25,7 @@ import redis
 from channels_redis.core import RedisChannelLayer
 
 from realtime import storage
+from realtime.messages import encode
 from tulip import schema
 from tulip.config import Config
 from tulip.schema import book_snapshot_key
@@ -36,6 +37,8 @@ PUBLISH_TIMEOUT_S = 2.0
 # sender, the prefix decides which keys the consumers read.
 LAYER_CAPACITY = 1000
 LAYER_EXPIRY_S = 30
+# Messages per channel-layer message: bounds one Redis value (a few hundred bytes a message).
+LAYER_BATCH = 100
 T = TypeVar("T")
 
 
@@ -137,10 +140,17 @@ class ChannelsPublisher:
                 pipe.zcard(key)
             replies = await pipe.execute()
             listened.extend(g for g, members in zip(groups, replies[1::2], strict=True) if members)
-        # Sequential on purpose: concurrent sends could reorder a topic's messages.
+        # One channel-layer message per group (per LAYER_BATCH messages), not one per message:
+        # every channel-layer message costs the receiving ASGI process a Redis read and a
+        # dispatch to each consumer, and each message is JSON-encoded here once instead of once
+        # per socket (docs/benchmarks.md, "WebSocket fan-out benchmark"). Sequential on purpose:
+        # concurrent sends could reorder a topic's messages.
         for group in listened:
-            for message in batch[group]:
-                await self.layer.group_send(group, {"type": "tulip.publish", "message": message})
+            messages = batch[group]
+            for start in range(0, len(messages), LAYER_BATCH):
+                chunk = list(messages[start:start + LAYER_BATCH])
+                await self.layer.group_send(group, {"type": "tulip.publish", "messages": chunk,
+                                                    "texts": [encode(m) for m in chunk]})
 
     async def _connect(self) -> None:
         for index in range(self.layer.ring_size):

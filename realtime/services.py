@@ -36,6 +36,7 @@ POLL_MAX_TIMEOUT_S = 25.0
 POLL_INTERVAL_S = 0.25
 POLL_PAGE = 500
 MAX_TOPICS = 16
+SLOW_CONSUMER_GRACE_S = 1.0
 
 
 def heartbeat_interval_s() -> float:
@@ -101,20 +102,26 @@ def parse_topics(cfg: Config, raw: object) -> list[Topic]:
 
 # ------------------------------------------------------------------------------------ session
 class Outbox:
-    """The bounded per-connection send queue. `offer` never waits: a full queue means the client
-    cannot keep up, and the caller drops the connection (4008) instead of buffering more."""
+    """The bounded per-connection send queue of encoded messages (frame texts). A full queue
+    gets SLOW_CONSUMER_GRACE_S for the writer to make room: messages arrive in batches
+    (realtime/publisher.py), and a client reading at full speed must not be dropped because one
+    batch outgrew its queue for a moment. A queue still full after that means the client cannot
+    keep up, and the caller drops the connection (4008) instead of buffering more."""
 
     def __init__(self, limit: int) -> None:
-        self.queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=max(1, limit))
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=max(1, limit))
 
-    def offer(self, message: Message) -> bool:
+    async def offer(self, text: str) -> bool:
         try:
-            self.queue.put_nowait(message)
+            self.queue.put_nowait(text)
         except asyncio.QueueFull:
-            return False
+            try:
+                await asyncio.wait_for(self.queue.put(text), SLOW_CONSUMER_GRACE_S)
+            except TimeoutError:
+                return False
         return True
 
-    async def take(self) -> Message:
+    async def take(self) -> str:
         return await self.queue.get()
 
 

@@ -1,5 +1,6 @@
 """A committed batch published in one call (publish_groups): every group with a listener gets its
-messages in order, and groups nobody listens to cost no group_send at all."""
+messages in order in one channel-layer message, and groups nobody listens to cost no group_send
+at all."""
 
 from __future__ import annotations
 
@@ -55,5 +56,5 @@ def test_batch_reaches_listeners_in_order_and_skips_empty_groups(rt_stack: Stack
     assert trades == [(4, 0), (5, 4)]
     # The book group has no member at all (no client subscribed to book:RTL) and the absent
     # client's group has none either: one pipelined count found that, and neither was sent to.
-    assert sorted(set(sent_to)) == sorted([f"orders.{alice_id}", "trades.RTL"])
-    assert len(sent_to) == 4
+    # One channel-layer message per listened group, whatever its message count.
+    assert sorted(sent_to) == sorted([f"orders.{alice_id}", "trades.RTL"])
