@@ -1,8 +1,8 @@
 """The simulated deployment of one region and the people using it.
 
-A `Region` holds its simulated tables, queues and Redis (a later multi-region simulation adds
-more regions and the replication between their streams). Processes: API servers (each request
-runs as a thread of the server that answers it), the tasks worker (the sweeper), matcher
+A `Region` holds its simulated tables (and their streams), queues and Redis; a run of several
+regions (tests/sim/regions.py) has one each, and the replication between them. Processes: API
+servers (each request runs as a thread of the server that answers it), the tasks worker (the sweeper), matcher
 processes (tests/sim/matcher.py) and one process per trader. Traders submit GTC/IOC/FOK and
 post-only orders that cross, cancel their own orders, retry whatever got no answer with the same
 idempotency key, and sometimes send a request twice.
@@ -19,6 +19,7 @@ from typing import Any
 from devstack.provision import DLQ_MAX_RECEIVE_COUNT, EVENTS_VISIBILITY_TIMEOUT_S
 from orders.services import cancel_order, submit_order, sweep_accepted
 from tests.sim.ddb.service import SimDynamoDB
+from tests.sim.ddb.streams import SimStreams
 from tests.sim.faults import Faults
 from tests.sim.redis import SimRedis
 from tests.sim.sqs import SimSqs
@@ -38,10 +39,11 @@ class Region:
     ddb: SimDynamoDB
     sqs: SimSqs
     redis: SimRedis
+    streams: SimStreams
 
     @classmethod
     def build(cls, world: World, faults: Faults, cfg: Config) -> Region:
-        ddb = SimDynamoDB(lambda: world.now, faults.index_lag)
+        ddb = SimDynamoDB(lambda: world.now, faults.index_lag, cfg.aws_region)
         for spec in schema.TABLES:
             ddb.create_table(schema.create_table_request(spec, spec.name(cfg)))
         sqs = SimSqs(lambda: world.now)
@@ -49,7 +51,7 @@ class Region:
         for symbol in cfg.symbols:
             sqs.create_fifo(cfg.events_queue_url(symbol), float(EVENTS_VISIBILITY_TIMEOUT_S),
                             dead_letter, DLQ_MAX_RECEIVE_COUNT)
-        return cls(cfg.aws_region, cfg, ddb, sqs, SimRedis())
+        return cls(cfg.aws_region, cfg, ddb, sqs, SimRedis(), SimStreams(ddb))
 
     def table(self, role: str) -> Any:
         return self.ddb.tables[self.cfg.orders_table if role == "orders" else self.cfg.trades_table]

@@ -13,6 +13,13 @@ After every step, for each committed transaction in order (docs/rules.md, golden
   the new lastSeq: gap-free, never repeated, per (shard, epoch) and across epochs;
 * whatever is published was committed first.
 
+With several regions (tests/sim/regions.py) each region has its own checker over its own replica.
+What the replicator wrote there (another region's changes, item by item, last writer wins) is
+taken in without the per-transaction checks, which only a region's own commits must pass; fills
+count the trades of the shard's canonical chain of epochs (tulip/epochs.py), and a take that
+crosses leaderships may start its epoch back at the fork point (matching/fork.py), leaving the
+seqs after it to the old epoch's off-chain tail.
+
 At the end, after the pipeline went quiet: the ledger of every symbol (as tests/support/ledger.py
 checks it on the real stack), a replay of the committed commands through the naive reference book
 (tests/property/reference.py) giving exactly the stored events, the stored open orders and every
@@ -45,11 +52,13 @@ from tests.sim.actors import History, Region
 from tests.sim.ddb.table import StreamRecord
 from tests.sim.ddb.values import Item
 from tests.support.commands import command_groups, command_key
+from tulip.epochs import Chain, EpochStart, canonical
 from tulip.schema import (
     ACCEPTED,
     CANCELLED,
     FILLED,
     OPEN_STATES,
+    EpochItem,
     EventPageItem,
     IdempotencyItem,
     OrderItem,
@@ -93,7 +102,17 @@ class StreamChecker:
     region: Region
     violations: list[str] = field(default_factory=list)
     orders: dict[str, Item] = field(default_factory=dict)
-    fills: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # order -> (symbol, epoch, seq, qty) of each trade leg it has (canonical or not)
+    fills: defaultdict[str, list[tuple[str, int, int, int]]] = field(
+        default_factory=lambda: defaultdict(list))
+    epochs: defaultdict[str, dict[int, EpochStart]] = field(
+        default_factory=lambda: defaultdict(dict))  # symbol -> epoch -> its start
+    chains: dict[str, Chain] = field(default_factory=dict)
+    # (client, key) orders written here while another region's order for that key was already
+    # here (replicated item by item, its idempotency record not yet): reconciliation's business
+    cross_region_duplicates: list[str] = field(default_factory=list)
+    replicated: set[tuple[str, str]] = field(default_factory=set)  # owners taken in by replication
+    label: str = ""  # the region, in a run of several
     owners: dict[tuple[str, str], str] = field(default_factory=dict)  # (client, IK) -> order
     shards: dict[str, tuple[int, int]] = field(default_factory=dict)  # symbol -> (epoch, lastSeq)
     seqs: defaultdict[str, dict[int, int]] = field(
@@ -132,13 +151,18 @@ class StreamChecker:
             yield group
 
     def fail(self, message: str) -> None:
-        self.violations.append(message)
+        self.violations.append(f"{self.label}: {message}" if self.label else message)
 
     # ---------------------------------------------------------------- one transaction
     def _transaction(self, group: list[StreamRecord]) -> None:
         by_kind: defaultdict[str, list[StreamRecord]] = defaultdict(list)
         for record in group:
             by_kind[_kind(record)].append(record)
+        for record in by_kind["epoch"]:
+            self._epoch(record)
+        if group[0].origin == "replicator":
+            self._absorb(by_kind)
+            return
         self._accepts(by_kind["order"], by_kind["idempotency"])
         touched = {o for r in by_kind["order"] if (o := s(r.new or r.old, "orderId"))}
         for record in by_kind["order"]:
@@ -146,6 +170,9 @@ class StreamChecker:
         for record in by_kind["trade"]:
             touched |= self._trade(record)
         self._sequence(by_kind["page"], by_kind["shard"])
+        if group[0].origin == "ops":
+            return  # a compensation cancels, fills nothing: an order it names may keep fills
+            # from a deposed leader's tail (regional_violations wants a Reconciled event)
         for order_id in sorted(touched):
             self._fills_match(order_id, group[0].transaction)
 
@@ -161,12 +188,54 @@ class StreamChecker:
                       "one transaction")
         for order_id, record in inserted.items():
             owner = (str(s(record.new, "clientId")), str(s(record.new, "idempotencyKey")))
-            if owner in self.owners:
+            if owner in self.owners and owner in self.replicated:
+                self.cross_region_duplicates.append(str(order_id))
+            elif owner in self.owners:
                 self.fail(f"two orders for one idempotency key: {self.owners[owner]} and "
                           f"{order_id} (client {owner[0]})")
             self.owners[owner] = str(order_id)
 
-    def _order(self, record: StreamRecord) -> None:
+    # ---------------------------------------------------------------- another region's changes
+    def _epoch(self, record: StreamRecord) -> None:
+        if record.new is None:
+            self.fail(f"epoch record {s(record.keys, 'sk')} deleted")
+            return
+        symbol = str(s(record.keys, "pk")).removeprefix(EpochItem.PREFIX)
+        epoch = n(record.new, "epoch")
+        self.epochs[symbol][epoch] = EpochStart(epoch, n(record.new, "parent"),
+                                                n(record.new, "startSeq"))
+        self.chains.pop(symbol, None)
+
+    def chain(self, symbol: str) -> Chain:
+        found = self.chains.get(symbol)
+        if found is None:
+            found = self.chains[symbol] = canonical(self.epochs[symbol].values())
+        return found
+
+    def _absorb(self, by_kind: defaultdict[str, list[StreamRecord]]) -> None:
+        """Changes the replicator applied here: state only (they were checked where made)."""
+        for record in by_kind["order"]:
+            new = record.new
+            if record.event == "INSERT" and new is not None:
+                owner = (str(s(new, "clientId")), str(s(new, "idempotencyKey")))
+                self.owners.setdefault(owner, str(s(new, "orderId")))
+                self.replicated.add(owner)
+            self._order(record, checked=False)
+        for record in by_kind["trade"]:
+            if record.event == "INSERT" and record.new is not None:
+                self._trade(record)
+        for record in by_kind["page"]:
+            if record.new is not None:
+                symbol, epoch = str(s(record.new, "symbol")), n(record.new, "epoch")
+                for event in page_events(record.new):
+                    if self.chain(symbol).covers(epoch, int(event["seq"])):
+                        self.seqs[symbol][int(event["seq"])] = epoch
+        for record in by_kind["shard"]:
+            symbol = str(record.keys["pk"]["S"]).removeprefix(ShardItem.PREFIX)
+            self.shards[symbol] = (n(record.new, "epoch"), n(record.new, "lastSeq"))
+
+    # ---------------------------------------------------------------- this region's commits
+    def _order(self, record: StreamRecord, checked: bool = True) -> None:
         order_id = str(s(record.new or record.old, "orderId"))
         old, new = record.old, record.new
         if new is None:
@@ -181,7 +250,8 @@ class StreamChecker:
             self.slowest_match_s = max(self.slowest_match_s,
                                        record.at - self.accepted_at.get(order_id, record.at))
         if old is not None:
-            self._transition(order_id, old, new)
+            if checked:
+                self._transition(order_id, old, new)
             if s(new, "cancelReason") == "user" and s(old, "status") != CANCELLED:
                 self.timeline[str(s(new, "symbol"))].append(
                     Entry(record.transaction, user_cancel=order_id))
@@ -204,16 +274,26 @@ class StreamChecker:
             self.fail(f"trade {s(record.keys, 'pk')} was {record.event}")
             return set()
         legs = {str(s(record.new, "buyOrderId")), str(s(record.new, "sellOrderId"))}
+        leg_fill = (str(s(record.new, "symbol")), n(record.new, "epoch"), n(record.new, "seq"),
+                    n(record.new, "qty"))
         for leg in legs:
-            self.fills[leg] += n(record.new, "qty")
+            self.fills[leg].append(leg_fill)
         return {leg for leg in legs if not leg.startswith("sim:")}
+
+    def filled(self, order_id: str) -> int:
+        """The order's fills on its shard's canonical chain (all of them, in one region)."""
+        return sum(qty for symbol, epoch, seq, qty in self.fills[order_id]
+                   if self.chain(symbol).covers(epoch, seq))
 
     def _fills_match(self, order_id: str, transaction: int) -> None:
         order = self.orders.get(order_id) or self._stored_order(order_id)
         if order is None:
             self.fail(f"a trade for order {order_id}, which does not exist")
             return
-        filled, qty = self.fills[order_id], n(order, "qty")
+        symbol, epoch = str(s(order, "symbol")), order.get("epoch")
+        if epoch is not None and not self.chain(symbol).covers(n(order, "epoch"), n(order, "seq")):
+            return  # its state came from a deposed leader's off-chain tail: reconciliation's
+        filled, qty = self.filled(order_id), n(order, "qty")
         if filled > qty:
             self.fail(f"double fill: order {order_id} has trades for {filled} > qty {qty}")
         elif filled != n(order, "filledQty"):
@@ -248,7 +328,11 @@ class StreamChecker:
             self.fail(f"{symbol}: events {stored[symbol]} stored without a shard advance")
 
     def _new_seq(self, symbol: str, seq: int, epoch: int) -> None:
-        if seq in self.seqs[symbol]:
+        earlier = self.seqs[symbol].get(seq)
+        if earlier is not None and earlier != epoch and not self.chain(symbol).covers(earlier,
+                                                                                      seq):
+            earlier = None  # the old epoch's off-chain tail: this epoch forked before it
+        if earlier is not None:
             self.fail(f"{symbol}: seq {seq} stored twice (epochs {self.seqs[symbol][seq]} and "
                       f"{epoch})")
         self.seqs[symbol][seq] = epoch
@@ -259,6 +343,10 @@ class StreamChecker:
         self.shards[symbol] = (new_epoch, new_last)
         if new_epoch < old_epoch:
             self.fail(f"{symbol}: epoch went back {old_epoch} -> {new_epoch}")
+        start = self.epochs[symbol].get(new_epoch)
+        if new_epoch != old_epoch and start is not None and not stored and (
+                start.parent == old_epoch and start.start_seq == new_last <= old_last):
+            return  # a take: the new epoch continues at its start (the fork point, or lastSeq)
         if new_last < old_last:
             self.fail(f"{symbol}: lastSeq went back {old_last} -> {new_last} (epoch {new_epoch})")
         elif stored != list(range(old_last + 1, new_last + 1)):
@@ -277,7 +365,7 @@ def _kind(record: StreamRecord) -> str:
     pk = str(record.keys["pk"]["S"])
     for prefix, kind in ((OrderItem.PREFIX, "order"), (IdempotencyItem.PREFIX, "idempotency"),
                          (TradeItem.PREFIX, "trade"), (EventPageItem.PREFIX, "page"),
-                         (ShardItem.PREFIX, "shard")):
+                         (ShardItem.PREFIX, "shard"), (EpochItem.PREFIX, "epoch")):
         if pk.startswith(prefix):
             return kind
     return "other"
@@ -325,13 +413,16 @@ class Ledger:
 
 
 def final_violations(region: Region, history: History, checker: StreamChecker,
-                     engines: dict[str, list[OpenOrder]]) -> list[str]:
+                     engines: dict[str, list[OpenOrder]], regional: bool = False) -> list[str]:
+    """`regional`: one region of several, whose idempotency, answers and queues
+    regional_violations judges (a follower's provisional order may duplicate a key)."""
     ledger = Ledger.read(region)
     found: list[str] = []
     found += ledger_violations(ledger, region.cfg.symbols)
-    found += idempotency_violations(ledger)
-    found += answer_violations(ledger, history)
-    found += queue_violations(region)
+    if not regional:
+        found += idempotency_violations(ledger)
+        found += answer_violations(ledger, history)
+        found += queue_violations(region)
     for symbol in region.cfg.symbols:
         replay = ReferenceReplay(symbol, ledger.orders)
         found += replay.run(checker.timeline.get(symbol, []), engines.get(symbol))
@@ -513,11 +604,21 @@ class ReferenceReplay:
             if entry.user_cancel is not None:
                 self._withdraw(entry.user_cancel)
                 continue
-            for group in command_groups(list(entry.events)):
-                problem = self._command(group)
-                if problem:
-                    return [problem]
+            for events in _between_compensations(list(entry.events)):
+                if events[0]["type"] == RECONCILED:
+                    self._compensate(events[0])
+                    continue
+                for group in command_groups(events):
+                    problem = self._command(group)
+                    if problem:
+                        return [problem]
         return self._books(engine_book)
+
+    def _compensate(self, event: dict[str, Any]) -> None:
+        """ops' Reconciled event (ops/storage.py): its compensating cancels leave the book."""
+        cancels = set(event["payload"].get("cancels") or ())
+        self.book.orders = [o for o in self.book.orders if o.order_id not in cancels]
+        self.book.seq = int(event["seq"])
 
     def _withdraw(self, order_id: str) -> None:
         for order in self.book.orders:
@@ -586,8 +687,172 @@ class ReferenceReplay:
         return found
 
 
+RECONCILED = "Reconciled"
+
+
+def _between_compensations(events: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """The events cut at every Reconciled event (each on its own): what reconciliation appended
+    is not a command of the matcher's."""
+    run: list[dict[str, Any]] = []
+    for event in events:
+        if event["type"] == RECONCILED:
+            if run:
+                yield run
+                run = []
+            yield [event]
+        else:
+            run.append(event)
+    if run:
+        yield run
+
+
 def _stored_book(orders: dict[str, Item], symbol: str) -> list[tuple[str, int, int, int]]:
     return [(order_id, n(o, "priceTicks"), n(o, "qty"), n(o, "filledQty"))
             for order_id, o in orders.items()
             if s(o, "symbol") == symbol and s(o, "status") in OPEN_STATES
             and s(o, "status") != ACCEPTED]
+
+
+# ------------------------------------------------------------------------------------ regions
+def regional_violations(regional: Any, history: History, checkers: dict[str, StreamChecker],
+                        strict: bool = False) -> list[str]:
+    """Several regions at the end, after the heal and reconciliation (tests/sim/regions.py):
+    * every region holds the same ledger (`manage.py state_hash`'s items);
+    * every acknowledged order is in every region and was decided; answers for one key name one
+      order, unless reconciliation compensated the other (a Reconciled event names it: a
+      follower's provisional order for a key the leader also took, docs/architecture.md; counted
+      in `regional.duplicate_keys`, a violation when `strict`);
+    * zero double fills on the canonical chain of epochs; filledQty equals the canonical fills,
+      unless a Reconciled event names the order (its state came from a deposed leader's tail);
+    * each (shard, epoch) stored gap-free seqs, none twice; the canonical chain's events are
+      exactly 1..lastSeq;
+    * reconciliation's second pass finds nothing open;
+    * queues: none dead-lettered, the leader's empty, another region's only holding orders the
+      leader decided (a follower's queue is consumed again only after a fail-back, and its
+      redelivery skip drops what was decided meanwhile)."""
+    leader = regional.region(regional.leader())
+    found: list[str] = []
+    if not regional.converged():
+        found.append("the regions' ledgers did not converge: "
+                     + _divergence(regional.regions))
+    ledger = Ledger.read(leader)
+    named = _compensated(ledger)
+    found += _acknowledged(regional, ledger, history, named, strict)
+    for symbol in leader.cfg.symbols:
+        found += _canonical(ledger, symbol, leader, named)
+    for checker in checkers.values():
+        for order_id in checker.cross_region_duplicates:
+            if order_id not in named:
+                found.append(f"{checker.label}: order {order_id} duplicates another region's "
+                             "order for its key and was not reconciled")
+    found += [f"reconciliation's second pass: {f}" for f in regional.open_after]
+    for region in regional.regions:
+        for url, queue in sorted(region.sqs.queues.items()):
+            if url == region.cfg.events_dlq_url and queue.messages:
+                found.append(f"{region.name}: {len(queue.messages)} message(s) dead-lettered")
+            elif region is leader and queue.messages:
+                found.append(f"{region.name}: {len(queue.messages)} message(s) never deleted "
+                             f"from {url.rsplit('/', 1)[-1]}")
+            else:
+                for message in queue.messages:
+                    order_id = json.loads(message.body).get("orderId")
+                    order = ledger.orders.get(str(order_id))
+                    if order is not None and s(order, "status") == ACCEPTED:
+                        found.append(f"{region.name}: queued order {order_id} never decided")
+    return found
+
+
+def _divergence(regions: list[Region]) -> str:
+    from tests.sim.regions import ledger_state
+
+    first = ledger_state(regions[0])
+    for region in regions[1:]:
+        other = ledger_state(region)
+        keys = sorted(k for k in set(first) | set(other) if first.get(k) != other.get(k))
+        if keys:
+            return f"{regions[0].name} and {region.name} differ on {len(keys)} item(s): {keys[:3]}"
+    return "no difference"
+
+
+def _compensated(ledger: Ledger) -> set[str]:
+    """Every order a Reconciled event names (the finding's orders and its cancels)."""
+    named: set[str] = set()
+    for pages in ledger.pages.values():
+        for page in pages:
+            for event in page_events(page):
+                if event["type"] == RECONCILED:
+                    payload = event["payload"]
+                    named |= set(payload.get("orderIds") or ()) | set(payload.get("cancels") or ())
+    return named
+
+
+def _acknowledged(regional: Any, ledger: Ledger, history: History, named: set[str],
+                  strict: bool) -> list[str]:
+    found: list[str] = []
+    replicas = {r.name: Ledger.read(r).orders for r in regional.regions}
+    acked: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
+    for answer in history.answers:
+        if answer.kind == "order" and answer.status in (200, 201) and answer.order_id:
+            acked[(answer.client_id, answer.key)].add(answer.order_id)
+    keys: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
+    for order_id, order in ledger.orders.items():
+        keys[(str(s(order, "clientId")), str(s(order, "idempotencyKey")))].add(order_id)
+    for (client, _), ids in sorted(keys.items()):
+        if len(ids) > 1:
+            regional.duplicate_keys += 1
+            if strict or len(ids - named) > 1:
+                found.append(f"{client}: {len(ids)} orders for one idempotency key "
+                             f"{sorted(ids)}, {len(ids & named)} named by a Reconciled event")
+    for (client, key), ids in sorted(acked.items()):
+        if len(ids) > 1 and (strict or len(ids - named) > 1):
+            found.append(f"{client} key {key} was acknowledged as {len(ids)} orders "
+                         f"{sorted(ids)}")
+        for order_id in sorted(ids):
+            for name, orders in replicas.items():
+                if order_id not in orders:
+                    found.append(f"acknowledged order {order_id} ({client} {key}) is lost in "
+                                 f"{name}")
+            order = ledger.orders.get(order_id)
+            if order is not None and s(order, "status") == ACCEPTED:
+                found.append(f"acknowledged order {order_id} still ACCEPTED at the end")
+            elif order is not None and s(order, "idempotencyKey") != idempotency_hash(client, key):
+                found.append(f"acknowledged order {order_id} is not {client}'s key {key}")
+    return found
+
+
+def _canonical(ledger: Ledger, symbol: str, region: Region, named: set[str]) -> list[str]:
+    found: list[str] = []
+    starts = [EpochStart(n(i, "epoch"), n(i, "parent"), n(i, "startSeq"))
+              for i in region.table("trades").items.values()
+              if str(i["pk"]["S"]) == EpochItem.key(symbol)]
+    chain = canonical(starts)
+    per_epoch: defaultdict[int, list[int]] = defaultdict(list)
+    on_chain: list[int] = []
+    for page in ledger.pages.get(symbol, []):
+        epoch = n(page, "epoch")
+        for event in page_events(page):
+            per_epoch[epoch].append(int(event["seq"]))
+            if chain.covers(epoch, int(event["seq"])):
+                on_chain.append(int(event["seq"]))
+    for epoch, seqs in sorted(per_epoch.items()):
+        seqs.sort()
+        if seqs != list(range(seqs[0], seqs[0] + len(seqs))):
+            found.append(f"{symbol}: epoch {epoch} stored seqs with a gap or twice: {seqs[:12]}")
+    last = n(ledger.shards.get(symbol), "lastSeq")
+    if sorted(on_chain) != list(range(1, last + 1)):
+        found.append(f"{symbol}: the canonical chain's seqs are not exactly 1..{last}")
+    filled: defaultdict[str, int] = defaultdict(int)
+    for trade in ledger.trades:
+        if s(trade, "symbol") == symbol and chain.covers(n(trade, "epoch"), n(trade, "seq")):
+            for leg in ("buyOrderId", "sellOrderId"):
+                filled[str(s(trade, leg))] += n(trade, "qty")
+    for order_id, order in sorted(ledger.orders.items()):
+        if s(order, "symbol") != symbol:
+            continue
+        if filled[order_id] > n(order, "qty"):
+            found.append(f"double fill on the canonical chain: {order_id} {filled[order_id]} > "
+                         f"{n(order, 'qty')}")
+        elif filled[order_id] != n(order, "filledQty") and order_id not in named:
+            found.append(f"{order_id}: canonical fills {filled[order_id]} != filledQty "
+                         f"{n(order, 'filledQty')}, and no Reconciled event names it")
+    return found

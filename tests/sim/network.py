@@ -7,7 +7,8 @@ do: it sends a TransactWriteItems with a ClientRequestToken (botocore fills one 
 the wire in each direction (other threads run meanwhile), injects the seed's faults (throttles,
 transaction conflicts, lost responses, duplicated sends) and retries what botocore's standard
 mode retries (throttling, transient errors, lost connections: up to 4 attempts, jittered
-exponential backoff). The request reaches the current process's region.
+exponential backoff). The request reaches the current process's region, or the region a client
+was made for (`tulip.aws.client(..., region=...)`: the replicator reads and writes every region).
 """
 
 from __future__ import annotations
@@ -29,15 +30,22 @@ ATTEMPTS = 4  # botocore standard mode as configured (tulip/aws.py; PynamoDB's m
 THROTTLING = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException",
                         "Throttling", "RequestLimitExceeded", "TransactionInProgressException"})
 TRANSIENT = frozenset({"InternalServerError", "ServiceUnavailable", "InternalFailure"})
-LATENCY_S = {"dynamodb": (0.002, 0.008), "sqs": (0.004, 0.015)}
+LATENCY_S = {"dynamodb": (0.002, 0.008), "dynamodbstreams": (0.002, 0.008),
+             "sqs": (0.004, 0.015)}
+# Global Tables' replication is AWS's own, not the product's: the process standing in for it
+# (devstack/replicator.py) gets the wire's latency but none of its faults.
+FAULTLESS = frozenset({"replicator"})
 
 DYNAMODB_METHODS = {"get_item": "GetItem", "put_item": "PutItem", "update_item": "UpdateItem",
                     "delete_item": "DeleteItem", "query": "Query", "scan": "Scan",
-                    "batch_get_item": "BatchGetItem", "transact_write_items": "TransactWriteItems"}
+                    "batch_get_item": "BatchGetItem", "transact_write_items": "TransactWriteItems",
+                    "describe_table": "DescribeTable"}
 SQS_METHODS = {"send_message": "SendMessage", "receive_message": "ReceiveMessage",
                "delete_message": "DeleteMessage", "delete_message_batch": "DeleteMessageBatch",
                "change_message_visibility": "ChangeMessageVisibility"}
-METHODS = {"dynamodb": DYNAMODB_METHODS, "sqs": SQS_METHODS}
+STREAMS_METHODS = {"describe_stream": "DescribeStream", "get_shard_iterator": "GetShardIterator",
+                   "get_records": "GetRecords"}
+METHODS = {"dynamodb": DYNAMODB_METHODS, "sqs": SQS_METHODS, "dynamodbstreams": STREAMS_METHODS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,17 +82,18 @@ class Network:
     # Planted bugs that live in requests PynamoDB builds (tests/sim/planted.py) rewrite them here.
     rewrites: list[Callable[[str, dict[str, Any]], dict[str, Any]]] = field(default_factory=list)
     throttled_until: dict[str, float] = field(default_factory=dict)  # process name -> burst end
+    regions: dict[str, Any] = field(default_factory=dict)  # name -> tests.sim.actors.Region
 
     # ---------------------------------------------------------------- calls
     def call(self, service: str, operation: str, request: dict[str, Any],
-             attempts: int = ATTEMPTS) -> dict[str, Any]:
+             attempts: int = ATTEMPTS, region: str | None = None) -> dict[str, Any]:
         for rewrite in self.rewrites:
             request = rewrite(operation, request)
         if operation == "TransactWriteItems" and "ClientRequestToken" not in request:
             request = {**request, "ClientRequestToken": self._token()}
         for attempt in range(attempts):
             try:
-                return self._attempt(service, operation, request)
+                return self._attempt(service, operation, request, region)
             except (ClientError, BotoCoreError) as error:
                 if attempt + 1 >= attempts or not retryable(error):
                     raise
@@ -94,7 +103,8 @@ class Network:
     def _token(self) -> str:
         return f"{self.world.rng.getrandbits(128):032x}"
 
-    def _attempt(self, service: str, operation: str, request: dict[str, Any]) -> dict[str, Any]:
+    def _attempt(self, service: str, operation: str, request: dict[str, Any],
+                 region: str | None) -> dict[str, Any]:
         low, high = LATENCY_S[service]
         half = self.world.rng.uniform(low, high) / 2
         self.world.pass_time(half)
@@ -103,9 +113,9 @@ class Network:
         if refused is not None:
             self.world.pass_time(half)
             raise refused
-        response, error = self._serve(service, operation, request)
+        response, error = self._serve(service, operation, request, region)
         if fault == "duplicate":
-            self._serve(service, operation, request)
+            self._serve(service, operation, request, region)
         self.world.pass_time(half)
         if fault == "drop":
             raise ReadTimeoutError(endpoint_url=f"https://{service}.sim")
@@ -118,6 +128,8 @@ class Network:
     def _wire_fault(self, service: str, operation: str) -> str | None:
         current = self.world.current
         process = current.process.name if current is not None else ""
+        if current is not None and current.process.kind in FAULTLESS:
+            return None
         rates = self.faults.rates
         if service == "dynamodb" and self.throttled_until.get(process, 0.0) > self.world.now:
             self.faults.note("wire:throttle_burst")
@@ -150,14 +162,18 @@ class Network:
         return None
 
     # ---------------------------------------------------------------- the services
-    def _serve(self, service: str, operation: str,
-               request: dict[str, Any]) -> tuple[dict[str, Any] | None, ClientError | None]:
+    def _serve(self, service: str, operation: str, request: dict[str, Any],
+               region_name: str | None = None,
+               ) -> tuple[dict[str, Any] | None, ClientError | None]:
         current = self.world.current
         assert current is not None, "a simulated call outside any simulated thread"
-        region = current.process.region
+        region = self.regions[region_name] if region_name else current.process.region
         try:
             if service == "dynamodb":
+                region.ddb.origin = current.process.kind
                 response = region.ddb.call(operation, request)
+            elif service == "dynamodbstreams":
+                response = region.streams.call(operation, request)
             else:
                 response = region.sqs.call(operation, request)
         except DynamoError as exc:
@@ -178,10 +194,11 @@ class Network:
 class SimClient:
     """What `tulip.aws.client` returns in the simulation: boto3's method names, the wire above."""
 
-    def __init__(self, network: Network, service: str) -> None:
+    def __init__(self, network: Network, service: str, region: str | None = None) -> None:
         self._network = network
         self._service = service
         self._methods = METHODS[service]
+        self._region = region
 
     def __getattr__(self, name: str) -> Callable[..., dict[str, Any]]:
         operation = self.__dict__["_methods"].get(name)
@@ -190,7 +207,7 @@ class SimClient:
         return functools.partial(self._call, operation)
 
     def _call(self, operation: str, **request: Any) -> dict[str, Any]:
-        return self._network.call(self._service, operation, request)
+        return self._network.call(self._service, operation, request, region=self._region)
 
 
 class SimBotocore:

@@ -99,7 +99,8 @@ def simulated(world: World, network: Network, cfg: Config, crash: Callable[[str]
     saved_disable = logging.root.manager.disable
     with contextlib.ExitStack() as stack:
         patch = patcher(stack)
-        patch(aws, "client", lambda service, cfg, profile="product": SimClient(network, service))
+        patch(aws, "client", lambda service, cfg, profile="product", region=None: SimClient(
+            network, service, region))
         patch(pynamodb.connection.base.Connection, "client",
               property(lambda self: SimBotocore(network)))
         patch(flags, "current_flags", lambda cfg: cfg.feature_flags)

@@ -50,7 +50,8 @@ def _validation(message: str) -> DynamoError:
 CONDITION_FAILED = "The conditional request failed"
 OPERATIONS = {"GetItem": "get_item", "PutItem": "put_item", "UpdateItem": "update_item",
               "DeleteItem": "delete_item", "TransactWriteItems": "transact_write_items",
-              "BatchGetItem": "batch_get_item", "Query": "query", "Scan": "scan"}
+              "BatchGetItem": "batch_get_item", "Query": "query", "Scan": "scan",
+              "DescribeTable": "describe_table"}
 _COMMON = {"TableName", "ExpressionAttributeNames", "ExpressionAttributeValues",
            "ReturnConsumedCapacity"}
 ACCEPTED = {
@@ -64,6 +65,7 @@ ACCEPTED = {
     "Scan": _COMMON | {"IndexName", "FilterExpression", "ProjectionExpression", "Limit",
                        "ExclusiveStartKey", "ConsistentRead"},
     "BatchGetItem": {"RequestItems", "ReturnConsumedCapacity"},
+    "DescribeTable": {"TableName"},
     "TransactWriteItems": {"TransactItems", "ClientRequestToken", "ReturnConsumedCapacity",
                            "ReturnItemCollectionMetrics"},
 }
@@ -168,12 +170,14 @@ class Write:
 
 class SimDynamoDB:
     def __init__(self, clock: Callable[[], float],
-                 index_lag: Callable[[], float] = lambda: 0.0) -> None:
+                 index_lag: Callable[[], float] = lambda: 0.0, region: str = "us-east-1") -> None:
         self.clock = clock
+        self.region = region
         self.index_lag = index_lag
         self.tables: dict[str, Table] = {}
         self._transactions = itertools.count(1)
         self._tokens: dict[str, tuple[float, str]] = {}
+        self.origin = ""  # the kind of process whose request is being served (Network sets it)
 
     # ---------------------------------------------------------------- tables
     def create_table(self, request: dict[str, Any]) -> Table:
@@ -190,6 +194,14 @@ class SimDynamoDB:
         if table is None:
             raise DynamoError("ResourceNotFoundException", "Requested resource not found")
         return table
+
+    def stream_arn(self, table: Table) -> str:
+        return f"arn:aws:dynamodb:{self.region}:000000000000:table/{table.name}/stream/sim"
+
+    def describe_table(self, request: dict[str, Any]) -> dict[str, Any]:
+        table = self.table(request.get("TableName"))
+        return {"Table": {"TableName": table.name, "TableStatus": "ACTIVE",
+                          "LatestStreamArn": self.stream_arn(table)}}
 
     # ---------------------------------------------------------------- dispatch
     def call(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
@@ -237,7 +249,7 @@ class SimDynamoDB:
     def _apply(self, writes: list[Write]) -> None:
         transaction = next(self._transactions)
         for write in writes:
-            write.table.write(write.key, write.new, transaction)
+            write.table.write(write.key, write.new, transaction, self.origin)
 
     # ---------------------------------------------------------------- building writes
     def put_write(self, request: dict[str, Any]) -> Write:

@@ -74,6 +74,7 @@ class StreamRecord:
     new: Item | None
     transaction: int  # the request (or transaction) that made it: one id for all its items
     at: float  # simulated time
+    origin: str = ""  # the kind of process whose request made it (replicator: another region's)
 
 
 @dataclass
@@ -141,7 +142,7 @@ class Table:
         return sorted(self.items.items(), key=lambda pair: position(self.schema, pair[0], pair[1]))
 
     # ---------------------------------------------------------------- writes
-    def write(self, key: KeyTuple, new: Item | None, transaction: int) -> None:
+    def write(self, key: KeyTuple, new: Item | None, transaction: int, origin: str = "") -> None:
         old = self.items.get(key)
         if old == new or (old is None and new is None):
             return  # DynamoDB writes no stream record for a change that changes nothing
@@ -150,16 +151,17 @@ class Table:
         else:
             self.items[key] = new
         self._base.put(key, old, new)
-        self._record(key, old, new, transaction)
+        self._record(key, old, new, transaction, origin)
         self._propagate(key, new)
 
-    def _record(self, key: KeyTuple, old: Item | None, new: Item | None, transaction: int) -> None:
+    def _record(self, key: KeyTuple, old: Item | None, new: Item | None, transaction: int,
+                origin: str) -> None:
         event = "INSERT" if old is None else ("REMOVE" if new is None else "MODIFY")
         image = new if new is not None else old
         assert image is not None
         self.stream.append(StreamRecord(len(self.stream) + 1, self.name, event,
                                         self.schema.key_item(image), old, new, transaction,
-                                        self.clock()))
+                                        self.clock(), origin))
 
     def _propagate(self, key: KeyTuple, new: Item | None) -> None:
         if not self.indexes:
