@@ -420,10 +420,13 @@ def regional_patches(regional: Regional) -> Iterator[None]:
 def ops_services() -> Any:
     """ops.services (reconciliation's fixes) is a Django app's module: the apps must be ready,
     also in a run outside pytest (`python -m tests.sim`, a replay in another interpreter)."""
+    import os
+
     import django
     from django.apps import apps
 
     if not apps.ready:
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tulip.settings")
         django.setup()
     import ops.services
 
