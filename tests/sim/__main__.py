@@ -22,13 +22,21 @@ def main() -> int:
     args = parser.parse_args()
     first, _, last = args.seeds.partition(":")
     seeds = [args.seed] if args.seed is not None else range(int(first), int(last or first) + 1)
+    from collections import Counter
+
     failed = 0
+    regional = Counter[str]()  # region faults and reconciliations over the seeds run
     for seed in seeds:
         print(f"seed {seed}", file=sys.stderr, flush=True) if os.environ.get("SIM_TRACE") else None
         result = run_seed(seed, args.bug)
         if args.verbose or not result.ok:
             print(result.report(), flush=True)
         failed += not result.ok
+        if result.scenario.regions is not None:
+            regional["seeds with regions"] += 1
+            regional.update({k: v for k, v in result.injected.items() if k.startswith("region:")})
+    if regional:
+        print(f"regions: {dict(sorted(regional.items()))}")
     print(f"{len(seeds)} seed(s), {failed} with violations")
     return 1 if failed else 0
 
