@@ -92,8 +92,11 @@ test-chaos: $(STAMP)
 # Chaos with real processes at size (docs/reliability.md): a supervised stack under trading load,
 # >= 50 kill -9 of matcher processes, kills of the API server, the Celery worker and the stack's
 # own Redis, injected latency, duplicate sends; prints the figures, exits 1 on any violation.
+# REGIONS=us-east-1,us-west-2 runs two regions and adds partitions of the leader region (automatic
+# failover, heal, reconcile) and planned fail-backs; CHAOS_SIZE=short the small run of either.
+CHAOS_SIZE ?= big
 chaos: $(STAMP)
-	TULIP_ENV=test $(PY) -m tests.chaos.run --size big
+	TULIP_ENV=test $(PY) -m tests.chaos.run --size $(CHAOS_SIZE) --regions $(REGIONS)
 
 $(VENV)/.bench-installed: $(STAMP) requirements-bench.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt -c constraints.txt

@@ -50,7 +50,7 @@ import itertools
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -61,12 +61,14 @@ from tests.chaos import history as hist
 from tests.property.reference import ReferenceBook, RefOrder, crosses, priority
 from tests.support import ledger
 from tests.support.commands import command_groups, command_key
+from tulip.epochs import Chain, EpochStart, canonical
 from tulip.schema import ACCEPTED, CANCELLED, FILLED, OPEN_STATES
 
 BOOK_DEPTH = 5
 MAX_WITHDRAW_TRIALS = 5_000  # subsets of cancelled orders tried to explain one command
 KINDS = ("lost_ack", "idempotency", "answers", "double_fill", "seq_gap", "ledger", "reference",
-         "convergence", "queues")
+         "convergence", "queues", "fork")
+RECONCILED = "Reconciled"  # ops' compensation event (ops/storage.py, ops/services.py)
 
 
 class Readable(Protocol):
@@ -97,6 +99,16 @@ class Report:
     withdrawn: int = 0  # user cancels the replay applied before the matcher heard of them
     late_cancels: int = 0  # CancelRequested that found the order already gone (rebuilt book)
     commands: int = 0  # commands replayed
+    # Across regions: epochs off the canonical chain (a deposed leader's tail) and what they hold,
+    # the Reconciled events on the chain and the orders they compensated.
+    forks: int = 0
+    off_chain_events: int = 0
+    off_chain_trades: int = 0
+    reconciled_events: int = 0
+    compensated_orders: int = 0  # stored CANCELLED with cancelReason "reconciled"
+    compensated_acked: int = 0  # of the orders a Reconciled event names, acknowledged ones
+    takes: dict[str, int] = field(default_factory=dict)  # shard takes (epoch records) by symbol
+    settled_off_chain: int = 0  # orders a deposed fork closed that left the reference book
 
     def add(self, kind: str, detail: str) -> None:
         assert kind in KINDS, kind
@@ -125,9 +137,19 @@ def _n(item: dict[str, Any] | None, name: str, default: int = 0) -> int:
     return default if value is None else int(value["N"])
 
 
+def _epoch(item: dict[str, Any]) -> int:
+    return _n(item, "epoch")
+
+
 @dataclass
 class Ledger:
-    """The state of record as one read of the tables (tests/support/ledger.py's readers)."""
+    """The state of record as one read of the tables (tests/support/ledger.py's readers).
+
+    Across regions a shard's history may fork (tulip/epochs.py): a deposed leader's epoch
+    committed a tail past the point where the new leader's epoch continued it. `events` and
+    `trades` are then the canonical chain's only (what the market data serves), `off_chain_*`
+    the rest (kept as history, and acceptable only where a Reconciled event compensated them).
+    With one region every epoch continues the one before and nothing is off the chain."""
 
     orders: dict[str, dict[str, Any]]
     trades: list[dict[str, Any]]
@@ -135,23 +157,83 @@ class Ledger:
     events: dict[str, list[dict[str, Any]]]
     last_seq: dict[str, int]
     unreadable: dict[str, str]  # symbol -> why its event pages could not be read
+    chains: dict[str, Chain] = field(default_factory=dict)
+    off_chain_events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    off_chain_trades: list[dict[str, Any]] = field(default_factory=list)
+    # What the canonical Reconciled events name: order ids (`orderIds` and `cancels`), trade ids.
+    compensated_orders: set[str] = field(default_factory=set)
+    compensated_trades: set[str] = field(default_factory=set)
+    takes: dict[str, int] = field(default_factory=dict)  # epoch records by symbol
+    # Orders a deposed fork decided: named by an off-chain event, or compensated.
+    forked_orders: set[str] = field(default_factory=set)
 
     @classmethod
     def read(cls, handle: Readable, symbols: Iterable[str]) -> Ledger:
         events: dict[str, list[dict[str, Any]]] = {}
         unreadable: dict[str, str] = {}
         last_seq = {}
+        chains = {}
+        takes = {}
         for symbol in symbols:
             last_seq[symbol] = ledger.shard_last_seq(handle, symbol)  # type: ignore[arg-type]
+            starts = epoch_starts(handle, symbol)
+            chains[symbol] = canonical(starts)
+            takes[symbol] = len(starts)
             try:
                 events[symbol] = ledger.events(handle, symbol)  # type: ignore[arg-type]
             except AssertionError as exc:  # a page whose seqs are not the ones its keys name
                 events[symbol] = []
                 unreadable[symbol] = str(exc)
         records = ledger._scan(handle, handle.env["ORDERS_TABLE"], "IDEMP#")  # type: ignore[arg-type]
-        return cls(ledger.orders(handle), ledger.trades(handle),  # type: ignore[arg-type]
-                   {str(_s(r, "pk")).removeprefix("IDEMP#"): r for r in records},
-                   events, last_seq, unreadable)
+        state = cls.split(ledger.orders(handle), ledger.trades(handle),  # type: ignore[arg-type]
+                          {str(_s(r, "pk")).removeprefix("IDEMP#"): r for r in records},
+                          events, last_seq, unreadable, chains)
+        state.takes = takes
+        return state
+
+    @classmethod
+    def split(cls, orders: dict[str, dict[str, Any]], trades: list[dict[str, Any]],
+              idempotency: dict[str, dict[str, Any]], events: dict[str, list[dict[str, Any]]],
+              last_seq: dict[str, int], unreadable: dict[str, str],
+              chains: dict[str, Chain]) -> Ledger:
+        """Every event and trade, parted into the canonical chain's and the rest."""
+        on: dict[str, list[dict[str, Any]]] = {}
+        off: dict[str, list[dict[str, Any]]] = {}
+        for symbol, found in events.items():
+            chain = chains.get(symbol) or canonical([])
+            on[symbol] = sorted((e for e in found if chain.covers(e.get("epoch"), int(e["seq"]))),
+                                key=lambda e: int(e["seq"]))
+            off[symbol] = [e for e in found if not chain.covers(e.get("epoch"), int(e["seq"]))]
+        canonical_trades, off_trades = [], []
+        for trade in trades:
+            chain = chains.get(str(_s(trade, "symbol"))) or canonical([])
+            covered = chain.covers(_epoch(trade), _n(trade, "seq"))
+            (canonical_trades if covered else off_trades).append(trade)
+        state = cls(orders, canonical_trades, idempotency, on, last_seq, unreadable, chains,
+                    off, off_trades)
+        for found in on.values():
+            for event in found:
+                if event["type"] == RECONCILED:
+                    payload = event["payload"]
+                    state.compensated_orders.update(
+                        str(o) for o in [*payload.get("orderIds", []), *payload.get("cancels", [])])
+                    state.compensated_trades.update(str(t) for t in payload.get("tradeIds", []))
+        state.forked_orders = {order_id for found in off.values() for event in found
+                               for order_id in _named(event)} | state.compensated_orders
+        return state
+
+    def forked(self, symbol: str) -> bool:
+        return bool(self.off_chain_events.get(symbol)) or any(
+            _s(t, "symbol") == symbol for t in self.off_chain_trades)
+
+
+def epoch_starts(handle: Readable, symbol: str) -> list[EpochStart]:
+    """The shard's EPOCHS# records (tulip.schema.EpochItem): where each epoch started, and the
+    epoch it continued."""
+    items = ledger._all_pages(handle.boto("dynamodb").query, TableName=handle.env["TRADES_TABLE"],
+                              ConsistentRead=True, KeyConditionExpression="pk = :p",
+                              ExpressionAttributeValues={":p": {"S": f"EPOCHS#{symbol}"}})
+    return [EpochStart(_n(i, "epoch"), _n(i, "parent"), _n(i, "startSeq")) for i in items]
 
 
 # ------------------------------------------------------------------ the tables, kept for later
@@ -279,31 +361,84 @@ class _QuietDynamoDB:
 
 def check(records: list[dict[str, Any]], handle: Readable, symbols: list[str],
           fetch_book: Callable[[str], dict[str, Any]] | None = None,
-          converge_timeout_s: float = 0.0) -> Report:
+          converge_timeout_s: float = 0.0, *, regions: dict[str, Readable] | None = None,
+          books: dict[str, Callable[[str], dict[str, Any]]] | None = None,
+          state_hashes: dict[str, str] | None = None) -> Report:
     """Every check over one quiet stack; `fetch_book(symbol)` is GET /book's JSON (None: the
-    convergence check is skipped), polled up to `converge_timeout_s` until it settles."""
+    convergence check is skipped), polled up to `converge_timeout_s` until it settles.
+
+    With several regions `handle` is the leader region's replica (the state of record), and
+    `regions` every region (their queues are checked too), `books` every region's GET /book
+    (each must settle on the reference book), `state_hashes` every region's `manage.py
+    state_hash` after the heal (all equal: the replicas converged)."""
     report = Report()
     handle = QuietReads(handle)
     state = Ledger.read(handle, symbols)
     report.orders_stored = len(state.orders)
     report.trades = len(state.trades)
+    report.takes = {symbol: state.takes.get(symbol, 0) for symbol in symbols}
+    check_forks(records, state, report)
     check_acks(records, state, report)
     check_idempotency(records, state, report)
     check_cancels(records, state, report)
     check_fills(state, report)
+    fetchers = books or ({"": fetch_book} if fetch_book is not None else {})
     for symbol in symbols:
         check_seq(state, symbol, report)
-        try:
-            ledger.assert_ledger(handle, symbol)  # type: ignore[arg-type]
-        except AssertionError as exc:
-            report.add("ledger", f"{symbol}: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+        if not state.forked(symbol):  # its checks assume one line of history; check_* cover forks
+            try:
+                ledger.assert_ledger(handle, symbol)  # type: ignore[arg-type]
+            except AssertionError as exc:
+                report.add("ledger", f"{symbol}: {str(exc).splitlines()[0] if str(exc) else exc!r}")
         replay = ReferenceReplay(symbol, state)
         replay.run(report)
-        if fetch_book is not None and replay.book is not None:
-            check_convergence(symbol, replay.book, state.last_seq[symbol], fetch_book,
-                              converge_timeout_s, report)
-    check_queues(handle, symbols, report)
+        for region, fetch in fetchers.items():
+            if replay.book is not None:
+                check_convergence(symbol, replay.book, state.last_seq[symbol], fetch,
+                                  converge_timeout_s, report, region)
+    for region_handle in (regions or {"": handle}).values():
+        check_queues(region_handle, symbols, report)
+    if state_hashes is not None and len(set(state_hashes.values())) != 1:
+        report.add("convergence", f"the regions' state hashes differ after the heal: {state_hashes}")
     return report
+
+
+def check_forks(records: list[dict[str, Any]], state: Ledger, report: Report) -> None:
+    """What a deposed leader committed off the canonical chain is kept as history and must be
+    compensated: every off-chain trade named by a Reconciled event on the chain (its orders were
+    told of fills the canonical history does not have). Counts the figures."""
+    report.forks = len({(symbol, e.get("epoch")) for symbol, found in state.off_chain_events.items()
+                        for e in found})
+    report.off_chain_events = sum(len(found) for found in state.off_chain_events.values())
+    report.off_chain_trades = len(state.off_chain_trades)
+    report.reconciled_events = sum(1 for found in state.events.values() for e in found
+                                   if e["type"] == RECONCILED)
+    report.compensated_orders = sum(1 for o in state.orders.values()
+                                    if _s(o, "cancelReason") == "reconciled")
+    acked = {str(a.body.get("orderId")) for s in hist.submits(records).values() for a in s.acks}
+    report.compensated_acked = len(acked & state.compensated_orders)
+    for trade in state.off_chain_trades:
+        trade_id = str(_s(trade, "tradeId"))
+        if trade_id not in state.compensated_trades:
+            report.add("fork", f"trade {trade_id} (epoch {_epoch(trade)}, seq {_n(trade, 'seq')}) "
+                               f"is off the canonical chain and no Reconciled event compensates it")
+
+
+def _named(event: dict[str, Any]) -> list[str]:
+    """The orders a market event names (its place or cancel command, a trade's legs); none for
+    a Reconciled event (what it compensates is read apart)."""
+    payload = event["payload"]
+    if event["type"] == RECONCILED:
+        return []
+    if event["type"] == "TradeExecuted":
+        return [str(payload.get(k)) for k in ("makerOrderId", "takerOrderId")]
+    return [str(payload["orderId"])] if "orderId" in payload else []
+
+
+def _named_on_chain(state: Ledger) -> set[str]:
+    """Every order some canonical event names."""
+    return {order_id for found in state.events.values() for event in found
+            for order_id in _named(event)}
 
 
 def _order_matches(stored: dict[str, Any], client: str, key: str, body: dict[str, Any]) -> str:
@@ -321,6 +456,7 @@ def _order_matches(stored: dict[str, Any], client: str, key: str, body: dict[str
 
 def check_acks(records: list[dict[str, Any]], state: Ledger, report: Report) -> None:
     acked: set[str] = set()
+    on_chain = _named_on_chain(state)
     for submit in hist.submits(records).values():
         for order_id in {str(a.body.get("orderId")) for a in submit.acks}:
             acked.add(order_id)
@@ -336,17 +472,30 @@ def check_acks(records: list[dict[str, Any]], state: Ledger, report: Report) -> 
             if _s(stored, "status") == ACCEPTED:
                 report.add("lost_ack", f"order {order_id} acknowledged but never matched "
                                        "(still ACCEPTED with the pipeline quiet)")
+            elif (order_id not in on_chain and order_id not in state.compensated_orders
+                  and _s(stored, "cancelReason") != "user"):
+                # Its owner's cancel may decide it before the matcher ever names it; otherwise
+                # an order the canonical history never mentions was decided only on a deposed
+                # fork, and only a Reconciled compensation makes that acceptable.
+                report.add("lost_ack", f"order {order_id} acknowledged, stored as "
+                                       f"{_s(stored, 'status')} (epoch {_epoch(stored)}), but "
+                                       "neither on the canonical chain nor compensated")
     report.orders_acked = len(acked)
 
 
 def check_idempotency(records: list[dict[str, Any]], state: Ledger, report: Report) -> None:
+    # Across a fork, two regions may each have taken one key (a retry re-pinned to the other
+    # region before replication); reconciliation compensates the duplicate (a Reconciled event
+    # naming it), which is the only way a second order for one key is acceptable.
+    kept = state.compensated_orders
     submits = hist.submits(records)
     for (client, key), submit in submits.items():
-        named = sorted({str(a.body.get("orderId")) for a in submit.acks})
+        named = sorted({str(a.body.get("orderId")) for a in submit.acks} - kept)
         if len(named) > 1:
             report.add("idempotency", f"key {key} of {client} acknowledged as {len(named)} "
                                       f"orders: {named}")
-        created = [a for a in submit.attempts if a.status == 201]
+        created = [a for a in submit.attempts if a.status == 201
+                   and str(a.body.get("orderId")) not in kept]
         if len(created) > 1:
             report.add("idempotency", f"key {key} of {client} answered 201 (created) "
                                       f"{len(created)} times")
@@ -367,11 +516,11 @@ def check_idempotency(records: list[dict[str, Any]], state: Ledger, report: Repo
             report.add("idempotency", f"order {order_id} is stored but no request of the run "
                                       "asked for it")
         record = state.idempotency.get(ik)
-        if record is None or _s(record, "orderId") != order_id:
+        if (record is None or _s(record, "orderId") != order_id) and order_id not in kept:
             what = "is missing" if record is None else f"names {_s(record, 'orderId')}"
             report.add("idempotency", f"order {order_id}: its idempotency record {what}")
     for (client, ik), order_ids in by_key.items():
-        if len(order_ids) > 1:
+        if len([o for o in order_ids if o not in kept]) > 1:
             report.add("idempotency", f"{len(order_ids)} orders stored for one idempotency key "
                                       f"of {client} ({ik[:12]}...): {sorted(order_ids)}")
 
@@ -389,6 +538,11 @@ def check_cancels(records: list[dict[str, Any]], state: Ledger, report: Report) 
             if status != FILLED:
                 report.add("answers", f"cancel of {order_id} answered not_open but the order "
                                       f"is {status}")
+        elif (attempt.status == 404 and attempt.body.get("error", {}).get("code") == "not_found"
+              and order_id in state.forked_orders):
+            # The order lived on a deposed leader's fork (acknowledged there in its last seconds,
+            # compensated after the heal): the new leader's replica never held it.
+            continue
         elif attempt.status is not None and 400 <= attempt.status < 500:
             report.add("answers", f"cancel of the caller's own order {order_id} answered "
                                   f"{attempt.status} {attempt.body.get('error', {}).get('code')}")
@@ -396,30 +550,46 @@ def check_cancels(records: list[dict[str, Any]], state: Ledger, report: Report) 
 
 
 def check_fills(state: Ledger, report: Report) -> None:
+    """Zero double fills over the canonical chain, whichever epochs its trades were made in; an
+    order's filledQty equals its canonical trades unless a Reconciled event compensated it (a
+    fork's fill, or last-writer-wins between regions, left it otherwise). Across a fork: the
+    canonical fills plus any uncompensated off-chain fill of an order must not exceed its qty."""
     filled: dict[str, int] = defaultdict(int)
+    off_filled: dict[str, int] = defaultdict(int)
     seen: set[str] = set()
-    for trade in state.trades:
+    for trade in [*state.trades, *state.off_chain_trades]:
         trade_id = str(_s(trade, "tradeId"))
         if trade_id in seen:
             report.add("double_fill", f"trade {trade_id} stored twice")
         seen.add(trade_id)
-        for leg in ("buyOrderId", "sellOrderId"):
-            order_id = str(_s(trade, leg))
-            filled[order_id] += _n(trade, "qty")
-            if order_id not in state.orders:
-                report.add("double_fill", f"trade {trade_id} fills unknown order {order_id}")
+    for trades, into in ((state.trades, filled), (state.off_chain_trades, off_filled)):
+        for trade in trades:
+            trade_id = str(_s(trade, "tradeId"))
+            if into is off_filled and trade_id in state.compensated_trades:
+                continue
+            for leg in ("buyOrderId", "sellOrderId"):
+                order_id = str(_s(trade, leg))
+                into[order_id] += _n(trade, "qty")
+                if order_id not in state.orders:
+                    report.add("double_fill", f"trade {trade_id} fills unknown order {order_id}")
     for order_id, order in state.orders.items():
         qty, filled_qty = _n(order, "qty"), _n(order, "filledQty")
         if filled[order_id] > qty:
             report.add("double_fill", f"order {order_id}: trade legs {filled[order_id]} > qty {qty}")
+        elif filled[order_id] + off_filled[order_id] > qty:
+            report.add("double_fill", f"order {order_id}: canonical trade legs {filled[order_id]}"
+                                      f" + uncompensated off-chain legs {off_filled[order_id]} "
+                                      f"> qty {qty}")
         if filled_qty > qty:
             report.add("double_fill", f"order {order_id}: filledQty {filled_qty} > qty {qty}")
-        if filled[order_id] != filled_qty:
+        if filled[order_id] != filled_qty and order_id not in state.compensated_orders:
             report.add("double_fill", f"order {order_id}: trade legs {filled[order_id]} != "
                                       f"filledQty {filled_qty}")
 
 
 def check_seq(state: Ledger, symbol: str, report: Report) -> None:
+    """The canonical chain's events are exactly seq 1..lastSeq; each epoch's own events (on the
+    chain or not) are gap-free; every trade is its epoch's TradeExecuted at its seq."""
     if symbol in state.unreadable:
         report.add("seq_gap", f"{symbol}: {state.unreadable[symbol]}")
         return
@@ -430,11 +600,22 @@ def check_seq(state: Ledger, symbol: str, report: Report) -> None:
         extra = sorted(s for s, n in Counter(seqs).items() if n > 1 or s > last or s < 1)
         report.add("seq_gap", f"{symbol}: events are not seq 1..{last}: missing {missing[:10]}, "
                               f"repeated or beyond {extra[:10]}")
-    traded = {int(e["seq"]) for e in state.events[symbol] if e["type"] == "TradeExecuted"}
-    stored = {_n(t, "seq") for t in state.trades if _s(t, "symbol") == symbol}
+    by_epoch: dict[int, list[int]] = defaultdict(list)
+    every = [*state.events[symbol], *state.off_chain_events.get(symbol, [])]
+    for event in every:
+        by_epoch[int(event.get("epoch") or 0)].append(int(event["seq"]))
+    for epoch, found in sorted(by_epoch.items()):
+        found.sort()
+        if found != list(range(found[0], found[0] + len(found))):
+            report.add("seq_gap", f"{symbol}: epoch {epoch}'s events are not gap-free: "
+                                  f"{found[0]}..{found[-1]} with {len(found)} events")
+    traded = {(int(e.get("epoch") or 0), int(e["seq"])) for e in every
+              if e["type"] == "TradeExecuted"}
+    stored = {(_epoch(t), _n(t, "seq")) for t in [*state.trades, *state.off_chain_trades]
+              if _s(t, "symbol") == symbol}
     if traded != stored:
-        report.add("seq_gap", f"{symbol}: trades at seqs {sorted(stored - traded)[:10]} have no "
-                              f"event; events {sorted(traded - stored)[:10]} have no trade")
+        report.add("seq_gap", f"{symbol}: trades at (epoch, seq) {sorted(stored - traded)[:10]} "
+                              f"have no event; events {sorted(traded - stored)[:10]} have no trade")
 
 
 def check_queues(handle: Readable, symbols: list[str], report: Report) -> None:
@@ -493,6 +674,10 @@ class ReferenceReplay:
         # reference book without an event of their own.
         self.user_cancelled = {oid for oid, o in state.orders.items()
                                if _s(o, "status") == CANCELLED and _s(o, "cancelReason") == "user"}
+        # Across a fork, also the orders a Reconciled event compensated: the new leader's book
+        # was rebuilt from a replica where a deposed leader's tail had already changed them.
+        if state.forked(symbol):
+            self.user_cancelled |= state.forked_orders
         self.withdrawn: dict[str, RefOrder] = {}
 
     def run(self, report: Report) -> None:
@@ -500,14 +685,39 @@ class ReferenceReplay:
         if self.symbol in self.state.unreadable:
             self.book = None
             return
-        for group in command_groups(self.state.events[self.symbol]):
+        for group in self._commands():
             report.commands += 1
-            problem = self._command(group, report)
+            problem = self._reconciled(group[0]) if group[0]["type"] == RECONCILED \
+                else self._command(group, report)
             if problem:
                 report.add("reference", f"{self.symbol}: {problem}")
                 self.book = None  # nothing after a disagreement can be compared
                 return
         self._final_book(report)
+
+    def _commands(self) -> Iterator[list[dict[str, Any]]]:
+        """The canonical events cut back into commands; a Reconciled event is one of its own."""
+        run: list[dict[str, Any]] = []
+        for event in self.state.events[self.symbol]:
+            if event["type"] == RECONCILED:
+                yield from command_groups(run)
+                run = []
+                yield [event]
+            else:
+                run.append(event)
+        yield from command_groups(run)
+
+    def _reconciled(self, event: dict[str, Any]) -> str | None:
+        """Ops' compensation: its cancels take their orders off the book (those the matcher's
+        book still held: a compensated order may already be gone, see _command)."""
+        assert self.book is not None
+        seq = int(event["seq"])
+        if seq != self.book.seq + 1:
+            return f"Reconciled at seq {seq} follows seq {self.book.seq}"
+        cancels = {str(o) for o in event["payload"].get("cancels", [])}
+        self.book.orders = [o for o in self.book.orders if o.order_id not in cancels]
+        self.book.seq = seq
+        return None
 
     # One command: the stored events must be exactly the reference's.
     def _command(self, group: list[dict[str, Any]], report: Report) -> str | None:
@@ -599,6 +809,16 @@ class ReferenceReplay:
         if self.book.seq != last:
             report.add("reference", f"{self.symbol}: the replay ends at seq {self.book.seq}, "
                                     f"the shard at lastSeq {last}")
+        if self.state.forked(self.symbol):
+            # An order a deposed fork decided (its cancel or fill consumed there, or compensated
+            # by a Reconciled event) can leave the new leader's book without a canonical event:
+            # the book is rebuilt from a replica where it is closed. Only such orders, closed in
+            # the Orders table, leave the reference book here.
+            settled = {o.order_id for o in self.book.orders
+                       if o.order_id in self.state.forked_orders
+                       and _s(self.state.orders.get(o.order_id), "status") not in OPEN_STATES}
+            self.book.orders = [o for o in self.book.orders if o.order_id not in settled]
+            report.settled_off_chain += len(settled)
         reference = [(o.order_id, o.side, o.price, o.qty, o.filled) for o in self.book.open_orders()]
         resting = [o for o in self.state.orders.values()
                    if _s(o, "symbol") == self.symbol and _s(o, "status") in OPEN_STATES
@@ -611,9 +831,13 @@ class ReferenceReplay:
         if stored != reference:
             only_stored = sorted(set(stored) - set(reference))[:5]
             only_reference = sorted(set(reference) - set(stored))[:5]
+            states = {o[0]: f"{_s(self.state.orders.get(o[0]), 'status')}/"
+                            f"{_s(self.state.orders.get(o[0]), 'cancelReason')}"
+                      for o in only_reference}
             report.add("reference", f"{self.symbol}: stored open orders differ from the "
                                     f"reference book ({len(stored)} vs {len(reference)}; only "
-                                    f"stored {only_stored}, only reference {only_reference})")
+                                    f"stored {only_stored}, only reference {only_reference}, "
+                                    f"stored as {states}: no canonical event took them off)")
 
 
 _Saved = tuple[list[RefOrder], list[int], int, int]
@@ -646,7 +870,7 @@ def rest_levels(snapshot: dict[str, Any], depth: int = BOOK_DEPTH) -> dict[str, 
 
 def check_convergence(symbol: str, book: ReferenceBook, last_seq: int,
                       fetch_book: Callable[[str], dict[str, Any]], timeout_s: float,
-                      report: Report) -> None:
+                      report: Report, region: str = "") -> None:
     wanted = reference_levels(book)
     deadline = time.monotonic() + timeout_s
     while True:
@@ -655,7 +879,8 @@ def check_convergence(symbol: str, book: ReferenceBook, last_seq: int,
         if seen == wanted and int(snapshot.get("seq", -1)) == last_seq:
             return
         if time.monotonic() >= deadline:
-            report.add("convergence", f"{symbol}: GET /book shows seq {snapshot.get('seq')} "
+            where = f" in {region}" if region else ""
+            report.add("convergence", f"{symbol}: GET /book{where} shows seq {snapshot.get('seq')} "
                                       f"{seen}; the reference book at lastSeq {last_seq} is {wanted}")
             return
         time.sleep(0.5)

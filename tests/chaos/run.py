@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import random
@@ -52,15 +53,28 @@ from devstack import supervisor as supervision
 from devstack.launcher import PYTHON, REPO_ROOT, redis_reachable
 from tests.chaos import checker
 from tests.chaos import history as hist
+from tests.support import drill
 from tests.support.stack import StackHandle, start_stack
-from tulip.schema import TERM_EPOCHS
+from tulip.config import parse_symbols
+from tulip.schema import TERM_EPOCHS, ShardItem, raw_key
 
 MID = 10_000  # ticks: 100.00
 # Short leases and visibility timeouts so takeovers and redeliveries fit a run: a killed holder's
 # shards are free after 2 s, its in-flight batch back in the queue after 2 s; the sweeper re-sends
 # an order whose send was lost (an API killed between its commit and its send) after 2 s.
 FAST = {"MATCHER_LEASE_TTL_S": "2", "SWEEPER_INTERVAL_S": "2", "SWEEPER_MIN_AGE_S": "2"}
+# With several regions, the region drill's timings (tests/support/drill.py): an isolated leader
+# steps down after 3 s, the follower's monitor fails over after 6 s.
+REGION_TIMINGS = {"STEP_DOWN_AFTER_S": drill.FAST["STEP_DOWN_AFTER_S"],
+                  "FAILOVER_AFTER_S": drill.FAST["FAILOVER_AFTER_S"]}
 KILL_KINDS = {"matcher": "matcher", "api": "http", "worker": "worker", "redis": "redis"}
+# The region faults (--regions): "partition" cuts the leader region off from every other region,
+# waits for a follower's monitor to fail over (automatic), trades on the new leader for
+# `partition_s`, heals, waits for the old leader to follow and for replication to catch up, and
+# reconciles in the new leader's region (`reconcile --fix`: the Reconciled compensations);
+# "failover" is a planned `manage.py failover --to` the other region (with two regions, after a
+# partition: the fail-back).
+REGION_FAULTS = ("partition", "failover")
 
 
 @dataclass(frozen=True)
@@ -87,6 +101,15 @@ class Plan:
     stable_s: float = 2.0  # the supervisor's STABLE_S for this run (see run())
     quiet_timeout_s: float = 120.0
     converge_timeout_s: float = 20.0
+    regions: tuple[str, ...] = (drill.EAST,)  # the first leads at start
+    region_faults: tuple[str, ...] = ()  # REGION_FAULTS, in order, spread over the kills' span
+    partition_s: float = 4.0  # the cut lasts this long after the follower has taken over
+    region_step_timeout_s: float = 90.0  # a failover, a follow or a catch-up must happen by then
+
+    @property
+    def spread_s(self) -> float:
+        """The span the faults are spread over: the matcher kills'."""
+        return self.matcher_kills * self.fault_every_s
 
 
 SHORT = Plan()
@@ -94,6 +117,19 @@ BIG = replace(SHORT, seed=2200, symbols=("CHA", "CHB", "CHC", "CHD"), matchers=3
               matcher_kills=60, api_kills=6, worker_kills=5, redis_restarts=3,
               latency_windows=4, fault_every_s=3.0, stable_s=3.0, quiet_timeout_s=240.0)
 SIZES = {"short": SHORT, "big": BIG}
+# Region episodes per size with --regions: one partition and its fail-back in the short run,
+# three of each in the big one (each episode takes ~20-40 s of the run's span).
+REGION_EPISODES = {"short": 1, "big": 3}
+
+
+def with_regions(plan: Plan, regions: tuple[str, ...], episodes: int) -> Plan:
+    """The plan on several regions: `episodes` times a partition (automatic failover, heal,
+    reconcile) then a planned failover back; 2 matcher processes per region (the follower's
+    idle until it leads), and a span long enough for the episodes."""
+    assert len(regions) == 2, "the region faults are written for a leader and one follower"
+    return replace(plan, regions=regions, region_faults=REGION_FAULTS * episodes,
+                   matchers=2, quiet_timeout_s=max(plan.quiet_timeout_s, 240.0),
+                   fault_every_s=max(plan.fault_every_s, 40.0 * episodes / plan.matcher_kills))
 
 
 @dataclass
@@ -121,13 +157,29 @@ class Result:
             f"  duplicate sends: {f['duplicates']} (of which concurrent: "
             f"{f['concurrent_duplicates']}); submits acked only by a replay (200): "
             f"{f['acked_by_replay']}",
-            "  shard lease takes (1 + takeovers): " + _counts(f["shard_takes"]),
+            "  shard takes (epochs: 1 + takeovers + failovers): " + _counts(self.report.takes),
             f"  orders acked: {self.report.orders_acked}, stored: {self.report.orders_stored}, "
             f"trades: {self.report.trades}, cancels acked: {self.report.cancels_acked}",
             f"  replay: {self.report.commands} commands, {self.report.withdrawn} withdrawn "
             f"early, {self.report.late_cancels} late cancels",
             f"  HTTP p50 outside / inside latency windows: {f['p50_ms_outside']} ms / "
             f"{f['p50_ms_inside']} ms",
+        ]
+        if len(self.plan.regions) > 1:
+            r = self.report
+            lines += [
+                f"  regions {', '.join(self.plan.regions)}: automatic failovers after "
+                f"{', '.join(f'{s:.1f}' for s in f['failover_s']) or '-'} s from the cut",
+                f"  forks: {r.forks} off-chain epoch(s) with {r.off_chain_events} events and "
+                f"{r.off_chain_trades} trades, all compensated or a violation; Reconciled "
+                f"events: {r.reconciled_events}; orders compensated (cancelReason reconciled): "
+                f"{r.compensated_orders}, of which acknowledged: {r.compensated_acked}",
+                "  reconcile --fix runs: " + "; ".join(
+                    f"{x['region']}: {_counts(x['findings'] or {})} (fixed {x['fixed']})"
+                    for x in f["reconciles"]),
+                "  a last reconcile found: " + _counts(f["reconcile_again"] or {}),
+            ]
+        lines += [
             f"  violations: {len(self.report.violations)}"
             + (f" ({_counts(dict(self.report.by_kind()))})" if self.report.violations else ""),
             f"  history: {self.directory / hist.FILE_NAME}",
@@ -146,10 +198,12 @@ RETRYABLE = (httpx.TransportError,)
 
 
 class ChaosClient:
-    """One trader: POSTs with retries on connection errors, timeouts and 5xx, same key and body."""
+    """One trader: POSTs with retries on connection errors, timeouts and 5xx, same key and body.
+    With several regions the trader has a home region and, as the SDK does (re-pinning), sends a
+    retry to the next region when the last attempt failed there."""
 
     def __init__(self, name: str, handle: StackHandle, history: hist.History, plan: Plan,
-                 rng: random.Random, stop: threading.Event) -> None:
+                 rng: random.Random, stop: threading.Event, home: int = 0) -> None:
         self.name = name
         self.client_id = str(uuid.uuid4())
         self.history = history
@@ -158,7 +212,9 @@ class ChaosClient:
         self.stop = stop
         token = handle.forge_token(sub=self.client_id, username=name, exp=int(time.time()) + 7200)
         self._token = token
-        self._url = handle.url
+        urls = [handle.stack.http_urls.get(r, handle.url) for r in plan.regions]
+        self._urls = urls[home:] + urls[:home]
+        self._regions = list(plan.regions[home:] + plan.regions[:home])
         self._local = threading.local()
         self.resting: list[str] = []  # acknowledged GTC orders, candidates for a cancel
         self.counter = 0
@@ -167,7 +223,7 @@ class ChaosClient:
     def http(self) -> httpx.Client:
         client = getattr(self._local, "client", None)
         if client is None:  # one client per thread (concurrent duplicates use a second one)
-            client = httpx.Client(base_url=self._url, timeout=10.0,
+            client = httpx.Client(timeout=10.0,
                                   headers={"Authorization": f"Bearer {self._token}"})
             self._local.client = client
         return client
@@ -176,16 +232,18 @@ class ChaosClient:
              duplicate: str | None = None) -> tuple[int | None, dict[str, Any]]:
         deadline = time.monotonic() + self.plan.request_deadline_s
         backoff = 0.1
+        pinned = 0  # the region this request goes to: home first, the next after a failure
         for attempt in range(1, 10_000):
             attempt_id = self.history.new_id()
             self.history.request(id=attempt_id, actor=self.name, client=self.client_id, op=op,
-                                 key=key, attempt=attempt, body=body, duplicate=duplicate)
+                                 key=key, attempt=attempt, body=body, duplicate=duplicate,
+                                 region=self._regions[pinned])
             started = time.monotonic()
             status: int | None = None
             answer: dict[str, Any] = {}
             error = None
             try:
-                response = self.http.post(path, json=body)
+                response = self.http.post(self._urls[pinned] + path, json=body)
                 status = response.status_code
                 with contextlib.suppress(ValueError):
                     answer = _trim(response.json())
@@ -200,6 +258,7 @@ class ChaosClient:
                 return status, answer
             time.sleep(backoff * (0.5 + self.rng.random()))
             backoff = min(2.0, backoff * 2)
+            pinned = (pinned + 1) % len(self._urls)
         raise AssertionError("unreachable")
 
     def submit(self) -> None:
@@ -276,7 +335,7 @@ class Faults:
         others = (["api"] * plan.api_kills + ["worker"] * plan.worker_kills
                   + ["redis"] * plan.redis_restarts + ["latency"] * plan.latency_windows)
         rng.shuffle(others)
-        span_s = plan.matcher_kills * plan.fault_every_s
+        span_s = plan.spread_s
         return [cls(handle, history, plan, random.Random(rng.random()),
                     ["matcher"] * plan.matcher_kills, plan.fault_every_s),
                 cls(handle, history, plan, random.Random(rng.random()), others,
@@ -323,23 +382,26 @@ class Faults:
 
     def _victim(self, kind: str) -> str | None:
         """The process to kill: a live one that has been up for the supervisor's stable time
-        (so its restart backoff stays at 1 s); for a matcher, preferably one holding shards."""
+        (so its restart backoff stays at 1 s); for a matcher, preferably one holding shards (in
+        any region); for the API server and the worker, the one of any region."""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if kind == "matcher":
-                live = [n for n in self.stack.matcher_names
-                        if self._alive(n) and self._uptime(n) >= self.plan.stable_s]
-                holding = {r["process"] for r in self.stack.shard_holders()}
+                live = [n for n in self.stack.children if n.startswith("matcher-")
+                        and self._alive(n) and self._uptime(n) >= self.plan.stable_s]
+                holding = {r["process"] for r in shard_holders(self.stack)}
                 preferred = [n for n in live if n in holding] or live
                 if preferred:
                     return self.rng.choice(sorted(preferred))
+            elif kind == "redis":
+                if self._alive("redis") and self._uptime("redis") >= self.plan.stable_s:
+                    return "redis"
             else:
-                name = KILL_KINDS[kind]
-                ready = self._alive(name) and self._uptime(name) >= self.plan.stable_s
-                if kind == "api":
-                    ready = ready and _healthy(self.handle.url)
+                ready = [self.stack.child_name(KILL_KINDS[kind], r) for r in self.plan.regions]
+                ready = [n for n in ready if self._alive(n) and self._uptime(n) >= self.plan.stable_s
+                         and (kind != "api" or _healthy(self.stack.http_urls[_region_of(n, self.plan)]))]
                 if ready:
-                    return name
+                    return self.rng.choice(ready)
             self._wait(0.2)
         return None
 
@@ -349,7 +411,7 @@ class Faults:
             self.history.event("no victim", proc=kind)
             return
         child = self.stack.children[name]
-        held = [r["symbol"] for r in self.stack.shard_holders() if r["process"] == name] \
+        held = sorted({r["symbol"] for r in shard_holders(self.stack) if r["process"] == name}) \
             if kind == "matcher" else []
         self.stack.kill(name)  # SIGKILL to its process group; the supervisor restarts it
         self.history.fault("kill", proc=kind, target=name, pid=child.process.pid, held=held)
@@ -382,6 +444,29 @@ class Faults:
         self.history.fault("latency", ms=0, on=False)
 
 
+def _region_of(name: str, plan: Plan) -> str:
+    """The region of a child: "http@us-west-2" is us-west-2's, "http" the first region's."""
+    return name.partition("@")[2] or plan.regions[0]
+
+
+def shard_holders(stack: Any) -> list[dict[str, Any]]:
+    """LocalStack.shard_holders over every region's replica: who holds which shard, as each
+    region sees it (a partition keeps the two views apart)."""
+    by_pid = {str(child.process.pid): name for name, child in stack.children.items()}
+    rows = []
+    for region in stack.options.regions:
+        ddb = stack.boto("dynamodb", region)
+        for symbol in parse_symbols(stack.options.symbols):
+            item = ddb.get_item(TableName=stack.names.trades_table, ConsistentRead=True,
+                                Key=raw_key(ShardItem.key(symbol))).get("Item")
+            shard = ShardItem.from_raw_data(item or raw_key(ShardItem.key(symbol)))
+            holder = shard.holder or ""
+            rows.append({"symbol": symbol, "region": region, "holder": holder or None,
+                         "epoch": shard.epoch,
+                         "process": by_pid.get(holder.rpartition(":")[2], "")})
+    return rows
+
+
 def set_latency(handle: StackHandle, ms: int | None) -> None:
     """The injectLatencyMs override (tulip.flags; the ops console's chaos panel writes the same
     row), in the stack's own database, through its own manage.py; None reverts to the
@@ -389,14 +474,121 @@ def set_latency(handle: StackHandle, ms: int | None) -> None:
     code = ("from tulip.models import FeatureFlagOverride as F; "
             f"F.objects.update_or_create(pk=1, defaults={{'inject_latency_ms': {ms!r}, "
             "'updated_by': 'chaos run'})")
-    for attempt in range(1, 6):  # SQLite may answer "database is locked" under load: retry
-        done = subprocess.run([PYTHON, "manage.py", "shell", "-c", code], cwd=REPO_ROOT,
-                              env=handle.env, capture_output=True, text=True, timeout=180,
-                              check=False)
-        if done.returncode == 0:
-            return
-        time.sleep(attempt)
-    raise RuntimeError(f"setting injectLatencyMs={ms} failed: {done.stderr[-1500:]}")
+    for env in handle.stack.region_envs.values() or [handle.env]:  # each region's own database
+        for attempt in range(1, 6):  # SQLite may answer "database is locked" under load: retry
+            done = subprocess.run([PYTHON, "manage.py", "shell", "-c", code], cwd=REPO_ROOT,
+                                  env=env, capture_output=True, text=True, timeout=180,
+                                  check=False)
+            if done.returncode == 0:
+                break
+            time.sleep(attempt)
+        else:
+            raise RuntimeError(f"setting injectLatencyMs={ms} failed: {done.stderr[-1500:]}")
+
+
+class RegionFaults:
+    """The region faults of the plan (REGION_FAULTS), one after another, spread over the span of
+    the kills, with the region drill's own steps (tests/support/drill.py: `manage.py partition`,
+    `heal`, `failover`, `reconcile`, GET /region), each recorded in the history."""
+
+    def __init__(self, handle: StackHandle, history: hist.History, plan: Plan,
+                 rng: random.Random) -> None:
+        self.handle = handle
+        self.history = history
+        self.plan = plan
+        self.rng = rng
+        self.drill = drill.DrillRun(handle, plan.symbols[0], plan.regions)
+        self.leader = plan.regions[0]
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            gap = self.plan.spread_s / (len(self.plan.region_faults) + 1)
+            time.sleep(self.plan.warm_up_s)
+            for kind in self.plan.region_faults:
+                time.sleep(gap * (1 / 3 + self.rng.random() / 3))
+                if kind == "partition":
+                    self.partition()
+                else:
+                    self.failover()
+        except BaseException as exc:  # the driver reports it after the run
+            self.error = exc
+            self.history.event("region fault driver failed", error=repr(exc))
+            with contextlib.suppress(Exception):
+                self.manage(self.leader, "heal")
+
+    def manage(self, region: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """A management command in `region`'s environment (as DrillRun.manage, but the caller
+        judges the exit code: reconcile exits 1 when it found something)."""
+        return subprocess.run([PYTHON, "manage.py", *args], cwd=REPO_ROOT,
+                              env=self.handle.stack.region_envs[region], capture_output=True,
+                              text=True, timeout=300, check=False)
+
+    def _wait(self, condition: Any, what: str) -> float:
+        return drill.wait_for(condition, self.plan.region_step_timeout_s, what)
+
+    def partition(self) -> None:
+        """Cut the leader off, the automatic failover, trading on the new leader, heal, the old
+        leader follows, replication catches up, reconcile --fix in the new leader's region."""
+        old = self.leader
+        others = [r for r in self.plan.regions if r != old]
+        done = self.manage(old, "partition", old, *others)
+        assert done.returncode == 0, done.stderr[-2000:]
+        self.history.fault("partition", leader=old, cut_from=others)
+        new = others[0]
+        took = self._wait(lambda: self.drill.region(new).get("role") == "leader",
+                          f"{new}'s monitor fails over")
+        self.history.fault("failover", how="automatic", to=new, after_s=round(took, 2))
+        time.sleep(self.plan.partition_s)
+        done = self.manage(old, "heal")
+        assert done.returncode == 0, done.stderr[-2000:]
+        self.history.fault("heal", regions=list(self.plan.regions))
+        self.leader = new
+        self._followed(old, new)
+        self.reconcile(new)
+
+    def failover(self) -> None:
+        """A planned failover to the other region (the fail-back after a partition)."""
+        old = self.leader
+        new = next(r for r in self.plan.regions if r != old)
+        for attempt in range(1, 6):  # refused while the target's API server restarts: again
+            done = self.manage(old, "failover", "--to", new)
+            if done.returncode == 0:
+                break
+            self.history.event("failover refused", attempt=attempt, stderr=done.stderr[-500:])
+            if self.drill.region(old).get("leaderRegion") == new:
+                break  # the record took effect on arrival
+            time.sleep(2)
+        else:
+            raise AssertionError(f"manage.py failover --to {new}: {done.stderr[-2000:]}")
+        self.history.fault("failover", how="planned", to=new)
+        self.leader = new
+        self._followed(old, new)
+
+    def _followed(self, old: str, new: str) -> None:
+        self._wait(lambda: self.drill.region(old).get("leaderRegion") == new,
+                   f"{old} follows {new}")
+        self._wait(lambda: all(self.drill.region(r).get("replicationLagMs", 10**6) < 2000
+                               for r in self.plan.regions), "replication catches up")
+        self.history.event("regions follow", leader=new)
+
+    def reconcile(self, region: str) -> None:
+        done = self.manage(region, "reconcile", "--fix", "--json")
+        assert done.returncode in (0, 1), done.stderr[-2000:]
+        self.history.event("reconcile", region=region, **_reconciled(done.stdout))
+
+
+def _reconciled(stdout: str) -> dict[str, Any]:
+    """The findings of a `reconcile --fix --json` run by kind, and what it compensated."""
+    try:
+        run = json.loads(stdout[stdout.index("{"):])
+    except ValueError:
+        return {"unreadable": stdout[-1000:]}
+    actions = run.get("actions") or []
+    return {"findings": dict(Counter(f["kind"] for f in run.get("findings", []))),
+            "fixed": sum(1 for a in actions if a.get("ok")),
+            "not_fixed": [a.get("key") for a in actions if not a.get("ok")],
+            "cancelled": sorted(c for a in actions for c in a.get("cancelled", []))}
 
 
 def _healthy(url: str) -> bool:
@@ -432,37 +624,96 @@ def _supervisor_pace(stable_s: float) -> Iterator[None]:
         supervision.STABLE_S = saved
 
 
-def _wait_quiet(handle: StackHandle, history: hist.History, timeout_s: float) -> None:
-    """Every child running again, HTTP answering, no order left ACCEPTED, every queue empty."""
+class RegionView:
+    """One region of the stack as the checker reads it (tests/chaos/checker.py's Readable): that
+    region's environment and AWS clients."""
+
+    def __init__(self, handle: StackHandle, region: str) -> None:
+        self.handle = handle
+        self.region = region
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.handle.stack.region_envs.get(self.region, self.handle.env)
+
+    def boto(self, service: str) -> Any:
+        return self.handle.stack.boto(service, self.region)  # type: ignore[arg-type]
+
+
+def leader_region(handle: StackHandle, plan: Plan) -> str:
+    """The region every region's GET /region names as the leader (the first one if they do not
+    agree yet: the caller waits for agreement first)."""
+    if len(plan.regions) == 1:
+        return plan.regions[0]
+    run = drill.DrillRun(handle, plan.symbols[0], plan.regions)
+    named = {run.region(r).get("leaderRegion") for r in plan.regions}
+    return str(named.pop()) if len(named) == 1 and None not in named else plan.regions[0]
+
+
+def _wait_quiet(handle: StackHandle, plan: Plan, history: hist.History, timeout_s: float) -> str:
+    """Every child running again, every region's HTTP answering and agreeing on one leader, no
+    order left ACCEPTED in the leader's replica, the leader's events queues empty. Returns the
+    leader region. (A region that does not lead keeps what its queue held when it stopped
+    leading: its matchers consume it, as already applied, once it leads again.)"""
     deadline = time.monotonic() + timeout_s
     stack = handle.stack
+    run = drill.DrillRun(handle, plan.symbols[0], plan.regions)
     while time.monotonic() < deadline:
         dead = [n for n, c in stack.children.items() if c.process.poll() is not None]
-        if not dead and _healthy(handle.url):
+        named = {run.region(r).get("leaderRegion") for r in plan.regions} \
+            if len(plan.regions) > 1 else {plan.regions[0]}
+        if not dead and all(_healthy(u) for u in stack.http_urls.values()) and len(named) == 1 \
+                and None not in named:
             break
         time.sleep(0.3)
-    sqs = handle.boto("sqs")
+    leader = leader_region(handle, plan)
+    view = RegionView(handle, leader)
+    sqs = view.boto("sqs")
     names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     pending: list[str] = []
     while time.monotonic() < deadline:
-        pending = [i for s in handle.symbols for i in _accepted(handle, s)]
-        queued = sum(int(sqs.get_queue_attributes(QueueUrl=handle.queue_url(s),
-                                                  AttributeNames=names)["Attributes"].get(n, "0"))
-                     for s in handle.symbols for n in names)
+        pending = [i for s in handle.symbols for i in _accepted(view, s)]
+        queued = sum(int(sqs.get_queue_attributes(
+            QueueUrl=view.env["EVENTS_FIFO_URL"].replace("{symbol}", s),
+            AttributeNames=names)["Attributes"].get(n, "0")) for s in handle.symbols for n in names)
         if not pending and not queued:
-            history.event("quiet", pending=0, queued=0)
-            return
+            history.event("quiet", leader=leader, pending=0, queued=0)
+            return leader
         time.sleep(0.5)
-    history.event("not quiet", pending=len(pending))
+    history.event("not quiet", leader=leader, pending=len(pending))
+    return leader
 
 
-def _accepted(handle: StackHandle, symbol: str) -> list[str]:
+def _accepted(view: RegionView | StackHandle, symbol: str) -> list[str]:
     """The symbol's orders still ACCEPTED (the openOrders index's "A#" range: the sweeper's)."""
-    page = handle.boto("dynamodb").query(
-        TableName=handle.env["ORDERS_TABLE"], IndexName="openOrders",
+    page = view.boto("dynamodb").query(
+        TableName=view.env["ORDERS_TABLE"], IndexName="openOrders",
         KeyConditionExpression="openSymbol = :s AND begins_with(openSort, :a)",
         ExpressionAttributeValues={":s": {"S": symbol}, ":a": {"S": "A#"}})
     return [item["orderId"]["S"] for item in page["Items"]]
+
+
+def _settle_regions(handle: StackHandle, plan: Plan, history: hist.History,
+                    leader: str) -> dict[str, str]:
+    """After the load, with several regions: reconcile --fix in the leader's region (the runbook's
+    step after any heal; a planned failover must leave nothing to compensate), quiet again (its
+    compensating cancels go through the queue), then every region's state hash once they agree
+    (or the last ones seen)."""
+    faults = RegionFaults(handle, history, plan, random.Random(0))
+    faults.reconcile(leader)
+    _wait_quiet(handle, plan, history, plan.quiet_timeout_s)
+    run = drill.DrillRun(handle, plan.symbols[0], plan.regions)
+    hashes: dict[str, str] = {}
+    deadline = time.monotonic() + plan.region_step_timeout_s
+    while time.monotonic() < deadline:
+        hashes = {r: drill.state_hash(run, r) for r in plan.regions}
+        if len(set(hashes.values())) == 1:
+            break
+        time.sleep(1)
+    history.event("state hashes", hashes=hashes)
+    again = faults.manage(leader, "reconcile", "--json")
+    history.event("reconcile again", region=leader, **_reconciled(again.stdout))
+    return hashes
 
 
 def _figures(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -492,9 +743,20 @@ def _figures(records: list[dict[str, Any]]) -> dict[str, Any]:
         line = record.get("line", "") if record.get("what") == "supervisor" else ""
         if " restarted (pid " in line:
             name = line.split(" ", 2)[1]
-            restarts["matcher" if name.startswith("matcher-") else name] += 1
+            restarts["matcher" if name.startswith("matcher-") else name.partition("@")[0]] += 1
     submits = hist.submits(records).values()
-    shards = next((r["holders"] for r in records if r.get("what") == "shards"), [])
+    final = next((r for r in records if r.get("what") == "shards"), {})
+    shards = [r for r in final.get("holders", []) if r.get("region", final["leader"])
+              == final["leader"]] if final else []
+    for what in ("partition", "heal"):
+        if any(f["fault"] == what for f in faults):
+            by_kind[what] = sum(1 for f in faults if f["fault"] == what)
+    for how in ("automatic", "planned"):
+        if any(f["fault"] == "failover" and f["how"] == how for f in faults):
+            by_kind[f"failover ({how})"] = sum(1 for f in faults
+                                               if f["fault"] == "failover" and f["how"] == how)
+    reconciles = [r for r in records if r.get("what") == "reconcile"]
+    again = next((r for r in records if r.get("what") == "reconcile again"), None)
     load = [r["t"] for r in records if r["kind"] == "event" and r["what"] in ("load", "load over")]
     return {
         "kills": dict(kills), "faults": dict(by_kind), "restarts": dict(restarts),
@@ -508,8 +770,15 @@ def _figures(records: list[dict[str, Any]]) -> dict[str, Any]:
         # Submits acknowledged only by a replay (200): the 201 was lost with a killed server, or
         # a concurrent twin won; either way the retry with the same key found the order.
         "acked_by_replay": sum(1 for s in submits if s.acks and all(a.status == 200 for a in s.acks)),
-        # Lease takes per shard in the leadership term (an epoch's low digits): takeovers + 1.
+        # Lease takes per shard in the last leadership term (an epoch's low digits).
         "shard_takes": {r["symbol"]: r["epoch"] % TERM_EPOCHS for r in shards},
+        # With several regions: the automatic failovers' time from the cut, what each
+        # `reconcile --fix` found and compensated, and what a last `reconcile` still found.
+        "failover_s": [f["after_s"] for f in faults if f["fault"] == "failover"
+                       and f["how"] == "automatic"],
+        "reconciles": [{k: r.get(k) for k in ("region", "findings", "fixed", "not_fixed",
+                                                "cancelled")} for r in reconciles],
+        "reconcile_again": None if again is None else again.get("findings"),
     }
 
 
@@ -534,7 +803,9 @@ def run(plan: Plan, directory: Path) -> Result:
     with _own_redis():
         handle = start_stack(directory / "stack", symbols=",".join(plan.symbols),
                              matchers=plan.matchers, events_visibility_timeout_s=2,
-                             extra_env=FAST, supervise=False)
+                             regions=plan.regions, supervise=False,
+                             extra_env={**FAST, **(REGION_TIMINGS if len(plan.regions) > 1
+                                                   else {})})
     try:
         stack = handle.stack
         redis_url = handle.env["REDIS_URL"]
@@ -547,9 +818,13 @@ def run(plan: Plan, directory: Path) -> Result:
             stop = threading.Event()
             rng = random.Random(plan.seed)
             traders = [ChaosClient(f"t{i}", handle, history, plan, random.Random(rng.random()),
-                                   stop) for i in range(plan.traders)]
+                                   stop, home=i % len(plan.regions))
+                       for i in range(plan.traders)]
             threads = [threading.Thread(target=t.run, name=t.name, daemon=True) for t in traders]
-            faults = Faults.for_plan(handle, history, plan, random.Random(rng.random()))
+            faults: list[Faults | RegionFaults] = list(
+                Faults.for_plan(handle, history, plan, random.Random(rng.random())))
+            if plan.region_faults:
+                faults.append(RegionFaults(handle, history, plan, random.Random(rng.random())))
             injectors = [threading.Thread(target=f.run, name=f"faults-{i}", daemon=True)
                          for i, f in enumerate(faults)]
             history.event("load")
@@ -565,20 +840,19 @@ def run(plan: Plan, directory: Path) -> Result:
             for fault in faults:
                 if fault.error is not None:
                     raise fault.error
-            _wait_quiet(handle, history, plan.quiet_timeout_s)
-            history.event("shards", holders=stack.shard_holders())
-            reader = httpx.Client(base_url=handle.url, timeout=10, headers={
-                "Authorization": f"Bearer {handle.forge_token(sub=str(uuid.uuid4()))}"})
-
-            def fetch_book(symbol: str) -> dict[str, Any]:
-                answer: dict[str, Any] = reader.get("/book", params={
-                    "symbol": symbol, "depth": checker.BOOK_DEPTH}).json()
-                return answer
-
-            checker.dump(handle, directory / checker.DUMP_FILE)
+            leader = _wait_quiet(handle, plan, history, plan.quiet_timeout_s)
+            hashes = _settle_regions(handle, plan, history, leader) \
+                if len(plan.regions) > 1 else None
+            history.event("shards", leader=leader, holders=shard_holders(stack))
+            token = handle.forge_token(sub=str(uuid.uuid4()))
+            books = {region: _book_reader(url, token) for region, url in stack.http_urls.items()}
+            view = RegionView(handle, leader)
+            checker.dump(view, directory / checker.DUMP_FILE)
             records = hist.load(history.path)
-            report = checker.check(records, handle, list(plan.symbols), fetch_book,
-                                   plan.converge_timeout_s)
+            report = checker.check(records, view, list(plan.symbols), books[leader],
+                                   plan.converge_timeout_s,
+                                   regions={r: RegionView(handle, r) for r in plan.regions},
+                                   books=books, state_hashes=hashes)
             history.event("checked", violations=[str(v) for v in report.violations])
     finally:
         _teardown(handle)
@@ -590,6 +864,18 @@ def run(plan: Plan, directory: Path) -> Result:
     figures = _figures(records)
     figures["duration_s"] = time.monotonic() - started
     return Result(plan, report, figures, directory)
+
+
+def _book_reader(url: str, token: str) -> Any:
+    """GET /book's JSON from one region's API server."""
+    reader = httpx.Client(base_url=url, timeout=10, headers={"Authorization": f"Bearer {token}"})
+
+    def fetch_book(symbol: str) -> dict[str, Any]:
+        answer: dict[str, Any] = reader.get("/book", params={
+            "symbol": symbol, "depth": checker.BOOK_DEPTH}).json()
+        return answer
+
+    return fetch_book
 
 
 def _teardown(handle: StackHandle) -> None:
@@ -607,14 +893,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.chaos.run")
     parser.add_argument("--size", choices=sorted(SIZES), default="big")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--regions", default="",
+                        help="two comma-separated regions (the first leads): adds partitions, "
+                             "automatic and planned failovers, heals and reconciliations")
     parser.add_argument("--dir", type=Path, default=None,
                         help="where the history and the stack's logs go (default: a new temp dir)")
     args = parser.parse_args(argv)
     plan = SIZES[args.size]
     if args.seed is not None:
         plan = replace(plan, seed=args.seed)
+    regions = tuple(r.strip() for r in args.regions.split(",") if r.strip())
+    if len(regions) > 1:
+        plan = with_regions(plan, regions, REGION_EPISODES[args.size])
+    elif regions:
+        plan = replace(plan, regions=regions)
     directory = args.dir or Path(tempfile.mkdtemp(prefix="tulip-chaos-"))
-    print(f"[chaos] {args.size} run, seed {plan.seed}, in {directory}", flush=True)
+    print(f"[chaos] {args.size} run, seed {plan.seed}, regions {','.join(plan.regions)}, in "
+          f"{directory}", flush=True)
     result = run(plan, directory)
     print(result.render(), flush=True)
     return 0 if result.ok else 1

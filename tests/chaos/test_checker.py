@@ -42,9 +42,18 @@ def _n(value: int) -> dict[str, str]:
     return {"N": str(value)}
 
 
-def build(tmp_path: Any) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+def build(tmp_path: Any, tail: list[tuple[Any, ...]] | None = None,
+          after: list[tuple[Any, ...]] | None = None,
+          compensate: Any = None) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
     """The clean run: its history (every submit acked 201, one duplicate acked 200, the cancel
-    acked 200) and its tables."""
+    acked 200) and its tables.
+
+    With `tail`/`after`, the run forks after FLOW as a region failover forks it: the deposed
+    leader's epoch 1 goes on with `tail` (off the canonical chain: the new leader never saw it),
+    the new leader's epoch 2 continues FLOW's last seq with `after`; the tail's order writes
+    land first, the new leader's later (last writer wins). `compensate(ids)` (ids: key -> order
+    id, and "trade:<key>" -> the id of the trade that key's order took as taker) gives the
+    Reconciled event's payload that the new leader's reconciliation appends (None: none)."""
     engine = make_engine("book", SYMBOL)
     history = History(tmp_path / "history.jsonl")
     orders: dict[str, dict[str, Any]] = {}
@@ -59,17 +68,18 @@ def build(tmp_path: Any) -> tuple[list[dict[str, Any]], dict[str, list[dict[str,
                         body=body)
         history.response(id=attempt, status=status, body={"orderId": order_id}, ms=1.0)
 
-    for index, step in enumerate(FLOW):
+    def command_of(index: int, step: tuple[Any, ...], record: bool) -> Any:
         if step[0] == "cancel":
             _, client, key = step
             order_id = by_key[key]
-            command: Any = CancelOrder(order_id, client, index)
-            orders[order_id].update(status=_s("CANCELLED"), cancelReason=_s("user"))
-            orders[order_id].pop("openSort", None)
-            answer("cancel", client, None, {"orderId": order_id}, 200, order_id)
-        else:
-            client, key, side, qty, price, tif = step
-            order_id = f"{index:032x}"
+            if record:
+                orders[order_id].update(status=_s("CANCELLED"), cancelReason=_s("user"))
+                orders[order_id].pop("openSort", None)
+                answer("cancel", client, None, {"orderId": order_id}, 200, order_id)
+            return CancelOrder(order_id, client, index)
+        client, key, side, qty, price, tif = step
+        order_id = f"{index:032x}"
+        if record:
             by_key[key] = order_id
             orders[order_id] = {
                 "pk": _s(f"ORDER#{order_id}"), "sk": _s(f"ORDER#{order_id}"),
@@ -82,29 +92,60 @@ def build(tmp_path: Any) -> tuple[list[dict[str, Any]], dict[str, list[dict[str,
             answer("order", client, key, body, 201, order_id)
             if key == "b1":  # a duplicate send: the same key again, answered with the same order
                 answer("order", client, key, body, 200, order_id)
-            command = PlaceOrder(order_id, client, side, price, qty, index, tif)
-        result = engine.apply(command)
-        records = []
-        for event in result.events:
-            kind, payload = event_payload(event, EPOCH)
-            records.append({"seq": event.seq, "type": kind, "ts": "t", "payload": payload})
-            _apply(orders, kind, payload, event.seq)
-            if kind == "TradeExecuted":
-                tid = trade_id(SYMBOL, EPOCH, event.seq)
-                trades.append({
-                    "pk": _s(f"TRADE#{tid}"), "sk": _s(f"TRADE#{tid}"), "tradeId": _s(tid),
-                    "symbol": _s(SYMBOL), "seq": _n(event.seq), "qty": _n(payload["qty"]),
-                    "priceTicks": _n(event.price), "buyOrderId": _s(payload["buyOrderId"]),
-                    "sellOrderId": _s(payload["sellOrderId"])})
-        if records:
-            pages += event_pages.page_items(SYMBOL, EPOCH, records)
+        return PlaceOrder(order_id, client, side, price, qty, index, tif)
+
+    def run(on: Any, steps: list[tuple[Any, ...]], first: int, epoch: int, record: bool) -> None:
+        for index, step in enumerate(steps, start=first):
+            result = on.apply(command_of(index, step, record))
+            if not record:
+                continue
+            records = []
+            for event in result.events:
+                kind, payload = event_payload(event, epoch)
+                records.append({"seq": event.seq, "type": kind, "ts": "t", "payload": payload})
+                _apply(orders, kind, payload, event.seq)
+                orders[payload.get("orderId") or payload["takerOrderId"]]["epoch"] = _n(epoch)
+                if kind == "TradeExecuted":
+                    tid = trade_id(SYMBOL, epoch, event.seq)
+                    by_key[f"trade:{step[1]}"] = tid
+                    trades.append({
+                        "pk": _s(f"TRADE#{tid}"), "sk": _s(f"TRADE#{tid}"), "tradeId": _s(tid),
+                        "symbol": _s(SYMBOL), "seq": _n(event.seq), "qty": _n(payload["qty"]),
+                        "priceTicks": _n(event.price), "buyOrderId": _s(payload["buyOrderId"]),
+                        "sellOrderId": _s(payload["sellOrderId"]), "epoch": _n(epoch)})
+            if records:
+                pages.extend(event_pages.page_items(SYMBOL, epoch, records))
+
+    run(engine, FLOW, 0, EPOCH, True)
+    epoch, last_seq, epochs = EPOCH, engine.last_seq, [(EPOCH, 0, 0)]
+    if tail is not None or after is not None:
+        fork = engine.last_seq
+        deposed = make_engine("book", SYMBOL)  # the deposed leader's book: FLOW again
+        run(deposed, FLOW, 0, EPOCH, False)
+        run(deposed, tail or [], len(FLOW), EPOCH, True)
+        run(engine, after or [], len(FLOW) + len(tail or []), EPOCH + 1, True)
+        epoch, last_seq = EPOCH + 1, engine.last_seq
+        epochs.append((epoch, EPOCH, fork))
+        if compensate is not None:
+            payload = {"findingKey": "divergent_commit:test", "kind": "divergent_commit",
+                       "reason": "reconciled", "orderIds": [], "tradeIds": [], "cancels": [],
+                       **compensate(by_key)}
+            last_seq += 1
+            pages.extend(event_pages.page_items(SYMBOL, epoch, [
+                {"seq": last_seq, "type": "Reconciled", "ts": "t", "payload": payload}]))
+            for order_id in payload["cancels"]:
+                orders[order_id].update(status=_s("CANCELLED"), cancelReason=_s("reconciled"))
+                orders[order_id].pop("openSort", None)
     history.close()
     idempotency = [{"pk": _s(f"IDEMP#{o['idempotencyKey']['S']}"),
                     "sk": _s(f"IDEMP#{o['idempotencyKey']['S']}"), "orderId": o["orderId"]}
                    for o in orders.values()]
     shard = {"pk": _s(f"SHARD#{SYMBOL}"), "sk": _s(f"SHARD#{SYMBOL}"),
-             "lastSeq": _n(engine.last_seq), "epoch": _n(EPOCH)}
-    tables = {"orders": [*orders.values(), *idempotency], "trades": [*trades, *pages, shard]}
+             "lastSeq": _n(last_seq), "epoch": _n(epoch)}
+    starts = [{"pk": _s(f"EPOCHS#{SYMBOL}"), "sk": _s(f"{e:012d}"), "epoch": _n(e),
+               "parent": _n(parent), "startSeq": _n(start)} for e, parent, start in epochs]
+    tables = {"orders": [*orders.values(), *idempotency],
+              "trades": [*trades, *pages, shard, *starts]}
     return load(history.path), tables
 
 
@@ -303,3 +344,144 @@ def test_a_cancel_answered_200_for_an_order_still_open_is_reported(clean: Any) -
                     "body": {"orderId": a1}})
     report = run_checker(records, tables)
     assert [v.kind for v in report.violations] == ["answers"], report.summary()
+
+
+# ---------------------------------------------------------------------- across a region fork
+# After FLOW the leader region is cut off: in its last seconds it makes a tail the new leader
+# never sees (epoch 1, off the canonical chain): y1 takes a1's last 2 lots, x1 comes to rest.
+# The new leader's epoch 2 continues FLOW's last seq: z1 takes the same 2 lots of a1 (its
+# replica still had them). After the heal, reconciliation compensates the tail.
+TAIL = [(BOB, "y1", "BUY", 2, 10_001, "GTC"), (ALICE, "x1", "SELL", 1, 10_005, "GTC")]
+AFTER = [(BOB, "z1", "BUY", 2, 10_001, "GTC")]
+
+
+def _everything(ids: dict[str, str]) -> dict[str, list[str]]:
+    """What `reconcile --fix` appends for the tail: the divergent trade and every order it
+    touched or left off the chain; x1, still open, cancelled."""
+    return {"orderIds": [ids["y1"], ids["a1"], ids["x1"]], "tradeIds": [ids["trade:y1"]],
+            "cancels": [ids["x1"]]}
+
+
+def _forked(tmp_path: Any, compensate: Any) -> tuple[list[dict[str, Any]],
+                                                      dict[str, list[dict[str, Any]]]]:
+    return build(tmp_path, TAIL, AFTER, compensate)
+
+
+def test_a_fork_compensated_by_a_reconciled_event_passes(tmp_path: Any) -> None:
+    records, tables = _forked(tmp_path, _everything)
+    report = run_checker(records, tables)
+    assert report.violations == [], report.summary()
+    # The fork is there: one off-chain epoch with y1's trade and x1's opening, compensated.
+    assert (report.forks, report.off_chain_trades, report.reconciled_events) == (1, 1, 1)
+    assert (report.compensated_orders, report.compensated_acked) == (1, 3)
+
+
+def test_a_fork_nobody_reconciled_is_reported(tmp_path: Any) -> None:
+    records, tables = _forked(tmp_path, None)
+    report = run_checker(records, tables)
+    kinds = report.by_kind()
+    assert {"fork", "double_fill", "lost_ack"} <= set(kinds), report.summary()
+    y1, x1 = _order(tables, "y1", BOB)["orderId"]["S"], _order(tables, "x1", ALICE)["orderId"]["S"]
+    lost = " ".join(v.detail for v in report.violations if v.kind == "lost_ack")
+    assert y1 in lost and x1 in lost, report.summary()
+
+
+def test_an_acked_order_neither_on_the_chain_nor_compensated_is_lost(tmp_path: Any) -> None:
+    # The compensation forgets x1: acknowledged, opened only on the deposed fork, still open.
+    def all_but_x1(ids: dict[str, str]) -> dict[str, list[str]]:
+        return {"orderIds": [ids["y1"], ids["a1"]], "tradeIds": [ids["trade:y1"]]}
+
+    records, tables = _forked(tmp_path, all_but_x1)
+    report = run_checker(records, tables)
+    x1 = _order(tables, "x1", ALICE)["orderId"]["S"]
+    lost = [v.detail for v in report.violations if v.kind == "lost_ack"]
+    assert len(lost) == 1 and x1 in lost[0], report.summary()
+    assert "neither on the canonical chain nor compensated" in lost[0]
+    assert "fork" not in report.by_kind() and "double_fill" not in report.by_kind()
+
+
+def test_a_double_fill_across_the_fork_is_reported(tmp_path: Any) -> None:
+    # The compensation names the orders but not y1's trade: a1 (qty 5) then has 3 + 2 lots on
+    # the canonical chain and 2 more on the deposed fork that nothing took back.
+    def orders_only(ids: dict[str, str]) -> dict[str, list[str]]:
+        return {"orderIds": [ids["y1"], ids["a1"], ids["x1"]], "cancels": [ids["x1"]]}
+
+    records, tables = _forked(tmp_path, orders_only)
+    report = run_checker(records, tables)
+    assert set(report.by_kind()) == {"fork", "double_fill"}, report.summary()
+    details = [v.detail for v in report.violations if v.kind == "double_fill"]
+    assert details == [f"order {_order(tables, 'a1', ALICE)['orderId']['S']}: canonical trade "
+                       "legs 5 + uncompensated off-chain legs 2 > qty 5"], report.summary()
+
+
+def test_an_overfill_made_on_the_canonical_chain_across_epochs_is_reported(tmp_path: Any) -> None:
+    # Compensated or not, the canonical chain itself must never overfill: z1's epoch-2 trade
+    # stored for 3 lots of a1 (3 in epoch 1 + 3 > 5).
+    records, tables = _forked(tmp_path, _everything)
+    tables = copy.deepcopy(tables)
+    z1 = _order(tables, "z1", BOB)["orderId"]["S"]
+    trade = next(t for t in tables["trades"] if t["pk"]["S"].startswith("TRADE#")
+                 and t["buyOrderId"]["S"] == z1)
+    trade["qty"] = {"N": "3"}
+    report = run_checker(records, tables)
+    details = [v.detail for v in report.violations if v.kind == "double_fill"]
+    a1 = _order(tables, "a1", ALICE)["orderId"]["S"]
+    assert f"order {a1}: trade legs 6 > qty 5" in details, report.summary()
+
+
+def test_a_reconciled_event_off_the_chain_compensates_nothing(tmp_path: Any) -> None:
+    # The same Reconciled event, but committed by the deposed epoch after its tail (off the
+    # chain): it is not the canonical history's, so it compensates nothing.
+    records, tables = _forked(tmp_path, _everything)
+    tables = copy.deepcopy(tables)
+    page = next(t for t in tables["trades"] if t["pk"]["S"] == f"EVENTS#{SYMBOL}"
+                and '"Reconciled"' in t["events"]["S"])
+    event = event_pages.decode_item(page)[0]
+    tables["trades"].remove(page)
+    shard = next(t for t in tables["trades"] if t["pk"]["S"] == f"SHARD#{SYMBOL}")
+    shard["lastSeq"] = {"N": str(event["seq"] - 1)}
+    tables["trades"] += event_pages.page_items(SYMBOL, EPOCH, [
+        {"seq": event["seq"] + 1, "type": "Reconciled", "ts": "t", "payload": event["payload"]}])
+    clean = run_checker(records, _forked(tmp_path / "again", _everything)[1])
+    assert clean.violations == [], clean.summary()
+    report = run_checker(records, tables)
+    assert set(report.by_kind()) == {"fork", "lost_ack", "double_fill"}, \
+        report.summary()
+    assert report.reconciled_events == 0
+
+
+def _cancel_answered(records: list[dict[str, Any]], order_id: str, status: int,
+                     code: str) -> list[dict[str, Any]]:
+    return [*records,
+            {"n": 1000, "t": 9.0, "kind": "request", "id": 1000, "op": "cancel", "client": ALICE,
+             "key": None, "attempt": 1, "body": {"orderId": order_id}, "region": "us-west-2"},
+            {"n": 1001, "t": 9.1, "kind": "response", "id": 1000, "status": status,
+             "body": {"error": {"code": code, "details": {"orderId": order_id}}}}]
+
+
+def test_not_found_is_an_answer_only_for_an_order_of_the_deposed_fork(tmp_path: Any) -> None:
+    # x1 lived on the deposed leader's side only: the new leader answers its cancel 404
+    # not_found, which the compensation then accounts for. z1 is the canonical chain's: the same
+    # answer for it is a violation.
+    records, tables = _forked(tmp_path, _everything)
+    x1 = _order(tables, "x1", ALICE)["orderId"]["S"]
+    z1 = _order(tables, "z1", BOB)["orderId"]["S"]
+    report = run_checker(_cancel_answered(records, x1, 404, "not_found"), tables)
+    assert report.violations == [], report.summary()
+    report = run_checker(_cancel_answered(records, z1, 404, "not_found"), tables)
+    assert [v.kind for v in report.violations] == ["answers"], report.summary()
+
+
+def test_a_cancel_acknowledged_on_the_deposed_fork_then_undone_is_reported(tmp_path: Any) -> None:
+    # The region chaos run's lost cancel: the cut-off leader answered 200 to the cancel of an
+    # order the new leader kept open (last writer wins: its later write took the order back).
+    records, tables = _forked(tmp_path, _everything)
+    z1 = _order(tables, "z1", BOB)["orderId"]["S"]
+    records = [*records,
+               {"n": 1000, "t": 9.0, "kind": "request", "id": 1000, "op": "cancel",
+                "client": BOB, "key": None, "attempt": 1, "body": {"orderId": z1}},
+               {"n": 1001, "t": 9.1, "kind": "response", "id": 1000, "status": 200,
+                "body": {"orderId": z1, "status": "CANCELLED"}}]
+    report = run_checker(records, tables)
+    assert [v.detail for v in report.violations] == [
+        f"cancel of {z1} answered 200 but the order is FILLED"], report.summary()
