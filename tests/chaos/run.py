@@ -173,7 +173,10 @@ class Result:
                 f"  forks: {r.forks} off-chain epoch(s) with {r.off_chain_events} events and "
                 f"{r.off_chain_trades} trades, all compensated or a violation; Reconciled "
                 f"events: {r.reconciled_events}; orders compensated (cancelReason reconciled): "
-                f"{r.compensated_orders}, of which acknowledged: {r.compensated_acked}",
+                f"{r.compensated_orders}; orders a Reconciled event names, acknowledged: "
+                f"{r.compensated_acked}; closed on a deposed fork, off the reference book: "
+                f"{r.settled_off_chain}; messages left in the former leader's queues: "
+                f"{r.left_in_former_leader}",
                 "  reconcile --fix runs: " + "; ".join(
                     f"{x['region']}: {_counts(x['findings'] or {})} (fixed {x['fixed']})"
                     for x in f["reconciles"]),
