@@ -67,7 +67,7 @@ from tulip.schema import ACCEPTED, CANCELLED, FILLED, OPEN_STATES
 BOOK_DEPTH = 5
 MAX_WITHDRAW_TRIALS = 5_000  # subsets of cancelled orders tried to explain one command
 KINDS = ("lost_ack", "idempotency", "answers", "double_fill", "seq_gap", "ledger", "reference",
-         "convergence", "queues", "fork")
+         "convergence", "queues", "fork", "compensation")
 RECONCILED = "Reconciled"  # ops' compensation event (ops/storage.py, ops/services.py)
 
 
@@ -379,6 +379,7 @@ def check(records: list[dict[str, Any]], handle: Readable, symbols: list[str],
     report.trades = len(state.trades)
     report.takes = {symbol: state.takes.get(symbol, 0) for symbol in symbols}
     check_forks(records, state, report)
+    check_compensations(state, report)
     check_acks(records, state, report)
     check_idempotency(records, state, report)
     check_cancels(records, state, report)
@@ -424,6 +425,31 @@ def check_forks(records: list[dict[str, Any]], state: Ledger, report: Report) ->
         if trade_id not in state.compensated_trades:
             report.add("fork", f"trade {trade_id} (epoch {_epoch(trade)}, seq {_n(trade, 'seq')}) "
                                f"is off the canonical chain and no Reconciled event compensates it")
+
+
+def check_compensations(state: Ledger, report: Report) -> None:
+    """A compensating cancel must answer a real inconsistency. For a `filled_qty_mismatch` the
+    quiet ledger still shows it (compensation cancels, it never changes filledQty): an order it
+    cancelled whose canonical trades equal its filledQty, with no off-chain trade, was a live
+    order cancelled for a mismatch that was only in reconciliation's own reads."""
+    filled: dict[str, int] = defaultdict(int)
+    for trade in state.trades:
+        for leg in ("buyOrderId", "sellOrderId"):
+            filled[str(_s(trade, leg))] += _n(trade, "qty")
+    off = {str(_s(t, leg)) for t in state.off_chain_trades for leg in ("buyOrderId", "sellOrderId")}
+    for found in state.events.values():
+        for event in found:
+            payload = event["payload"]
+            if event["type"] != RECONCILED or payload.get("kind") != "filled_qty_mismatch":
+                continue
+            for order_id in map(str, payload.get("cancels", [])):
+                order = state.orders.get(order_id)
+                if order is not None and order_id not in off \
+                        and filled[order_id] == _n(order, "filledQty"):
+                    report.add("compensation", f"order {order_id} cancelled by reconciliation at "
+                                               f"seq {event['seq']} for {payload.get('findingKey')}"
+                                               f", but its canonical trades {filled[order_id]} "
+                                               f"equal its filledQty")
 
 
 def _named(event: dict[str, Any]) -> list[str]:
