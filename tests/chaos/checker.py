@@ -872,8 +872,9 @@ class ReferenceReplay:
                       for o in only_reference}
             report.add("reference", f"{self.symbol}: stored open orders differ from the "
                                     f"reference book ({len(stored)} vs {len(reference)}; only "
-                                    f"stored {only_stored}, only reference {only_reference}, "
-                                    f"stored as {states}: no canonical event took them off)")
+                                    f"stored {only_stored}, only reference {only_reference}"
+                                    + (f", stored as {states}: no canonical event took them off"
+                                       if states else "") + ")")
 
 
 _Saved = tuple[list[RefOrder], list[int], int, int]
