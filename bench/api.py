@@ -87,6 +87,7 @@ def _one_order_each(url: str, tokens: list[str]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.api")
     parser.add_argument("--requests", type=int, default=320, help="requests per level")
+    parser.add_argument("--levels", default="1,8,32", help="concurrent clients, comma-separated")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,7 +96,7 @@ def main() -> None:
             tokens = [handle.forge_token(sub=str(uuid.uuid4())) for _ in range(32)]
             run_level(handle.url, tokens, 4, 10)  # warm-up: connections, JWKS cache
             read_ids = _one_order_each(handle.url, tokens)
-            for clients in (1, 8, 32):
+            for clients in (int(level) for level in args.levels.split(",")):
                 per_client = max(1, args.requests // clients)
                 rows.append((run_level(handle.url, tokens, clients, per_client),
                              run_level(handle.url, tokens, clients, per_client, read_ids)))

@@ -26,6 +26,7 @@ DDB_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem")
 DDB_DELETE = ("dynamodb:DeleteItem",)  # the matcher's membership item on a clean stop
 DDB_STREAMS = ("dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords")
 
+# sqs:SendMessage also authorizes SendMessageBatch (tulip/events_queue.py batches concurrent sends).
 SQS_SEND = ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
 SQS_CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
                "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
