@@ -11,6 +11,9 @@ os.environ.setdefault("TULIP_ENV", "test")
 
 
 def main() -> int:
+    import django
+
+    django.setup()  # the product's modules (tulip.flags, ops.services) may need the apps
     from tests.sim.planted import BUGS
     from tests.sim.run import run_seed
 
