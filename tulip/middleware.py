@@ -5,7 +5,8 @@ cross-origin rule that lets the trading page of one region call another region's
 Each one runs in the mode of the handler it wraps (``PassThroughMiddleware``). Under ASGI the
 chain below them is async, and a sync-only middleware would make Django hop from the event loop to
 a thread and back around it on every request (measured: most of a single client's accept latency
-went to those hops, see docs/benchmarks.md).
+went to those hops, see docs/benchmarks.md). Django's own middleware is used through the
+subclasses of tulip/django_middleware.py, which avoid the same hops.
 """
 
 from __future__ import annotations

@@ -64,13 +64,14 @@ MIDDLEWARE = [
     "tulip.middleware.BodySizeLimitMiddleware",
     "tulip.middleware.JsonErrorMiddleware",
     "tulip.flags.InjectLatencyMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Django's own, in subclasses that cost API requests no thread hops (tulip/django_middleware.py):
+    "tulip.django_middleware.SecurityMiddleware",
+    "tulip.django_middleware.SessionMiddleware",
+    "tulip.django_middleware.CommonMiddleware",
+    "tulip.django_middleware.CsrfViewMiddleware",
+    "tulip.django_middleware.AuthenticationMiddleware",
+    "tulip.django_middleware.MessageMiddleware",
+    "tulip.django_middleware.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "tulip.urls"
