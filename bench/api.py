@@ -5,11 +5,14 @@ Each client is a keep-alive HTTP connection with its own token; every request is
 
 Same-run reference: at each concurrency the same clients also run `GET /order/{id}` of one of
 their own orders (token verification and one DynamoDB read, the floor any authenticated request
-pays on this machine), so the accept path's own cost reads as a ratio to that floor."""
+pays on this machine), so the accept path's own cost reads as a ratio to that floor. The CPU
+each accept costs the ASGI process and moto (their CPU time over the level ÷ its requests; moto's
+includes the matcher's calls) holds still while the box's other load moves the latencies."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import threading
@@ -73,6 +76,13 @@ def run_level(url: str, tokens: list[str], clients: int, per_client: int,
             "errors": errors}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used (Linux /proc): per-request CPU holds still on a box
+    whose other load moves the latencies."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _one_order_each(url: str, tokens: list[str]) -> list[str]:
     ids = []
     for token in tokens:
@@ -96,19 +106,25 @@ def main() -> None:
             tokens = [handle.forge_token(sub=str(uuid.uuid4())) for _ in range(32)]
             run_level(handle.url, tokens, 4, 10)  # warm-up: connections, JWKS cache
             read_ids = _one_order_each(handle.url, tokens)
+            pids = handle.stack.pids()
             for clients in (int(level) for level in args.levels.split(",")):
                 per_client = max(1, args.requests // clients)
-                rows.append((run_level(handle.url, tokens, clients, per_client),
-                             run_level(handle.url, tokens, clients, per_client, read_ids)))
+                before = {name: cpu_seconds(pids[name]) for name in ("http", "moto")}
+                row = run_level(handle.url, tokens, clients, per_client)
+                for name in ("http", "moto"):
+                    used = cpu_seconds(pids[name]) - before[name]
+                    row[f"{name}_cpu_ms"] = 1000 * used / row["requests"]
+                rows.append((row, run_level(handle.url, tokens, clients, per_client, read_ids)))
         finally:
             handle.stop()
     print("\n| concurrent clients | requests | req/s | p50 ms | p95 ms | p99 ms | non-201 "
-          "| floor: GET /order p50 / p95 ms | accept p95 / floor p95 |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| floor: GET /order p50 / p95 ms | accept p95 / floor p95 "
+          "| CPU ms per accept: ASGI / moto (the matcher's share included) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r, floor in rows:
         print(f"| {r['clients']} | {r['requests']} | {r['rps']:.1f} | {r['p50']:.1f} | "
               f"{r['p95']:.1f} | {r['p99']:.1f} | {r['errors']} | {floor['p50']:.1f} / {floor['p95']:.1f} "
-              f"| {r['p95'] / floor['p95']:.2f} |")
+              f"| {r['p95'] / floor['p95']:.2f} | {r['http_cpu_ms']:.2f} / {r['moto_cpu_ms']:.2f} |")
 
 
 if __name__ == "__main__":
