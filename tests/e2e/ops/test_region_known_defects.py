@@ -16,6 +16,7 @@ from tests.support.drill import EAST, WEST
 
 OWNER = "a1a1a1a1-0000-4000-8000-0000000000a1"
 TAKER = "b2b2b2b2-0000-4000-8000-0000000000b2"
+MAKER = "c3c3c3c3-0000-4000-8000-0000000000c3"
 
 
 def _post(run: drill.DrillRun, region: str, sub: str, path: str, body: dict[str, Any]) -> httpx.Response:
@@ -101,11 +102,12 @@ def test_a_cancel_queued_at_a_planned_failover_reaches_the_event_log(tmp_path: P
         assert cancel.status_code == 200, cancel.text
         run.manage(EAST, "failover", "--to", WEST)
         drill.wait_for(lambda: run.region(EAST).get("leaderRegion") == WEST, 60, "handover")
-        # The new leader matches: a crossing pair of its own, far from the cancelled order.
-        taker = drill.client(run, WEST, TAKER)
-        taker.regions.endpoints = [run.url(WEST)]
+        # The new leader matches: a crossing pair of two other traders, below the cancelled order.
+        maker, taker = drill.client(run, WEST, MAKER), drill.client(run, WEST, TAKER)
+        for trader in (maker, taker):
+            trader.regions.endpoints = [run.url(WEST)]
+        drill.submit(run, maker, MAKER, "BUY", 1, "90.00")
         drill.submit(run, taker, TAKER, "SELL", 1, "90.00")
-        drill.submit(run, taker, TAKER, "BUY", 1, "90.00")
         drill.wait_for(lambda: any(e["type"] == "TradeExecuted" for e in _events(run, WEST)), 60,
                        "the new leader matches")
 
