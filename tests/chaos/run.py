@@ -56,7 +56,7 @@ from tests.chaos import history as hist
 from tests.support import drill
 from tests.support.stack import StackHandle, start_stack
 from tulip.config import parse_symbols
-from tulip.schema import TERM_EPOCHS, ShardItem, raw_key
+from tulip.schema import ShardItem, raw_key
 
 MID = 10_000  # ticks: 100.00
 # Short leases and visibility timeouts so takeovers and redeliveries fit a run: a killed holder's
@@ -763,9 +763,6 @@ def _figures(records: list[dict[str, Any]]) -> dict[str, Any]:
             name = line.split(" ", 2)[1]
             restarts["matcher" if name.startswith("matcher-") else name.partition("@")[0]] += 1
     submits = hist.submits(records).values()
-    final = next((r for r in records if r.get("what") == "shards"), {})
-    shards = [r for r in final.get("holders", []) if r.get("region", final["leader"])
-              == final["leader"]] if final else []
     for what in ("partition", "heal"):
         if any(f["fault"] == what for f in faults):
             by_kind[what] = sum(1 for f in faults if f["fault"] == what)
@@ -788,8 +785,6 @@ def _figures(records: list[dict[str, Any]]) -> dict[str, Any]:
         # Submits acknowledged only by a replay (200): the 201 was lost with a killed server, or
         # a concurrent twin won; either way the retry with the same key found the order.
         "acked_by_replay": sum(1 for s in submits if s.acks and all(a.status == 200 for a in s.acks)),
-        # Lease takes per shard in the last leadership term (an epoch's low digits).
-        "shard_takes": {r["symbol"]: r["epoch"] % TERM_EPOCHS for r in shards},
         # With several regions: the automatic failovers' time from the cut, what each
         # `reconcile --fix` found and compensated, and what a last `reconcile` still found.
         "failover_s": [f["after_s"] for f in faults if f["fault"] == "failover"
