@@ -4,9 +4,13 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tulip.settings")
 
-from django.core.asgi import get_asgi_application
+import django
 
-django_asgi = get_asgi_application()
+django.setup(set_prefix=False)  # what django.core.asgi.get_asgi_application does first
+
+from tulip.request_threads import PooledThreadsASGIHandler  # noqa: E402
+
+django_asgi = PooledThreadsASGIHandler()
 
 from tulip.tracing import setup_tracing  # noqa: E402
 
