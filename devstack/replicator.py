@@ -212,7 +212,9 @@ class Replicator:
         if healed:  # a partition started or ended: every item may have a new winner somewhere
             keys |= {k for r in self.regions.values() for k in r.latest}
         self.dirty.clear()
-        return self.converge(keys)
+        # Sorted: a set of strings iterates in an order that depends on the interpreter's hash
+        # seed, and the seeded simulation (tests/sim) must replay a cycle exactly.
+        return self.converge(sorted(keys))
 
     def report(self) -> None:
         """The lag of every pair, in its target region (and as a metric)."""

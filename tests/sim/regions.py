@@ -17,10 +17,9 @@ Everything that decides is the product's code, on simulated I/O:
   (`manage.py reconcile --fix` without its Django bookkeeping), run in the leader region once the
   regions have healed and converged; then a second pass that must find nothing open.
 
-Simulated, not the product's: the replicator's order of items within one cycle (sorted, so a
-seed replays in any interpreter; any order is one Global Tables could take), and GET /region's
-answer (the leadership view only: readiness needs the tables and queues the simulated network
-already reaches).
+Simulated, not the product's: GET /region's answer (the leadership view only: readiness needs
+the tables and queues the simulated network already reaches). The replicator converges a cycle's
+items in sorted order, so a seed replays in any interpreter.
 """
 
 from __future__ import annotations
@@ -101,23 +100,6 @@ class Call:
     body: dict[str, Any]
 
 
-class SimReplicator(Replicator):
-    """The local stack's replicator; each cycle converges its keys in sorted order (the product
-    iterates a set, whose order of strings depends on the interpreter's hash seed)."""
-
-    def cycle(self) -> int:
-        reachable = self._reachability()
-        healed = reachable != self.reachable
-        self.reachable = reachable
-        for region in self.regions.values():
-            self.read(region)
-        keys = set(self.dirty)
-        if healed:
-            keys |= {k for r in self.regions.values() for k in r.latest}
-        self.dirty.clear()
-        return self.converge(sorted(keys))
-
-
 @dataclass
 class Regional:
     """The regions of one run, the processes that join them, and the phases after the fault."""
@@ -192,7 +174,7 @@ class Regional:
         return frozenset(self.cut)
 
     def _start_replicator(self, process: SimProcess, cfg: Config) -> None:
-        replicator = SimReplicator(cfg)
+        replicator = Replicator(cfg)
         process.state = replicator
 
         idle = [0]
