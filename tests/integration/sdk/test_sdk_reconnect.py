@@ -12,6 +12,11 @@ from tests.support import ws as rt_ws
 from tests.support.stack import StackHandle
 
 
+async def _subscribed(stream: Stream, topic: str) -> None:
+    while topic not in stream.last_seq:
+        await asyncio.sleep(0.01)
+
+
 def test_stream_survives_server_restart_without_gap(sdk_stack: StackHandle) -> None:
     publisher = rt_ws.make_publisher(sdk_stack)
     client = TulipClient(sdk_stack.url, sdk_stack.token("alice"))
@@ -22,6 +27,9 @@ def test_stream_survives_server_restart_without_gap(sdk_stack: StackHandle) -> N
     async def run() -> tuple[list[dict[str, object]], float]:
         stream = Stream(client, ["trades:SDB"], fallback_after=50).start()
         await asyncio.wait_for(stream.connected.wait(), 10)
+        # Live delivery starts at the subscription (its `subscribed` baseline), not at the
+        # socket's open, which is what `connected` marks: publish only once the stream has it.
+        await asyncio.wait_for(_subscribed(stream, "trades:SDB"), 10)
         await asyncio.to_thread(rt_ws.commit_and_publish, sdk_stack, publisher, "SDB", before)
         got = [await stream.next(10) for _ in range(3)]
         sdk_stack.stack.kill("http")
