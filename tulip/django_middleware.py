@@ -48,7 +48,6 @@ class HtmlOnlyMixin:
     The API authenticates by bearer token alone, and its views are CSRF-exempt."""
 
     get_response: Callable[[HttpRequest], Any]
-    async_mode: bool
 
     def __call__(self, request: HttpRequest) -> Any:
         if is_api_path(request.path):
