@@ -32,6 +32,7 @@ from tulip.schema import (
     TradeItem,
     raw_key,
 )
+from tulip.transient import aws_error_code
 
 MAX_PAGE = 100
 
@@ -90,7 +91,7 @@ def _write_rounds(accepts: Sequence[Accept], remaining: list[int],
             # cancels a transaction racing another one on the same item, i.e. a concurrent
             # submit of the same key; the caller reads the winner's record (or answers 503).
             reasons = exc.cancellation_reasons if (
-                exc.cause_response_code == "TransactionCanceledException") else []
+                aws_error_code(exc) == "TransactionCanceledException") else []
             losers = {remaining[position // 2] for position, reason in enumerate(reasons)
                       if reason is not None and reason.code in CONFLICT_CODES}
             if not losers:
@@ -139,7 +140,7 @@ def cancel_if_open(order_id: str, client_id: str, now: str) -> OrderItem | None:
                        & OrderItem.status.is_in(*OPEN_STATES)),
         )
     except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if aws_error_code(exc) == "ConditionalCheckFailedException":
             return None
         raise
     return order
@@ -153,7 +154,7 @@ def mark_swept(order_id: str, now: str) -> bool:
         order.update(actions=[OrderItem.swept_at.set(now)],
                      condition=OrderItem.status == ACCEPTED)
     except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if aws_error_code(exc) == "ConditionalCheckFailedException":
             return False
         raise
     return True

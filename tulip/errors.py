@@ -17,6 +17,7 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
 from tulip.context import current_correlation_id
+from tulip.transient import is_transient
 
 log = logging.getLogger("tulip.errors")
 
@@ -46,6 +47,7 @@ DEFAULT_MESSAGE = {
     500: "Internal error. Quote the correlation id when reporting it.",
     503: "The service is temporarily unavailable; retry with the same idempotency key.",
 }
+RETRY_AFTER_S = 1  # the Retry-After of every 503: a dependency's throttle or a failover clears in seconds
 
 
 class ApiError(Exception):
@@ -153,6 +155,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             response["Allow"] = ", ".join(view.allowed_methods)
     if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
         response["WWW-Authenticate"] = 'Bearer realm="tulip"'
+    if status == 503:
+        response["Retry-After"] = str(RETRY_AFTER_S)
     return response
 
 
@@ -181,6 +185,10 @@ def _classify(exc: Exception) -> tuple[int, str | None, dict[str, Any] | None, s
         return 429, "Too many requests.", None, None
     if isinstance(exc, drf.APIException) and exc.status_code < 500:
         return exc.status_code, None, None, None
+    if is_transient(exc):
+        # Logged without the trace: a throttle or a timeout is weather, not a defect.
+        log.warning("transient dependency failure: %s", type(exc).__name__)
+        return 503, None, None, None
     log.error("unhandled error in API view", exc_info=exc)
     return 500, None, None, "internal"
 

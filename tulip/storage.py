@@ -12,6 +12,7 @@ from pynamodb.exceptions import DoesNotExist, PutError
 
 from tulip.epochs import Chain, EpochStart, canonical
 from tulip.schema import EpochItem, LeaderItem, RegionStatusItem, ReplicationItem
+from tulip.transient import aws_error_code
 
 MAX_REPLICATION_ROWS = 1000  # source x target pairs: far past any region count we run
 MAX_EPOCHS = 100_000  # takes of one shard: bounds the read
@@ -34,7 +35,7 @@ def put_leader(record: LeaderItem, expected_term: int | None) -> bool:
     try:
         record.save(condition=condition)
     except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if aws_error_code(exc) == "ConditionalCheckFailedException":
             return False
         raise
     return True

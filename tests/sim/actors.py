@@ -27,6 +27,7 @@ from tests.sim.world import SimProcess, SimThread, World
 from tulip import schema
 from tulip.config import Config
 from tulip.errors import ApiError
+from tulip.transient import is_transient
 
 MAX_ATTEMPTS = 12  # a trader's tries of one request before giving up on it
 HTTP_LATENCY_S = (0.001, 0.004)
@@ -97,13 +98,14 @@ def http(world: World, faults: Faults, server: SimProcess,
 
 
 def _serve(handler: Callable[[], tuple[int, str | None]]) -> tuple[int, str | None]:
-    """The view's error handling: an ApiError is its status, anything else a 500."""
+    """The view's error handling (tulip/errors.py): an ApiError is its status, a transient
+    dependency failure a 503, anything else a 500."""
     try:
         return handler()
     except ApiError as exc:
         return exc.status, None
-    except Exception:
-        return 500, None
+    except Exception as exc:
+        return (503 if is_transient(exc) else 500), None
 
 
 # ------------------------------------------------------------------------------------ traders

@@ -507,10 +507,13 @@ def idempotency_violations(ledger: Ledger) -> list[str]:
 
 
 def answer_violations(ledger: Ledger, history: History) -> list[str]:
-    """Every acknowledged order is stored, and all answers for one key name one order."""
+    """Every acknowledged order is stored, all answers for one key name one order, and no
+    answer is a 500: a fault the product meets is a 503 to retry (tulip/transient.py)."""
     found = []
     named: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
     for answer in history.answers:
+        if answer.status == 500:
+            found.append(f"{answer.client_id} {answer.kind} {answer.key} was answered 500")
         if answer.kind == "order" and answer.status in (200, 201) and answer.order_id:
             named[(answer.client_id, answer.key)].add(answer.order_id)
     for (client, key), ids in sorted(named.items()):

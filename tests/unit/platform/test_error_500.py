@@ -50,3 +50,16 @@ def test_async_chain_has_no_sync_adapter_around_our_middleware() -> None:
         names.append(type(chain).__name__)
         chain = getattr(chain, "get_response", None) or getattr(chain, "__wrapped__", None)
     assert "AsyncToSync" not in names and "SyncToAsync" not in names, names
+
+
+@pytest.mark.urls("tests.unit.platform.raising_urls")
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_throttled_dependency_is_a_503_to_retry_not_a_500(mode: str) -> None:
+    response = _get(mode, "/api-throttled")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    body = response.json()  # type: ignore[attr-defined]
+    assert body["error"]["code"] == "unavailable"
+    assert "same idempotency key" in body["error"]["message"]
+    assert body["error"]["correlationId"] == "boom-1"
+    assert "secret" not in response.content.decode()
