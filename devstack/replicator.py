@@ -49,6 +49,11 @@ POLL_S = 0.1
 STATUS_EVERY_S = 1.0
 MAX_RECORDS_PER_READ = 1000
 MAX_SHARDS = 1000
+# Shards are looked for every this many cycles, not in each: DescribeTable and DescribeStream
+# for every table of every region, ten times a second, were half of an idle two-region stack's
+# moto CPU (a third of a core). A stream's shard set changes rarely (DynamoDB rolls shards over
+# every few hours); a shard closed in between is still read to its end through its iterator.
+DISCOVER_EVERY_CYCLES = 10
 MAX_PENDING_ECHOES = 256  # per item: far more writes than one item gets between two polls
 NOT_REPLICATED = (ReplicationItem.PREFIX,)  # written into each target by this process itself
 
@@ -109,6 +114,7 @@ class Replicator:
         self.paused_since: dict[tuple[str, str], float] = {}  # a partition holds the pair back
         self.reachable = self._reachability()
         self.stopping = False
+        self.cycles = 0  # counted, not timed: the seeded simulation replays a cycle exactly
 
     # ------------------------------------------------------------------ reading
     def _shard_iterators(self, region: Region) -> None:
@@ -123,7 +129,8 @@ class Replicator:
 
     def read(self, region: Region) -> int:
         """Take in the region's new stream records; returns how many."""
-        self._shard_iterators(region)
+        if not region.iterators or self.cycles % DISCOVER_EVERY_CYCLES == 0:
+            self._shard_iterators(region)
         count = 0
         for (arn, shard), iterator in list(region.iterators.items()):
             if iterator is None:
@@ -203,6 +210,7 @@ class Replicator:
 
     # ------------------------------------------------------------------ the loop
     def cycle(self) -> int:
+        self.cycles += 1
         reachable = self._reachability()
         healed = reachable != self.reachable
         self.reachable = reachable
