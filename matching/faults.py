@@ -11,10 +11,20 @@ import logging
 import os
 import signal
 import threading
+import time
 
 log = logging.getLogger("matching.faults")
 POINTS = ("before_commit", "after_commit")
 ACTIONS = ("crash", "stop")
+# `stop`: the process freezes (SIGSTOP) with its batch in hand; it commits only once the file
+# TULIP_MATCHER_RELEASE_FILE names exists. Until then the batch stays parked and the lease keeper
+# renews nothing, even if the process runs: full test runs saw the stop not hold (the process ran
+# on at once, or was continued within a second, sender unknown), and a holder that committed
+# early is not the frozen holder the test needs.
+RELEASE_FILE_ENV = "TULIP_MATCHER_RELEASE_FILE"
+RELEASE_POLL_S = 0.05
+MAX_PARKED_S = 600.0
+FROZEN = threading.Event()  # set while a `stop` holds its batch: the keeper skips its ticks
 
 
 class CrashPlan:
@@ -40,7 +50,19 @@ class CrashPlan:
             log.warning("injected fault", extra={"point": point, "batch": count,
                                                  "action": action})
             if action == "stop":
-                os.kill(os.getpid(), signal.SIGSTOP)  # resumes here on SIGCONT, batch in hand
+                self._stop_until_released()  # resumes here, batch in hand
                 return
             logging.shutdown()
             os._exit(137)  # like kill -9: no cleanup, no deletes, no publish
+
+    @staticmethod
+    def _stop_until_released() -> None:
+        FROZEN.set()
+        os.kill(os.getpid(), signal.SIGSTOP)
+        release = os.environ.get(RELEASE_FILE_ENV)
+        deadline = time.monotonic() + MAX_PARKED_S
+        while release is not None and not os.path.exists(release):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no release within {MAX_PARKED_S:.0f}s")
+            time.sleep(RELEASE_POLL_S)
+        FROZEN.clear()
