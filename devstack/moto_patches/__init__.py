@@ -45,6 +45,7 @@ def fix_modules() -> list[ModuleType]:
         dynamodb_type_fast_paths,
         dynamodb_update_insert,
         model_tracking,
+        server_service_names,
         sqs_fifo,
         sqs_queue_depth,
         sqs_receipt_handles,
@@ -66,6 +67,7 @@ def fix_modules() -> list[ModuleType]:
         sqs_fifo,
         sqs_queue_depth,
         sqs_receipt_handles,
+        server_service_names,
     ]
 
 

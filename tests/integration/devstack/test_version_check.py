@@ -51,4 +51,5 @@ def test_expected_version_is_installed_and_fixes_are_named() -> None:
         "sqs_fifo",
         "sqs_queue_depth",
         "sqs_receipt_handles",
+        "server_service_names",
     ]
