@@ -153,8 +153,8 @@ class LocalStack:
             self.write_env_file()
             say("applying database migrations")
             # Every region has its own database: their set-up runs side by side.
-            self._run_in_every_region("migrate", [PYTHON, "manage.py", "migrate", "--noinput"])
-            self._run_in_every_region("ensure_ops_admin", [PYTHON, "manage.py", "ensure_ops_admin"])
+            self._run_in_every_region("migrate", [PYTHON, "manage.py", "ensure_ops_admin",
+                                                  "--migrate"])
             # Every process starts at once and the stack then waits for them all: started one by
             # one, each waiting for the last to be ready, a two-region stack took 9.5 s here.
             pending = [ready for region in opts.regions for ready in self._start_region(region, say)]

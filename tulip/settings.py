@@ -226,3 +226,16 @@ if TULIP.environment == "production":
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
+
+if TULIP.environment == "test":
+    # Django's advice for test runs: a fast hasher. Every test stack creates the demo staff user
+    # in each region, and PBKDF2's 1,000,000 rounds cost 1.2 s of CPU there each time; the
+    # slow hashers stay listed so any existing hash still verifies.
+    PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+        "django.contrib.auth.hashers.Argon2PasswordHasher",
+        "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+        "django.contrib.auth.hashers.ScryptPasswordHasher",
+    ]

@@ -9,7 +9,8 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from devstack.provision import DEMO_PASSWORD
 
@@ -20,6 +21,11 @@ USERNAME = "ops"
 class Command(BaseCommand):
     help = "Create/update the local demo staff superuser `ops` (local stack only)."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--migrate", action="store_true",
+                            help="apply the database migrations first, in this same process "
+                                 "(the launcher's set-up: one Django start per region, not two)")
+
     def handle(self, *args: Any, **options: Any) -> None:
         cfg = settings.TULIP
         endpoint = cfg.aws_endpoint_url
@@ -27,6 +33,8 @@ class Command(BaseCommand):
                 urlparse(endpoint).hostname not in LOOPBACK_HOSTS:
             raise CommandError("refusing: ensure_ops_admin only runs against the local stack "
                                "(AWS_ENDPOINT_URL on 127.0.0.1), never in production")
+        if options["migrate"]:
+            call_command("migrate", interactive=False, verbosity=0)
         user_model = get_user_model()
         user, created = user_model.objects.get_or_create(username=USERNAME)
         user.is_staff = True
