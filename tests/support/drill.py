@@ -4,7 +4,7 @@ more trading on the new leader, the heal, a reconciliation; then the checks that
 any split: zero double fills, seq gap-free per (shard, epoch), every acknowledged order present
 in both regions (or closed by a Reconciled compensation), both regions' ledgers equal.
 
-Shared by tests/e2e/ops/test_region_*.py (small) and `make drill` (large, with figures)."""
+Shared by tests/e2e/ops/test_region_drill.py (small) and `make drill` (large, with figures)."""
 
 from __future__ import annotations
 
