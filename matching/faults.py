@@ -2,7 +2,8 @@
 `after_commit:5` = die like kill -9 after the 5th committed batch, before its messages are deleted;
 `before_commit:3` = die with the 3rd batch applied to the engine but not committed;
 `before_commit:3:stop` = SIGSTOP this very process there instead (a holder frozen mid-batch, with
-its batch computed; the test sends SIGCONT after another process took the shard over).
+its batch computed; once another process took the shard over, the test creates the release file
+and sends SIGCONT).
 Refused in production (tulip.bootstrap checks the environment)."""
 
 from __future__ import annotations
