@@ -56,6 +56,16 @@ def region_view(cfg: Config) -> tuple[bool, dict[str, Any]]:
         "regions": list(cfg.regions)}
 
 
+def _recorded_term(leadership: regions.Leadership) -> int | None:
+    """put_leader's condition: the term this replica's record holds, or None (no record at all)
+    when the leadership still comes from the configuration, as on a fresh deployment whose
+    stack wrote no record: a condition on term 1 fails on a missing item, and no failover
+    could ever be written there."""
+    if leadership.source == "record" or storage.leader() is not None:
+        return leadership.term
+    return None
+
+
 # ---------------------------------------------------------------------- planned failover
 class FailoverRefused(RuntimeError):
     """The failover cannot be done as asked (one line, for the command)."""
@@ -73,7 +83,7 @@ def failover(cfg: Config, target: str, wait_s: float = FAILOVER_CATCH_UP_S,
         raise FailoverRefused(f"{target} already leads (term {current.term})")
     record = LeaderItem(LeaderItem.key(), LeaderItem.key(), leader_region=target,
                         term=current.term + 1, since=now_iso(), reason="planned failover")
-    if not storage.put_leader(record, current.term):
+    if not storage.put_leader(record, _recorded_term(current)):
         raise FailoverRefused("the leadership changed meanwhile; look again and retry")
     say(f"term {record.term}: {target} leads; waiting for it to hold this region's writes")
     _wait_for_replication(cfg, target, record.term, wait_s, say)
@@ -168,7 +178,7 @@ def monitor_step(cfg: Config, state: MonitorState, now: float,
                                 term=leadership.term + 1, since=now_iso(),
                                 reason=f"{leadership.leader_region} down for "
                                        f"{cfg.failover_after_s}s")
-            if storage.put_leader(record, leadership.term):
+            if storage.put_leader(record, _recorded_term(leadership)):
                 action = "failed over"
                 state.isolated_takeover_term = record.term
                 log.warning("leader region down; this region leads now",

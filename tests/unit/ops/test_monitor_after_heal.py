@@ -84,3 +84,27 @@ def test_a_probe_without_a_term_keeps_the_former_behaviour(replica: Replica) -> 
     monitor.monitor_step(CFG, state, 4.0, lambda c, r: (False, False))
     assert replica.stepped_down
     assert monitor.monitor_step(CFG, state, 10.0, lambda c, r: (True, True)) == "stepped up"
+
+
+def test_a_failover_without_any_leadership_record_asks_for_none(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployment whose stack wrote no leadership record leads by its configuration (term 1).
+    The follower's failover must then write the first record on "no record yet", not on
+    "term == 1", a condition a missing item never meets."""
+    west = load_config({"TULIP_ENV": "test", "AWS_REGION": WEST, "TULIP_REGIONS": f"{EAST},{WEST}",
+                        "REGION_ROLE": "follower", "LEADER_REGION": EAST, "STEP_DOWN_AFTER_S": "3",
+                        "FAILOVER_AFTER_S": "6"})
+    written: list[tuple[int, int | None]] = []
+    monkeypatch.setattr(monitor.regions, "read",
+                        lambda cfg: regions.Leadership(WEST, EAST, 1, False, "configuration"))
+    monkeypatch.setattr(monitor.storage, "leader", lambda: None)
+    monkeypatch.setattr(monitor.storage, "put_region_status", lambda status: None)
+    monkeypatch.setattr(monitor.storage, "put_leader",
+                        lambda record, expected: written.append((record.term, expected)) or True)
+
+    def leader_gone(cfg: Any, region: str) -> tuple[bool, bool, int | None]:
+        return False, False, None
+
+    state = monitor.MonitorState(started=0.0)
+    assert monitor.monitor_step(west, state, 7.0, leader_gone) == "failed over"
+    assert written == [(2, None)]
