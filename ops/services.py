@@ -377,12 +377,13 @@ def project_once(cfg: Config, reader: StreamReader | None = None,
     and its new checkpoint commit in ONE database transaction: killed anywhere, the projector
     resumes after exactly what it applied (and re-applying a record is a no-op anyway)."""
     reader = reader or StreamReader(cfg)
+    reader.next_pass()
     result = ProjectionPass()
     for kind, table in (("orders", cfg.orders_table), ("trades", cfg.trades_table)):
-        arn = reader.stream_arn(table)
+        arn, shard_ids = reader.stream_shards(table)
         if not arn:
             continue
-        for shard_id in reader.shard_ids(arn):
+        for shard_id in shard_ids:
             result.shards += 1
             checkpoint, _ = StreamCheckpoint.objects.get_or_create(
                 stream_arn=arn, shard_id=shard_id, defaults={"table": kind})

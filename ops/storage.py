@@ -37,6 +37,7 @@ from tulip.schema import (
 MAX_ITEMS = 10_000_000
 MAX_PAGES = 10_000
 MAX_STREAM_SHARDS = 1_000
+SHARDS_FRESH_PASSES = 10  # a kept StreamReader describes its streams again after this many passes
 RECONCILED = "Reconciled"
 
 _T = TypeVar("_T", bound=Model)
@@ -218,6 +219,25 @@ class StreamReader:
         self.cfg = cfg
         self.ddb: Any = aws.client("dynamodb", cfg)
         self.streams: Any = aws.client("dynamodbstreams", cfg)
+        # A reader kept across the projector's passes describes each table and stream once per
+        # SHARDS_FRESH_PASSES, not in every pass (a table's stream ARN changes only when the
+        # stream is re-enabled; shards roll over every few hours, and a closed shard is still
+        # read to its end): an idle projector made four describe calls a second.
+        self._described: dict[str, tuple[int, str | None, list[str]]] = {}
+        self._passes = 0
+
+    def next_pass(self) -> None:
+        self._passes += 1
+
+    def stream_shards(self, table: str) -> tuple[str | None, list[str]]:
+        """The table's stream ARN and shard ids, described again every SHARDS_FRESH_PASSES."""
+        cached = self._described.get(table)
+        if cached is not None and self._passes - cached[0] < SHARDS_FRESH_PASSES:
+            return cached[1], cached[2]
+        arn = self.stream_arn(table)
+        ids = self.shard_ids(arn) if arn else []
+        self._described[table] = (self._passes, arn, ids)
+        return arn, ids
 
     def stream_arn(self, table: str) -> str | None:
         arn: str | None = self.ddb.describe_table(TableName=table)["Table"].get("LatestStreamArn")

@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
 from ops import chaos, metrics_export, services
+from ops.storage import StreamReader
 from tulip import tracing
 
 log = logging.getLogger("ops.projector")
@@ -25,6 +26,7 @@ log = logging.getLogger("ops.projector")
 
 class Command(BaseCommand):
     help = "Project DynamoDB Streams (orders, trades) into Django's database; publish SLO metrics."
+    _reader: StreamReader | None = None
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true",
@@ -80,10 +82,12 @@ class Command(BaseCommand):
         log.info("projector stopped")
 
     def _drain(self, cfg: Any) -> services.ProjectionPass:
+        if self._reader is None:  # kept across passes: it describes the streams only now and then
+            self._reader = StreamReader(cfg)
         total = services.ProjectionPass()
         for _ in range(1000):  # bounded: a pass that keeps finding records yields to the loop
             with tracing.span("projector.pass"):
-                result = services.project_once(cfg)
+                result = services.project_once(cfg, self._reader)
             total.records += result.records
             total.applied += result.applied
             total.shards = result.shards
