@@ -16,24 +16,6 @@ from tulip.aws import LOCAL_CREDENTIALS_ENV
 SESSION_SYMBOLS = "TULIP,TULIPB,MA,MB,MC,MD,ME,MF,MG"
 
 
-# The files that take minutes, first: `make test` hands whole files to its two workers in
-# collection order (xdist's loadfile), so a long file collected late kept one worker busy for
-# minutes after the other had run out of work. Longest first, by the durations of a full run.
-LONGEST_FILES = (
-    "tests/e2e/ops/test_region_drill.py",
-    "tests/chaos/test_chaos.py",
-    "tests/e2e/matching/test_scale_out.py",
-    "tests/e2e/matching/test_crash_recovery.py",
-    "tests/e2e/ops/test_load_report.py",
-    "tests/integration/devstack/test_launcher.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {path: index for index, path in enumerate(LONGEST_FILES)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable
-
-
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
     """One full stack per test process (per xdist worker), shared by the tests that only read or
