@@ -58,12 +58,9 @@ def region_view(cfg: Config) -> tuple[bool, dict[str, Any]]:
 
 def _recorded_term(leadership: regions.Leadership) -> int | None:
     """put_leader's condition: the term this replica's record holds, or None (no record at all)
-    when the leadership still comes from the configuration, as on a fresh deployment whose
-    stack wrote no record: a condition on term 1 fails on a missing item, and no failover
-    could ever be written there."""
-    if leadership.source == "record" or storage.leader() is not None:
-        return leadership.term
-    return None
+    when there is none, as on a fresh deployment whose stack wrote no record: a condition on
+    term 1 fails on a missing item, and no failover could ever be written there."""
+    return leadership.term if leadership.recorded else None
 
 
 # ---------------------------------------------------------------------- planned failover

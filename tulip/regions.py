@@ -30,6 +30,7 @@ class Leadership:
     term: int
     stepped_down: bool  # this region's monitor stopped it writing (an isolated leader)
     source: str  # "forceLeader" | "record" | "configuration"
+    recorded: bool = True  # this replica holds a leadership record (its term is the record's)
 
     @property
     def leads(self) -> bool:
@@ -51,11 +52,12 @@ def read(cfg: Config) -> Leadership:
     term = record.term if record is not None else DEFAULT_TERM
     forced = flags.current_flags(cfg).force_leader
     if forced:
-        return Leadership(cfg.aws_region, forced, term, stepped_down, "forceLeader")
+        return Leadership(cfg.aws_region, forced, term, stepped_down, "forceLeader",
+                          record is not None)
     if record is not None:
         return Leadership(cfg.aws_region, record.leader_region, term, stepped_down, "record")
     leader = cfg.aws_region if cfg.region_role == "leader" else cfg.leader_region
-    return Leadership(cfg.aws_region, leader, term, stepped_down, "configuration")
+    return Leadership(cfg.aws_region, leader, term, stepped_down, "configuration", False)
 
 
 def current(cfg: Config) -> Leadership:

@@ -96,8 +96,7 @@ def test_a_failover_without_any_leadership_record_asks_for_none(
                         "FAILOVER_AFTER_S": "6"})
     written: list[tuple[int, int | None]] = []
     monkeypatch.setattr(monitor.regions, "read",
-                        lambda cfg: regions.Leadership(WEST, EAST, 1, False, "configuration"))
-    monkeypatch.setattr(monitor.storage, "leader", lambda: None)
+                        lambda cfg: regions.Leadership(WEST, EAST, 1, False, "configuration", False))
     monkeypatch.setattr(monitor.storage, "put_region_status", lambda status: None)
     monkeypatch.setattr(monitor.storage, "put_leader",
                         lambda record, expected: written.append((record.term, expected)) or True)
