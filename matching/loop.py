@@ -174,6 +174,8 @@ class ShardWorker:
             self.stop_requested.wait(ERROR_BACKOFF_S)
 
     def cycle(self) -> int:
+        if self.matcher.pending_cancels and not self.lost.is_set():
+            self._one_batch([], 0.0)  # a rebuilt book's unsequenced cancels go first, at once
         started = time.perf_counter()
         received = self.events.receive(self.loop.lease.receive_wait_s)
         if not received or self.lost.is_set():

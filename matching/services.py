@@ -167,6 +167,7 @@ class ShardMatcher:
         self.epoch = 0
         self.last_sqs_seq = 0
         self.active = False
+        self.pending_cancels: list[tuple[str, str]] = []  # (orderId, clientId): rebuild()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, shard: ShardItem) -> None:
@@ -197,6 +198,11 @@ class ShardMatcher:
                        o.price_ticks, o.qty, o.filled_qty) for o in resting],
             shard.last_seq)
         self.last_sqs_seq = int(shard.last_sqs_seq or 0)
+        # Cancelled by their owners, not yet sequenced (the CancelRequested is late, lost, or
+        # waiting in a queue nobody consumes any more, as after a failover): restored to the book
+        # so that the next commit, before anything else, takes them off with their events.
+        self.pending_cancels = [(o.order_id, o.client_id) for o in resting
+                                if o.status == CANCELLED]
 
     # ------------------------------------------------------------------ batches
     def process(self, batch: Sequence[Received]) -> BatchOutcome:
@@ -237,6 +243,12 @@ class ShardMatcher:
         ts = now_ms()
         now = now_iso()
         plan = CommitPlan(self.cfg, self.symbol, self.epoch, self.engine.last_seq, now)
+        for order_id, client_id in self.pending_cancels:
+            result = self.engine.apply(CancelOrder(order_id, client_id, ts))
+            writes, stored = self._writes(result.events, result.l2_delta, 0, now)
+            if writes is not None:
+                plan.commands.append(writes)
+            outcome.events.extend(stored)
         for received, message in decoded:
             command = self._command(message, states, ts)
             if command is None:
@@ -260,6 +272,7 @@ class ShardMatcher:
             if self.fault:
                 self.fault("before_commit")
             self.store.commit(plan)
+        self.pending_cancels = []
         outcome.commit_s = time.perf_counter() - committing
         self.last_sqs_seq = max(self.last_sqs_seq, plan.last_sqs_seq,
                                 *(r.sqs_seq for r in outcome.delete))
@@ -308,9 +321,9 @@ class ShardMatcher:
 
         def touch(order_id: str, expected: int, filled: int, notional: int, status: str,
                   seq: int, open_sort: str | None = None, closed: bool = False,
-                  reason: str | None = None) -> None:
+                  reason: str | None = None, user_cancelled: bool = False) -> None:
             update = OrderUpdate(order_id, expected, filled, notional, status, seq, open_sort,
-                                 closed, reason)
+                                 closed, reason, user_cancelled)
             earlier = updates.get(order_id)
             updates[order_id] = earlier.merge(update) if earlier else update
 
@@ -341,10 +354,11 @@ class ShardMatcher:
                       OPEN if event.filled == 0 else PARTIALLY_FILLED, event.seq,
                       open_sort=resting_sort_key(event.seq))
             elif isinstance(event, OrderCancelled):
-                if event.reason == "user":
-                    continue  # POST /cancel already wrote CANCELLED; the book just drops it
+                # A user cancel: POST /cancel already wrote CANCELLED and its reason; this takes
+                # the order off the openOrders index (and records the seq that decided it).
+                user = event.reason == "user"
                 touch(event.order_id, event.filled, event.filled, 0, CANCELLED, event.seq,
-                      closed=True, reason=event.reason)
+                      closed=True, reason=None if user else event.reason, user_cancelled=user)
             elif isinstance(event, OrderRejected):
                 touch(event.order_id, 0, 0, 0, CANCELLED, event.seq, closed=True,
                       reason=f"rejected:{event.reason}")

@@ -63,6 +63,7 @@ _MARK_PROJECTION = ", ".join(_MARK_NAMES)
 # The open states as expression values, for every condition that says "still open".
 _OPEN_VALUES = {f":o{i}": ORDER.value("status", state) for i, state in enumerate(OPEN_STATES)}
 _STILL_OPEN = f"#st IN ({', '.join(_OPEN_VALUES)})"
+_USER_CANCELLED = "#st = :cancelled"
 
 
 def order_key(order_id: str) -> dict[str, Any]:
@@ -206,7 +207,9 @@ class MatcherStorage:
         """Open orders on the book in priority order (openOrders index, "B#<seq>"), never a scan.
         An order whose last change came from a commit off the canonical chain (a deposed
         leader's, replicated after the fork: matching/fork.py) is left out: the history this
-        book continues never opened or filled it that way; reconciliation compensates it."""
+        book continues never opened or filled it that way; reconciliation compensates it. A
+        CANCELLED order still on the index is a user cancel the book has not sequenced yet
+        (orders/storage.py): yielded too, for the matcher to sequence."""
         chain = self.chain(symbol)
         kwargs: dict[str, Any] = {
             "TableName": self.cfg.orders_table, "IndexName": OrderItem.open_orders.Meta.index_name,
@@ -219,7 +222,7 @@ class MatcherStorage:
             page = self.ddb.query(**kwargs)
             for item in page.get("Items", []):
                 order = OrderItem.from_raw_data(item)
-                if order.status in OPEN_STATES and (
+                if order.status in (*OPEN_STATES, CANCELLED) and (
                         order.epoch is None or chain.covers(order.epoch, order.seq or 0)):
                     yield order
             if "LastEvaluatedKey" not in page:
@@ -420,13 +423,17 @@ class OrderUpdate:
     open_sort: str | None = None  # set when the order came to rest
     closed: bool = False  # terminal: leaves the openOrders index
     cancel_reason: str | None = None
+    # The user's cancel, sequenced: POST /cancel already made the order CANCELLED and left it on
+    # the openOrders index (orders/storage.py), so this write expects CANCELLED, not open.
+    user_cancelled: bool = False
 
     def merge(self, later: OrderUpdate) -> OrderUpdate:
+        # The condition is the first update's: it describes the item before the whole commit.
         return OrderUpdate(
             self.order_id, self.expected_filled, later.filled,
             self.notional_delta + later.notional_delta, later.status, later.seq,
             later.open_sort or (None if later.closed else self.open_sort), later.closed,
-            later.cancel_reason or self.cancel_reason)
+            later.cancel_reason or self.cancel_reason, self.user_cancelled)
 
     def render(self, cfg: Config, now: str, epoch: int) -> dict[str, Any]:
         sets = ["#st = :status", "#fq = :filled", "#sq = :seq", "#ep = :epoch", "#up = :now"]
@@ -436,8 +443,12 @@ class OrderUpdate:
             ":status": ORDER.value("status", self.status),
             ":filled": ORDER.value("filled_qty", self.filled), ":seq": ORDER.value("seq", self.seq),
             ":epoch": ORDER.value("epoch", epoch), ":now": ORDER.value("updated_at", now),
-            ":expected": ORDER.value("filled_qty", self.expected_filled), **_OPEN_VALUES,
+            ":expected": ORDER.value("filled_qty", self.expected_filled),
         }
+        if self.user_cancelled:
+            values[":cancelled"] = ORDER.value("status", CANCELLED)
+        else:
+            values.update(_OPEN_VALUES)
         if self.open_sort and not self.closed:
             sets.append("#so = :sort")
             names["#so"] = _O["open_sort"]
@@ -459,7 +470,8 @@ class OrderUpdate:
             "UpdateExpression": expression,
             # Still open and exactly as filled as we believe: a user cancel that committed first
             # wins cleanly, and no fill can ever push filledQty past what the engine saw.
-            "ConditionExpression": f"{_STILL_OPEN} AND #fq = :expected",
+            "ConditionExpression": f"{_USER_CANCELLED if self.user_cancelled else _STILL_OPEN}"
+                                   " AND #fq = :expected",
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }}

@@ -210,9 +210,9 @@ def trade_event_findings(symbol_snapshot: SymbolSnapshot) -> list[FindingData]:
 def divergent_findings(symbol_snapshot: SymbolSnapshot,
                        orders: Iterable[OrderItem] = ()) -> list[FindingData]:
     """One finding per off-chain epoch: the events it committed past the point where the
-    canonical history left it, the orders its trades touched, and the orders whose last state
-    came from it (replicated after the fork, matching/fork.py); those still open are
-    compensated."""
+    canonical history left it, the orders its trades touched or its user cancels took off, and
+    the orders whose last state came from it (replicated after the fork, matching/fork.py);
+    those still open are compensated."""
     chain = symbol_snapshot.chain
     by_epoch: dict[int, list[EventRow]] = defaultdict(list)
     for event in symbol_snapshot.events:
@@ -232,6 +232,11 @@ def divergent_findings(symbol_snapshot: SymbolSnapshot,
                   if (t.epoch or 0) == epoch and not chain.covers(t.epoch, t.seq)]
         touched = {leg for t in trades for leg in (t.buy_order_id, t.sell_order_id)
                    if not leg.startswith(SIM_PREFIX)}
+        # A user cancel the deposed leader sequenced (and so had acknowledged): the canonical
+        # history may have filled the order since; naming it says what became of that answer,
+        # and an order still open is cancelled, as its owner was told it was.
+        touched |= {str(e.payload["orderId"]) for e in events
+                    if e.type == "OrderCancelled" and e.payload.get("reason") == "user"}
         findings.append(FindingData(
             DIVERGENT_COMMIT, f"{DIVERGENT_COMMIT}:{symbol_snapshot.symbol}:{epoch}:{first}-{last}",
             symbol_snapshot.symbol, expected=f"epoch {epoch} on the canonical chain",

@@ -34,6 +34,7 @@ from ops.storage import (
     StreamReader,
     StreamRecord,
 )
+from realtime import publisher
 from tulip import events_queue, metrics, wire
 from tulip.clock import iso, now_iso
 from tulip.config import Config
@@ -174,6 +175,8 @@ def fix_finding(cfg: Config, store: OpsStorage, finding: FindingData, run_id: in
                         extra={"key": finding.key, "reasons": exc.reasons, "attempt": attempt})
             continue
         _notify_matcher(cfg, store, [c.order_id for c in cancels])
+        if not cancels:  # a cancel reaches the book through the matcher, which republishes it
+            publisher.advance_book_seq(cfg, finding.symbol, seq - 1, seq)
         cancelled = ", ".join(c.order_id for c in cancels)
         action = f"Reconciled seq {seq}" + (f"; cancelled {cancelled}" if cancels else "")
         return {"key": finding.key, "ok": True, "action": action, "seq": seq,

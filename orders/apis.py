@@ -95,9 +95,11 @@ class CancelView(APIView):
 class OrderDetailView(APIView):
     @extend_schema(summary="One of the caller's orders",
                    responses={200: OrderSerializer, 404: _error("Not found or not yours"),
+                              503: _error("This region's replica may not hold it yet: retry"),
                               **AUTH_ERRORS})
     def get(self, request: Request, order_id: str) -> Response:
-        return Response(selectors.get_order(_principal(request).client_id, order_id))
+        return Response(selectors.get_order(settings.TULIP, _principal(request).client_id,
+                                            order_id))
 
 
 class OrderListView(APIView):

@@ -16,7 +16,7 @@ from orders.domain import TICKS_PER_UNIT
 from tulip import regions
 from tulip.clock import now_iso
 from tulip.config import Config
-from tulip.errors import NotFound, ValidationFailed
+from tulip.errors import NotFound, Unavailable, ValidationFailed
 from tulip.params import int_param
 from tulip.schema import DEFAULT_SELF_TRADE_PREVENTION, OrderItem, TradeItem, book_snapshot_key
 
@@ -83,11 +83,24 @@ def fill_json(side: str, trade: TradeItem) -> dict[str, Any]:
     }
 
 
-def get_order(client_id: str, order_id: str) -> dict[str, Any]:
-    order = storage.get_order(order_id) if order_id.isalnum() and len(order_id) <= 64 else None
-    if order is None or order.client_id != client_id:
+def get_order(cfg: Config, client_id: str, order_id: str) -> dict[str, Any]:
+    if not (order_id.isalnum() and len(order_id) <= 64):
         raise NotFound("No such order.", {"orderId": order_id})
+    order = storage.get_order(order_id)
+    if order is None or order.client_id != client_id:
+        raise no_such_order(cfg, order_id)
     return order_json(order)
+
+
+def no_such_order(cfg: Config, order_id: str) -> NotFound | Unavailable:
+    """The answer for an order this region does not hold for the caller. Someone else's order is
+    indistinguishable from a missing one (no probing). While this replica may lag another
+    region's (regions.replica_may_lag) the order may exist there: 503, retry, not a final 404."""
+    if regions.replica_may_lag(cfg):
+        return Unavailable("This region may not hold every region's orders yet (a partition, or "
+                           "replication catching up); retry shortly.", {"orderId": order_id})
+    return NotFound("No such order.", {"orderId": order_id})
+
 
 
 def _symbol(cfg: Config, value: str | None, required: bool = False) -> str | None:

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from matching.engine.units import from_ticks
-from orders import storage
+from orders import selectors, storage
 from orders.domain import idempotency_hash, validate_order
 from tulip import events_queue, flags, logs, regions, wire
 from tulip.clock import iso_ago, now_iso
 from tulip.config import Config
-from tulip.errors import Forbidden, IdempotencyConflict, NotFound, NotOpen, Unavailable, ValidationFailed
+from tulip.errors import Forbidden, IdempotencyConflict, NotOpen, Unavailable, ValidationFailed
 from tulip.schema import (
     ACCEPTED,
     ACCEPTED_SORT_PREFIX,
@@ -202,8 +202,7 @@ def cancel_order(cfg: Config, client_id: str, body: Any) -> OrderItem:
     if cancelled is None:
         current = storage.get_order(order_id)
         if current is None or current.client_id != client_id:
-            # Someone else's order is indistinguishable from a missing one (no probing).
-            raise NotFound("No such order.", {"orderId": order_id})
+            raise selectors.no_such_order(cfg, order_id)
         if current.status == FILLED:
             raise NotOpen("The order is already FILLED.", {"orderId": order_id,
                                                            "status": FILLED})

@@ -24,7 +24,9 @@ from tulip.config import Config
 from tulip.schema import (
     ACCEPTED,
     CANCELLED,
+    OPEN,
     OPEN_STATES,
+    PARTIALLY_FILLED,
     RESTING_SORT_PREFIX,
     IdempotencyItem,
     OrderItem,
@@ -123,27 +125,36 @@ def get_order(order_id: str) -> OrderItem | None:
 
 
 # ------------------------------------------------------------------------------------ cancel
+# The states a user cancel takes an order from, in the order they are tried. A resting order
+# keeps its openOrders entry ("B#<seq>"): the matcher removes it in the same commit that
+# sequences the cancel (OrderCancelled), so a book rebuilt before that (a takeover, a failover,
+# a rejected commit) still finds the cancel and sequences it (docs/architecture.md, "The data path").
+# An ACCEPTED order leaves the index at once: it was never on a book, and the matcher skips it.
+# Orders move ACCEPTED -> resting and never back, so resting is tried again after ACCEPTED:
+# three conditional writes at most decide every race with the matcher.
+_CANCEL_FROM = (((OPEN, PARTIALLY_FILLED), False), ((ACCEPTED,), True),
+                ((OPEN, PARTIALLY_FILLED), False))
+
+
 def cancel_if_open(order_id: str, client_id: str, now: str) -> OrderItem | None:
-    """Open -> CANCELLED, only for the owner. None when the condition failed (not found, not the
-    owner's, or no longer open): the caller reads the order to tell which."""
+    """Open -> CANCELLED (reason "user"), only for the owner. None when the condition failed
+    (not found, not the owner's, or no longer open): the caller reads the order to tell which."""
     order = OrderItem(OrderItem.key(order_id), OrderItem.key(order_id))
-    try:
-        order.update(
-            actions=[
-                OrderItem.status.set(CANCELLED),
-                OrderItem.cancel_reason.set("user"),
-                OrderItem.updated_at.set(now),
-                OrderItem.open_symbol.remove(),
-                OrderItem.open_sort.remove(),
-            ],
-            condition=(OrderItem.pk.exists() & (OrderItem.client_id == client_id)
-                       & OrderItem.status.is_in(*OPEN_STATES)),
-        )
-    except UpdateError as exc:
-        if aws_error_code(exc) == "ConditionalCheckFailedException":
-            return None
-        raise
-    return order
+    for states, leaves_index in _CANCEL_FROM:
+        actions: list[Any] = [OrderItem.status.set(CANCELLED), OrderItem.cancel_reason.set("user"),
+                              OrderItem.updated_at.set(now)]
+        if leaves_index:
+            actions += [OrderItem.open_symbol.remove(), OrderItem.open_sort.remove()]
+        try:
+            order.update(actions=actions, condition=(
+                OrderItem.pk.exists() & (OrderItem.client_id == client_id)
+                & OrderItem.status.is_in(*states)))
+        except UpdateError as exc:
+            if aws_error_code(exc) == "ConditionalCheckFailedException":
+                continue
+            raise
+        return order
+    return None
 
 
 def mark_swept(order_id: str, now: str) -> bool:

@@ -42,6 +42,33 @@ LAYER_BATCH = 100
 T = TypeVar("T")
 
 
+def advance_book_seq(cfg: Config, symbol: str, from_seq: int, to_seq: int) -> bool:
+    """An event that moves no level was appended outside the matcher (ops' Reconciled event,
+    through the shard's fence, ops/services.py): the book snapshot the matcher published at
+    `from_seq` is the book at `to_seq` as well, so GET /book names the shard's lastSeq again
+    without waiting for the matcher's next commit. Compare-and-set: a snapshot at any other seq
+    (a newer one, or none) is left alone. Best effort, like every publish: False when not done."""
+    client = redis.Redis.from_url(cfg.redis_url, socket_timeout=PUBLISH_TIMEOUT_S,
+                                  socket_connect_timeout=PUBLISH_TIMEOUT_S)
+    key = book_snapshot_key(cfg.redis_key_prefix, symbol)
+    try:
+        with client.pipeline() as pipe:
+            pipe.watch(key)
+            raw = pipe.get(key)
+            snapshot = json.loads(raw) if raw is not None else None
+            if not isinstance(snapshot, dict) or snapshot.get("seq") != from_seq:
+                return False
+            pipe.multi()
+            pipe.set(key, json.dumps({**snapshot, "seq": to_seq}, separators=(",", ":")))
+            pipe.execute()
+        return True
+    except Exception:  # WatchError (the matcher published meanwhile), or Redis is away
+        log.warning("book snapshot seq not advanced", exc_info=True, extra={"symbol": symbol})
+        return False
+    finally:
+        client.close()
+
+
 class ChannelsPublisher:
     def __init__(self, redis_url: str, key_prefix: str, cfg: Config | None = None) -> None:
         self.redis_url = redis_url

@@ -21,6 +21,10 @@ from tulip.ttl_cache import TtlCache
 
 CACHE_TTL_S = 1.0
 DEFAULT_TERM = 1  # the leadership the configuration describes, before any record is written
+# replica_may_lag: the monitor probes every other region each second, so three seconds without
+# an answer is a partition or a region down, not a slow probe; and replication this far behind.
+PEER_UNSEEN_MS = 3_000
+REPLICATION_BEHIND_MS = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +70,20 @@ def current(cfg: Config) -> Leadership:
 
 def invalidate() -> None:
     _cache.clear()
+
+
+def replica_may_lag(cfg: Config) -> bool:
+    """Whether this region's replica may lack orders another region acknowledged: its monitor
+    has not heard from the other regions lately (a partition; a cut-off leader acknowledges for
+    a few seconds more before it steps down), or replication into it is paused or behind. An
+    order this replica does not hold is then not known to be missing: order entry answers 503
+    and the client retries, instead of a 404 the client would take as final
+    (docs/architecture.md, "Regions")."""
+    if not cfg.peer_regions:
+        return False
+    status = storage.region_status(cfg.aws_region)
+    if (status is not None and status.peer_seen_ms is not None
+            and status.checked_ms - status.peer_seen_ms > PEER_UNSEEN_MS):
+        return True
+    return any(row.paused or row.lag_ms > REPLICATION_BEHIND_MS
+               for row in storage.replication_into(cfg.aws_region))

@@ -488,6 +488,25 @@ def test_a_cancel_acknowledged_on_the_deposed_fork_then_undone_is_reported(tmp_p
         f"cancel of {z1} answered 200 but the order is FILLED"], report.summary()
 
 
+def test_a_deposed_leaders_cancel_a_reconciled_event_names_is_accounted_for(
+        tmp_path: Any) -> None:
+    # The same answer, once reconciliation named the order (the deposed fork's OrderCancelled,
+    # ops/checks.py): the Reconciled event records what became of the acknowledgement.
+    def naming_z1(ids: dict[str, str]) -> dict[str, list[str]]:
+        named = _everything(ids)
+        return {**named, "orderIds": [*named["orderIds"], ids["z1"]]}
+
+    records, tables = _forked(tmp_path, naming_z1)
+    z1 = _order(tables, "z1", BOB)["orderId"]["S"]
+    records = [*records,
+               {"n": 1000, "t": 9.0, "kind": "request", "id": 1000, "op": "cancel",
+                "client": BOB, "key": None, "attempt": 1, "body": {"orderId": z1}},
+               {"n": 1001, "t": 9.1, "kind": "response", "id": 1000, "status": 200,
+                "body": {"orderId": z1, "status": "CANCELLED"}}]
+    report = run_checker(records, tables)
+    assert "answers" not in report.by_kind(), report.summary()
+
+
 def test_a_live_order_cancelled_for_a_mismatch_the_ledger_does_not_show_is_reported(
         tmp_path: Any) -> None:
     # reconcile --fix under load read an order before its trades (a filledQty that looked

@@ -53,7 +53,7 @@ class Rates:
             # openOrders index up to ~1 s late, and the matcher's commits are refused often enough
             # (transaction conflicts) that it rebuilds its book from that index right after them.
             rates = replace(rates, index_lag_s=rng.uniform(0.5, 1.5),
-                            conflict=rng.uniform(0.05, 0.15))
+                            conflict=rng.uniform(0.10, 0.20))
         return rates
 
 

@@ -22,13 +22,19 @@ def test_a_rebuild_from_a_lagging_index_keeps_every_resting_order() -> None:
     assert not failing, f"{len(failing)} seed(s), the first:\n{failing[0].report()}"
 
 
+# The defect shows in about one seed in seventy, none of them among the CI seeds: this test
+# scans further, and stops at the first seed that shows it.
+STALE_DECISION_SEEDS = 1_000
+
+
 @pytest.mark.xfail(strict=True, reason="a user cancel is final in DynamoDB at once, but the "
                    "matcher's book keeps the order until the CancelRequested is sequenced: "
                    "self-trade prevention, post-only and FOK can still judge new orders against "
-                   "it, and a rebuilt book rejects the late CancelRequested")
+                   "it where no write touches it (a fill of it is refused by the commit)")
 def test_a_cancelled_order_decides_nothing_more() -> None:
-    failing = [r for r in (run_seed(s, strict=True) for s in range(CI_SEEDS)) if not r.ok]
-    assert not failing, f"{len(failing)} seed(s), the first:\n{failing[0].report()}"
+    for seed in range(STALE_DECISION_SEEDS):
+        result = run_seed(seed, strict=True)
+        assert result.ok, f"seed {seed}:\n{result.report()}"
 
 
 @pytest.mark.xfail(strict=True, reason="a follower forwards POST /order to the leader and, under "

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from tests.support import drill
 from tests.support.drill import EAST, WEST
 
@@ -117,7 +119,8 @@ def test_a_deposed_leaders_tail_and_provisional_orders_are_reconciled(tmp_path: 
         "FEATURE_FLAGS": '{"acceptWhenLeaderDown": true}', "STEP_DOWN_AFTER_S": "8",
         "FAILOVER_AFTER_S": "12"})
     try:
-        east_only = drill.client(run, EAST, "e" * 8 + "-0000-4000-8000-000000000005")
+        east_sub = "e" * 8 + "-0000-4000-8000-000000000005"
+        east_only = drill.client(run, EAST, east_sub)
         east_only.regions.endpoints = [run.url(EAST)]
         east_other = drill.client(run, EAST, "9" * 8 + "-0000-4000-8000-000000000007")
         east_other.regions.endpoints = [run.url(EAST)]
@@ -127,9 +130,21 @@ def test_a_deposed_leaders_tail_and_provisional_orders_are_reconciled(tmp_path: 
         run.manage(EAST, "partition", EAST, WEST)
         time.sleep(1.0)  # replication is cut: what the leader commits now stays on its side
         drill.submit(run, east_only, "e", "SELL", 2, "100.00")
+        tail_sell = run.acked[-1]
         drill.submit(run, west_only, "f", "BUY", 2, "100.00")  # provisional: no leader in sight
         drill.submit(run, east_other, "9", "BUY", 1, "103.00")  # trades on the old leader only
         drill.wait_for(lambda: run.region(WEST).get("role") == "leader", 30, "failover")
+        # The new leader has never heard of the order the old one took after the cut: while it
+        # cannot see that region, "no such order" is not final. 503 and retry, not a 404.
+        headers = {"Authorization": f"Bearer {run.handle.forge_token(sub=east_sub)}"}
+        cancel = httpx.post(f"{run.url(WEST)}/cancel", json={"orderId": tail_sell.order_id},
+                            headers=headers, timeout=30)
+        read = httpx.get(f"{run.url(WEST)}/order/{tail_sell.order_id}", headers=headers,
+                         timeout=30)
+        for answer in (cancel, read):
+            assert answer.status_code == 503, answer.text
+            assert answer.json()["error"]["code"] == "unavailable"
+            assert answer.headers["Retry-After"] == "1"
         drill.trade(run, [(west_only, "f")], 4)
         run.manage(EAST, "heal")
         drill.wait_for(lambda: run.region(EAST).get("leaderRegion") == WEST, 30, "old leader follows")

@@ -64,3 +64,18 @@ def test_gaps_are_ranges():
     events = [EventRow(s, "OrderOpened", "", {}) for s in (1, 2, 5, 6, 9)]
     snap = _snapshot([], [], events, 9)
     assert [f.key for f in checks.check(snap, 60)[0]] == ["seq_gap:X:3-4", "seq_gap:X:7-8"]
+
+
+def test_a_user_cancel_on_a_deposed_fork_is_named_by_its_divergent_finding():
+    """The deposed leader (epoch 1000001) acknowledged and sequenced a cancel after the fork at
+    seq 1; the new leader (epoch 2000001) filled that order: the finding names it."""
+    from tulip.epochs import EpochStart, canonical
+
+    chain = canonical([EpochStart(1_000_001, 0, 0), EpochStart(2_000_001, 1_000_001, 1)])
+    events = [EventRow(1, "OrderOpened", "", {"orderId": "s"}, 1_000_001),
+              EventRow(2, "OrderCancelled", "", {"orderId": "s", "reason": "user"}, 1_000_001),
+              EventRow(3, "OrderCancelled", "", {"orderId": "x", "reason": "ioc"}, 1_000_001),
+              EventRow(2, "TradeExecuted", "", {"tradeId": "X-2"}, 2_000_001)]
+    symbol = checks.SymbolSnapshot("X", 2, [], events, [], chain)
+    [finding] = checks.divergent_findings(symbol, [_order("s", 4, 4, "FILLED")])
+    assert finding.kind == "divergent_commit" and finding.order_ids == ("s",)
