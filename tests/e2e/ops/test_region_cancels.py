@@ -1,7 +1,6 @@
-"""Two defects the region chaos run found (tests/chaos/run.py --regions; docs/reliability.md,
-"Chaos with real processes"), each as a strict xfail on real processes: the test states what
-should hold, fails today, and fails the other way (XPASS) the day the defect is fixed, so its
-marker cannot outlive it. Slow (a two-region stack each): `make test-chaos` runs them."""
+"""Two cancels across a region change, on real processes; the region chaos run found both lost
+(tests/chaos/run.py --regions; docs/reliability.md, "Across regions: what the run found"). Slow
+(a two-region stack each): `make test-chaos` runs them."""
 
 from __future__ import annotations
 
@@ -49,10 +48,9 @@ def _resting_sell(run: drill.DrillRun) -> str:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-@pytest.mark.xfail(strict=True, reason="a cancel the cut-off leader acknowledged is lost: the new "
-                   "leader, which never saw it, fills the order later, last writer wins, and "
-                   "reconciliation has no finding for it")
 def test_a_cancel_the_cut_off_leader_acknowledged_is_kept_or_compensated(tmp_path: Path) -> None:
+    """The new leader never saw the cancel and fills the order; last writer wins. The deposed
+    leader's OrderCancelled, off the canonical chain, is what reconciliation names."""
     run = drill.start(tmp_path, "KDA", extra_env={"STEP_DOWN_AFTER_S": "8",
                                                    "FAILOVER_AFTER_S": "12"})
     try:
@@ -88,10 +86,10 @@ def test_a_cancel_the_cut_off_leader_acknowledged_is_kept_or_compensated(tmp_pat
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-@pytest.mark.xfail(strict=True, reason="a planned failover strands the old leader's events queue: "
-                   "a CancelRequested waiting there never becomes an event, and the order leaves "
-                   "the new leader's book (rebuilt from storage) without one")
 def test_a_cancel_queued_at_a_planned_failover_reaches_the_event_log(tmp_path: Path) -> None:
+    """The CancelRequested is stranded in the old leader's queue; the new leader's book, rebuilt
+    from its replica, finds the cancelled order still on the openOrders index and sequences the
+    cancel itself."""
     run = drill.start(tmp_path, "KDB")
     try:
         order_id = _resting_sell(run)
@@ -112,11 +110,10 @@ def test_a_cancel_queued_at_a_planned_failover_reaches_the_event_log(tmp_path: P
                        "the new leader matches")
 
         def cancel_recorded() -> bool:
-            return any(e["payload"].get("orderId") == order_id
-                       and e["type"] in ("OrderCancelled", "CancelRejected")
+            return any(e["payload"].get("orderId") == order_id and e["type"] == "OrderCancelled"
                        for e in _events(run, WEST))
 
-        # The owner's cancel is part of the market's history: an event records it.
+        # The owner's cancel is part of the market's history: its event takes the order off.
         drill.wait_for(cancel_recorded, 30, "the cancel's event on the new leader's chain")
     finally:
         run.handle.stop()
