@@ -29,7 +29,6 @@ import random
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -393,7 +392,6 @@ def regional_patches(regional: Regional) -> Iterator[None]:
         patch(devstack.replicator, "time", sim_time)
         patch(ops.regions, "time", sim_time)
         patch(ops.regions, "now_iso", functions["now_iso"])
-        patch(ops.ledger, "datetime", _SimDatetime(world))
         patch(tulip.storage, "CHAIN_CACHE_S", -1.0)  # one process, several regions: no cache
         patch(ops_services(), "now_iso", functions["now_iso"])
         yield
@@ -414,12 +412,3 @@ def ops_services() -> Any:
 
     return ops.services
 
-
-class _SimDatetime:
-    """`datetime` where ops.ledger asks it for the time."""
-
-    def __init__(self, world: World) -> None:
-        self.world = world
-
-    def now(self, tz: Any = UTC) -> datetime:
-        return datetime.fromtimestamp(self.world.clock(), tz)

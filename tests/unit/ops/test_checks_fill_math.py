@@ -79,3 +79,19 @@ def test_a_user_cancel_on_a_deposed_fork_is_named_by_its_divergent_finding():
     symbol = checks.SymbolSnapshot("X", 2, [], events, [], chain)
     [finding] = checks.divergent_findings(symbol, [_order("s", 4, 4, "FILLED")])
     assert finding.kind == "divergent_commit" and finding.order_ids == ("s",)
+
+
+def test_a_fill_that_landed_between_the_two_trade_reads_is_no_mismatch():
+    """Under trading the orders are read after the trades (ops/ledger.py): an order may already
+    hold a fill that only the second trade read sees. Outside that window it is a mismatch."""
+    first = [_trade(1, 1, "b", "s")]
+    later = [*first, _trade(2, 3, "b2", "s")]
+    orders = [_order("s", 10, 4), _order("b", 1, 1, "FILLED"), _order("b2", 3, 3, "FILLED")]
+    snap = _snapshot(orders, first, [_executed(1)], 1)
+    assert {f.order_ids[0] for f in checks.check(snap, 60)[0]} == {"s", "b2"}
+    snap.symbols["X"].later_trades = later
+    assert checks.check(snap, 60)[0] == []
+    behind = [_order("s", 10, 0), orders[1], orders[2]]  # filledQty below the first read
+    snap = _snapshot(behind, first, [_executed(1)], 1)
+    snap.symbols["X"].later_trades = later
+    assert [f.key for f in checks.check(snap, 60)[0]] == ["filled_qty_mismatch:s:1:0"]
