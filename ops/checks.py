@@ -63,9 +63,11 @@ class SymbolSnapshot:
     events: list[EventRow]
     accepted_unseen: list[OrderItem]
     chain: Chain = field(default_factory=lambda: canonical([]))
-    # The trades read again after the orders (ops/ledger.py): under trading an order may have
-    # fills newer than `trades`; its filledQty is consistent anywhere between the two reads.
+    # The trades read again after the orders, with the chain of epochs read after them
+    # (ops/ledger.py): under trading an order may have fills newer than `trades`, made under an
+    # epoch taken since; its filledQty is consistent anywhere between the two reads.
     later_trades: list[TradeItem] | None = None
+    later_chain: Chain | None = None
 
     @property
     def canonical_trades(self) -> list[TradeItem]:
@@ -110,8 +112,9 @@ def fill_findings(snapshot: Snapshot) -> list[FindingData]:
                 filled[leg] += trade.qty
                 trades_of[leg].append(trade.trade_id)
         later = symbol_snapshot.later_trades
+        later_chain = symbol_snapshot.later_chain or symbol_snapshot.chain
         for trade in symbol_snapshot.canonical_trades if later is None else later:
-            if symbol_snapshot.chain.covers(trade.epoch, trade.seq):
+            if later_chain.covers(trade.epoch, trade.seq):
                 for leg in (trade.buy_order_id, trade.sell_order_id):
                     filled_later[leg] += trade.qty
     findings: list[FindingData] = []

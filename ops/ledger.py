@@ -17,10 +17,10 @@ def _position(store: OpsStorage, symbol: str) -> tuple[int, int]:
 
 
 def _symbol_snapshot(store: OpsStorage, symbol: str, cutoff: str) -> SymbolSnapshot:
-    """Read in the order that keeps a busy shard's snapshot consistent (docs/reliability.md,
-    "reconcile under load"): the trades before the events (every trade read has its event),
-    lastSeq before and after the events (the events committed in between are newer than the
-    snapshot, not ahead of the shard)."""
+    """Read in the order that keeps a busy shard's snapshot consistent: the trades before the
+    events (every trade read has its event), lastSeq before and after the events (the events
+    committed in between are newer than the snapshot, not ahead of the shard). Why:
+    docs/reliability.md, "Across regions: what the run found"."""
     trades = store.trades(symbol)
     epoch, before = _position(store, symbol)
     events = store.events(symbol)
@@ -34,9 +34,10 @@ def take_snapshot(cfg: Config, symbols: Iterable[str] | None, since: str | None,
                   unseen_age_s: float, store: OpsStorage | None = None) -> Snapshot:
     """The ledger as the checks see it. Scans are not a point in time, and the market keeps
     trading: each shard is read consistently with itself (_symbol_snapshot), then the orders,
-    then the trades again. Trades are never changed, and each is written in one transaction
-    with its orders' filledQty: an order read between the two trade reads is consistent if its
-    filledQty lies between what they add up to for it (ops.checks.fill_findings)."""
+    then the trades again and the chain of epochs (takes since may have grown it). A trade is
+    never changed and is written in one transaction with its orders' filledQty: an order read
+    between the two trade reads is consistent if its filledQty lies between what they add up
+    to for it (ops.checks.fill_findings)."""
     store = store or OpsStorage(cfg)
     wanted = tuple(symbols) if symbols else ()
     cutoff = clock.iso_ago(unseen_age_s)  # tulip.clock: the seeded simulation's time too
@@ -58,4 +59,5 @@ def take_snapshot(cfg: Config, symbols: Iterable[str] | None, since: str | None,
             owners[ik] = store.idempotency_owner(ik)
     for symbol, symbol_snapshot in per_symbol.items():
         symbol_snapshot.later_trades = store.trades(symbol)
+        symbol_snapshot.later_chain = store.chain(symbol)  # after the trades: covers their epochs
     return Snapshot(orders, per_symbol, owners, partial_orders=bool(since or wanted))

@@ -102,7 +102,6 @@ def no_such_order(cfg: Config, order_id: str) -> NotFound | Unavailable:
     return NotFound("No such order.", {"orderId": order_id})
 
 
-
 def _symbol(cfg: Config, value: str | None, required: bool = False) -> str | None:
     if value is None or value == "":
         return cfg.default_symbol if required else None

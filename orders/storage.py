@@ -128,8 +128,8 @@ def get_order(order_id: str) -> OrderItem | None:
 # The states a user cancel takes an order from, in the order they are tried. A resting order
 # keeps its openOrders entry ("B#<seq>"): the matcher removes it in the same commit that
 # sequences the cancel (OrderCancelled), so a book rebuilt before that (a takeover, a failover,
-# a rejected commit) still finds the cancel and sequences it (docs/architecture.md, "The data path").
-# An ACCEPTED order leaves the index at once: it was never on a book, and the matcher skips it.
+# a rejected commit) still finds the cancel and sequences it (docs/architecture.md, "The data
+# path"). An ACCEPTED order leaves the index at once: it was never on a book, and the matcher skips it.
 # Orders move ACCEPTED -> resting and never back, so resting is tried again after ACCEPTED:
 # three conditional writes at most decide every race with the matcher.
 _CANCEL_FROM = (((OPEN, PARTIALLY_FILLED), False), ((ACCEPTED,), True),

@@ -95,3 +95,20 @@ def test_a_fill_that_landed_between_the_two_trade_reads_is_no_mismatch():
     snap = _snapshot(behind, first, [_executed(1)], 1)
     snap.symbols["X"].later_trades = later
     assert [f.key for f in checks.check(snap, 60)[0]] == ["filled_qty_mismatch:s:1:0"]
+
+
+def test_a_fill_under_an_epoch_taken_during_the_snapshot_is_no_mismatch():
+    """A takeover between the reads: the second trade read holds a fill made under the new
+    epoch, which only the chain read after it covers (the region chaos run at size)."""
+    from tulip.epochs import EpochStart, canonical
+
+    first_chain = canonical([EpochStart(5, 0, 0)])
+    later_chain = canonical([EpochStart(5, 0, 0), EpochStart(6, 5, 1)])
+    fill = _trade(2, 1, "b", "s")
+    fill.epoch = 6
+    orders = [_order("s", 10, 1), _order("b", 1, 1, "FILLED")]
+    symbol = checks.SymbolSnapshot("X", 1, [], [_executed(1)], [], first_chain, [fill])
+    snap = checks.Snapshot(orders, {"X": symbol})
+    assert {f.order_ids[0] for f in checks.fill_findings(snap)} == {"s", "b"}
+    symbol.later_chain = later_chain
+    assert checks.fill_findings(snap) == []
