@@ -18,7 +18,7 @@ from typing import Any
 
 from ops.storage import RECONCILED, EventRow
 from tulip.epochs import Chain, canonical
-from tulip.schema import OrderItem, TradeItem
+from tulip.schema import CANCELLED, CancelItem, OrderItem, TradeItem
 
 DOUBLE_FILL = "double_fill"
 FILLED_QTY_MISMATCH = "filled_qty_mismatch"
@@ -31,8 +31,12 @@ PROJECTION_MISMATCH = "projection_mismatch"
 # Commits a deposed leader region made that the new leader never saw (asynchronous replication):
 # off the shard's canonical chain of epochs (tulip/epochs.py), kept as history, compensated.
 DIVERGENT_COMMIT = "divergent_commit"
+# A cancel POST /cancel acknowledged (its CancelItem record) whose order is not CANCELLED: a later
+# write of a region that never saw the cancel overtook it (replication's last writer wins).
+CANCEL_OVERTAKEN = "cancel_overtaken"
 KINDS = (DOUBLE_FILL, FILLED_QTY_MISMATCH, DUPLICATE_IDEMPOTENCY, SEQ_GAP, SEQ_AHEAD,
-         ACCEPTED_UNSEEN, TRADE_WITHOUT_EVENT, PROJECTION_MISMATCH, DIVERGENT_COMMIT)
+         ACCEPTED_UNSEEN, TRADE_WITHOUT_EVENT, PROJECTION_MISMATCH, DIVERGENT_COMMIT,
+         CANCEL_OVERTAKEN)
 # SimFill's simulated counterparty has no order item (tests/support/ledger.py says the same).
 SIM_PREFIX = "sim:"
 
@@ -87,6 +91,8 @@ class Snapshot:
     # True when orders were filtered (--since/--symbol): a trade for an order outside the filter
     # is then not a finding.
     partial_orders: bool = False
+    # The acknowledged user cancels' records, read before the orders (ops/ledger.py).
+    cancels: list[CancelItem] = field(default_factory=list)
 
 
 def resolved_keys(events: Iterable[EventRow]) -> set[str]:
@@ -162,6 +168,26 @@ def idempotency_findings(snapshot: Snapshot) -> list[FindingData]:
                 actual=f"{len(group)} orders",
                 order_ids=(keeper.order_id, duplicate.order_id),
                 detail=f"keeps {keeper.order_id}; duplicate status {duplicate.status}"))
+    return findings
+
+
+def cancel_findings(snapshot: Snapshot) -> list[FindingData]:
+    """Every cancel POST /cancel acknowledged left its order CANCELLED. The records are read
+    before the orders, and CANCELLED is final, so an order read in another state was overtaken:
+    compensated by cancelling it if it is still open, recorded by a Reconciled event if not."""
+    orders = {o.order_id: o for o in snapshot.orders}
+    findings: list[FindingData] = []
+    for record in snapshot.cancels:
+        order = orders.get(record.order_id)
+        if order is None or order.status == CANCELLED or order.symbol not in snapshot.symbols:
+            continue
+        findings.append(FindingData(
+            CANCEL_OVERTAKEN,
+            f"{CANCEL_OVERTAKEN}:{order.order_id}:{order.status}:{order.filled_qty}", order.symbol,
+            expected=f"CANCELLED (POST /cancel answered 200 in {record.region} at "
+                     f"{record.cancelled_at})",
+            actual=f"{order.status}, filledQty {order.filled_qty}", order_ids=(order.order_id,),
+            detail="a write that never saw the cancel overtook it (last writer wins)"))
     return findings
 
 
@@ -272,7 +298,7 @@ def unseen_findings(symbol_snapshot: SymbolSnapshot, min_age_s: float) -> list[F
 
 def check(snapshot: Snapshot, unseen_age_s: float) -> tuple[list[FindingData], list[FindingData]]:
     """(open findings, findings already resolved by a Reconciled event)."""
-    findings = fill_findings(snapshot) + idempotency_findings(snapshot)
+    findings = fill_findings(snapshot) + idempotency_findings(snapshot) + cancel_findings(snapshot)
     resolved: set[str] = set()
     for symbol_snapshot in snapshot.symbols.values():
         findings += sequence_findings(symbol_snapshot)

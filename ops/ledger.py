@@ -42,6 +42,7 @@ def take_snapshot(cfg: Config, symbols: Iterable[str] | None, since: str | None,
     wanted = tuple(symbols) if symbols else ()
     cutoff = clock.iso_ago(unseen_age_s)  # tulip.clock: the seeded simulation's time too
     per_symbol = {s: _symbol_snapshot(store, s, cutoff) for s in wanted or cfg.symbols}
+    cancels = store.cancels()  # before the orders: an order read later is at least as new
     if len(wanted) == 1:
         orders = store.orders(symbol=wanted[0], since=since)
     else:
@@ -60,4 +61,5 @@ def take_snapshot(cfg: Config, symbols: Iterable[str] | None, since: str | None,
     for symbol, symbol_snapshot in per_symbol.items():
         symbol_snapshot.later_trades = store.trades(symbol)
         symbol_snapshot.later_chain = store.chain(symbol)  # after the trades: covers their epochs
-    return Snapshot(orders, per_symbol, owners, partial_orders=bool(since or wanted))
+    return Snapshot(orders, per_symbol, owners, partial_orders=bool(since or wanted),
+                    cancels=cancels)

@@ -47,7 +47,7 @@ DEFAULT_PROJECTION_LAG_S = 30.0  # the projector polls every second; 30 s is a s
 FIX_ATTEMPTS = 3
 FIXABLE = (checks.DOUBLE_FILL, checks.FILLED_QTY_MISMATCH, checks.DUPLICATE_IDEMPOTENCY,
            checks.SEQ_GAP, checks.ACCEPTED_UNSEEN, checks.TRADE_WITHOUT_EVENT,
-           checks.PROJECTION_MISMATCH, checks.DIVERGENT_COMMIT)
+           checks.PROJECTION_MISMATCH, checks.DIVERGENT_COMMIT, checks.CANCEL_OVERTAKEN)
 
 
 @dataclass
@@ -191,6 +191,8 @@ def _compensations(store: OpsStorage, finding: FindingData) -> list[Compensating
         targets = finding.order_ids[:1]
     elif finding.kind == checks.DUPLICATE_IDEMPOTENCY:
         targets = finding.order_ids[1:]  # the duplicate; the first id is the order kept
+    elif finding.kind == checks.CANCEL_OVERTAKEN:
+        targets = finding.order_ids  # cancelled now, as its owner was told it was
     elif finding.kind == checks.DIVERGENT_COMMIT:
         # Every order a divergent trade touched: the trader was told of fills the canonical
         # history does not have; one still open is cancelled, so it decides again.

@@ -24,6 +24,7 @@ from tulip.epochs import Chain, canonical
 from tulip.schema import (
     ACCEPTED,
     ACCEPTED_SORT_PREFIX,
+    CancelItem,
     EventPageItem,
     IdempotencyItem,
     MatcherItem,
@@ -111,6 +112,11 @@ class OpsStorage:
         if since:
             condition &= OrderItem.created_at >= since
         return list(_bounded(OrderItem.scan(condition, consistent_read=True), "orders scan"))
+
+    def cancels(self) -> list[CancelItem]:
+        """Every acknowledged user cancel's record (a scan, as for the orders)."""
+        condition = CancelItem.pk.startswith(CancelItem.PREFIX)
+        return list(_bounded(CancelItem.scan(condition, consistent_read=True), "cancels scan"))
 
     def order(self, order_id: str) -> OrderItem | None:
         return _get(OrderItem, OrderItem.key(order_id))

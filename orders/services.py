@@ -198,23 +198,22 @@ def cancel_order(cfg: Config, client_id: str, body: Any) -> OrderItem:
     assert isinstance(order_id, str)
     logs.bind(orderId=order_id)
 
-    cancelled = storage.cancel_if_open(order_id, client_id, now_iso())
-    if cancelled is None:
-        current = storage.get_order(order_id)
-        if current is None or current.client_id != client_id:
-            raise selectors.no_such_order(cfg, order_id)
-        if current.status == FILLED:
-            raise NotOpen("The order is already FILLED.", {"orderId": order_id,
-                                                           "status": FILLED})
-        if current.status != CANCELLED:  # a state we do not know how to cancel from
-            raise NotOpen("The order is not open.", {"orderId": order_id,
-                                                     "status": current.status})
-        cancelled = current
+    try:
+        order = storage.cancel_if_open(order_id, client_id, now_iso(), cfg.aws_region)
+    except storage.CancelContended:
+        raise Unavailable("The order kept changing under the cancel; retry.",
+                          {"orderId": order_id}) from None
+    if order is None or order.client_id != client_id:
+        raise selectors.no_such_order(cfg, order_id)
+    if order.status == FILLED:
+        raise NotOpen("The order is already FILLED.", {"orderId": order_id, "status": FILLED})
+    if order.status != CANCELLED:  # a state we do not know how to cancel from
+        raise NotOpen("The order is not open.", {"orderId": order_id, "status": order.status})
     # Every successful answer (first or retried) re-sends: a send lost after the first commit is
     # repaired by the client's retry, and SQS dedupe collapses the copies.
     events_queue.send(cfg, wire.CancelRequested(orderId=order_id, clientId=client_id,
-                                                symbol=cancelled.symbol, requestedAt=now_iso()))
-    return cancelled
+                                                symbol=order.symbol, requestedAt=now_iso()))
+    return order
 
 
 def sweep_accepted(cfg: Config, min_age_s: float = SWEEP_MIN_AGE_S,

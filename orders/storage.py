@@ -24,10 +24,9 @@ from tulip.config import Config
 from tulip.schema import (
     ACCEPTED,
     CANCELLED,
-    OPEN,
     OPEN_STATES,
-    PARTIALLY_FILLED,
     RESTING_SORT_PREFIX,
+    CancelItem,
     IdempotencyItem,
     OrderItem,
     ShardItem,
@@ -125,36 +124,55 @@ def get_order(order_id: str) -> OrderItem | None:
 
 
 # ------------------------------------------------------------------------------------ cancel
-# The states a user cancel takes an order from, in the order they are tried. A resting order
-# keeps its openOrders entry ("B#<seq>"): the matcher removes it in the same commit that
-# sequences the cancel (OrderCancelled), so a book rebuilt before that (a takeover, a failover,
-# a rejected commit) still finds the cancel and sequences it (docs/architecture.md, "The data
-# path"). An ACCEPTED order leaves the index at once: it was never on a book, and the matcher skips it.
-# Orders move ACCEPTED -> resting and never back, so resting is tried again after ACCEPTED:
-# three conditional writes at most decide every race with the matcher.
-_CANCEL_FROM = (((OPEN, PARTIALLY_FILLED), False), ((ACCEPTED,), True),
-                ((OPEN, PARTIALLY_FILLED), False))
+# A cancel racing the matcher reads again: the order moves ACCEPTED -> resting -> closed, and its
+# filledQty only grows, so a few rounds decide every race (then: 503, retry).
+CANCEL_ROUNDS = 3
 
 
-def cancel_if_open(order_id: str, client_id: str, now: str) -> OrderItem | None:
-    """Open -> CANCELLED (reason "user"), only for the owner. None when the condition failed
-    (not found, not the owner's, or no longer open): the caller reads the order to tell which."""
-    order = OrderItem(OrderItem.key(order_id), OrderItem.key(order_id))
-    for states, leaves_index in _CANCEL_FROM:
+class CancelContended(Exception):
+    """The order kept changing under the cancel for CANCEL_ROUNDS rounds."""
+
+
+def cancel_if_open(order_id: str, client_id: str, now: str, region: str) -> OrderItem | None:
+    """Open -> CANCELLED (reason "user") for its owner; returns the order as it now is (None:
+    no such order), which the caller judges (cancelled, or not open). One transaction, conditioned on the
+    state read, writes the order and the cancel's record (CancelItem: the acknowledgement,
+    which replication's last writer wins may otherwise lose).
+
+    A resting order keeps its openOrders entry ("B#<seq>"): the matcher removes it in the commit
+    that sequences the cancel (OrderCancelled), so a book rebuilt before that (a takeover, a
+    failover, a rejected commit) still finds the cancel and sequences it (docs/architecture.md,
+    "The data path"). An ACCEPTED order leaves the index at once: it was never on a book, and
+    the matcher skips it."""
+    for _ in range(CANCEL_ROUNDS):
+        order = get_order(order_id)
+        if order is None or order.client_id != client_id or order.status not in OPEN_STATES:
+            return order
+        leaves_index = order.status == ACCEPTED
         actions: list[Any] = [OrderItem.status.set(CANCELLED), OrderItem.cancel_reason.set("user"),
                               OrderItem.updated_at.set(now)]
         if leaves_index:
             actions += [OrderItem.open_symbol.remove(), OrderItem.open_sort.remove()]
+        record = CancelItem(CancelItem.key(order_id), CancelItem.key(order_id), order_id=order_id,
+                            client_id=client_id, symbol=order.symbol, cancelled_at=now,
+                            region=region)
         try:
-            order.update(actions=actions, condition=(
-                OrderItem.pk.exists() & (OrderItem.client_id == client_id)
-                & OrderItem.status.is_in(*states)))
-        except UpdateError as exc:
-            if aws_error_code(exc) == "ConditionalCheckFailedException":
-                continue
+            with TransactWrite(connection=schema.transactions()) as transaction:
+                transaction.update(order, actions=actions, condition=(
+                    (OrderItem.client_id == client_id) & (OrderItem.status == order.status)
+                    & (OrderItem.filled_qty == order.filled_qty)))
+                transaction.save(record)
+        except TransactWriteError as exc:
+            reasons = exc.cancellation_reasons if (
+                aws_error_code(exc) == "TransactionCanceledException") else []
+            if any(r is not None and r.code in CONFLICT_CODES for r in reasons):
+                continue  # the matcher (or a twin cancel) changed it since the read
             raise
+        order.status, order.cancel_reason, order.updated_at = CANCELLED, "user", now
+        if leaves_index:
+            order.open_symbol = order.open_sort = None
         return order
-    return None
+    raise CancelContended(order_id)
 
 
 def mark_swept(order_id: str, now: str) -> bool:

@@ -181,6 +181,32 @@ class IdempotencyItem(Model):
         return cls.PREFIX + ik
 
 
+class CancelItem(Model):
+    """A user cancel POST /cancel acknowledged (docs/storage.md): written in the transaction that
+    made its order CANCELLED, never changed. Replication settles two writes of one order by last
+    writer wins, so a later write of a region that never saw the cancel (a new leader after a
+    cut) can overtake it: reconciliation compares every record with its order
+    (ops/checks.py, `cancel_overtaken`)."""
+
+    PREFIX: ClassVar[str] = "CANCEL#"
+
+    class Meta:
+        table_name = "tulip-orders"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    order_id = UnicodeAttribute(attr_name="orderId")
+    # Not "clientId": that name would project the record into clientOrders.
+    client_id = UnicodeAttribute(attr_name="ownerClientId")
+    symbol = UnicodeAttribute()
+    cancelled_at = UnicodeAttribute(attr_name="cancelledAt")
+    region = UnicodeAttribute()
+
+    @classmethod
+    def key(cls, order_id: str) -> str:
+        return cls.PREFIX + order_id
+
+
 # ------------------------------------------------------------------------------------ trades
 class SymbolTradesIndex(GlobalSecondaryIndex["TradeItem"]):
     class Meta:
@@ -453,7 +479,7 @@ class MatcherItem(Model):
     shards = UnicodeAttribute(null=True)  # comma-separated symbols held (for people, not logic)
 
 
-ORDERS_MODELS: Final[tuple[type[Model], ...]] = (OrderItem, IdempotencyItem)
+ORDERS_MODELS: Final[tuple[type[Model], ...]] = (OrderItem, IdempotencyItem, CancelItem)
 TRADES_MODELS: Final[tuple[type[Model], ...]] = (TradeItem, EventPageItem, ShardItem,
                                                   EpochItem, LeaderItem, RegionStatusItem,
                                                   ReplicationItem, MatcherItem)

@@ -32,6 +32,7 @@ from tests.sim.network import Network, SimBotocore, SimClient
 from tests.sim.world import SimCrash, World
 from tulip import aws, clock, events_queue, flags, schema
 from tulip.config import Config
+from tulip.schema import CANCELLED
 
 
 class SimTime:
@@ -119,7 +120,7 @@ def simulated(world: World, network: Network, cfg: Config, crash: Callable[[str]
             when=lambda _: True))
         patch(orders.storage, "cancel_if_open", windows.after(
             orders.storage.cancel_if_open, {"api": "api_after_commit"},
-            when=lambda cancelled: cancelled is not None))
+            when=lambda order: order is not None and order.status == CANCELLED))
         patch(orders.storage, "mark_swept", windows.after(
             orders.storage.mark_swept, {"worker": "worker_after_claim"}))
         patch(events_queue, "send", windows.after(events_queue.send, {"api": "api_after_send"}))

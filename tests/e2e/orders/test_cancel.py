@@ -28,7 +28,14 @@ def test_cancel_own_open_order_then_again(entry_stack: StackHandle) -> None:
     assert shown["status"] == "CANCELLED"
     [item] = order_items_of(entry_stack, client_id)
     assert item["status"]["S"] == "CANCELLED"
-    assert "openSymbol" not in item  # off the open-orders index
+    assert "openSymbol" not in item  # off the open-orders index (it was never on a book)
+    # The acknowledgement's own record (reconciliation's cancel_overtaken check reads it).
+    key = {"S": f"CANCEL#{order_id}"}
+    record = entry_stack.boto("dynamodb").get_item(
+        TableName=entry_stack.env["ORDERS_TABLE"], Key={"pk": key, "sk": key},
+        ConsistentRead=True)["Item"]
+    assert (record["orderId"]["S"], record["ownerClientId"]["S"], record["symbol"]["S"]) == (
+        order_id, client_id, "TULIP")
     cancels = [m for m in drain_queue(entry_stack)
                if m["orderId"] == order_id and m["type"] == "CancelRequested"]
     assert len(cancels) >= 1  # SQS dedupe may collapse the retry's copy

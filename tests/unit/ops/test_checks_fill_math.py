@@ -112,3 +112,28 @@ def test_a_fill_under_an_epoch_taken_during_the_snapshot_is_no_mismatch():
     assert {f.order_ids[0] for f in checks.fill_findings(snap)} == {"s", "b"}
     symbol.later_chain = later_chain
     assert checks.fill_findings(snap) == []
+
+
+def test_an_acknowledged_cancel_a_later_write_overtook_is_a_finding():
+    """A cut-off leader acknowledged the cancel of an ACCEPTED order; the new leader, which never
+    saw it, matched the order, and its later write won (last writer wins). The cancel's record
+    still says what the owner was told."""
+    from tulip.schema import CancelItem
+
+    def record(order_id):
+        key = CancelItem.key(order_id)
+        return CancelItem(key, key, order_id=order_id, client_id="c", symbol="X",
+                          cancelled_at="2026-01-01T00:00:01.000Z", region="us-east-1")
+
+    trades = [_trade(1, 4, "b", "s")]
+    orders = [_order("s", 4, 4, "FILLED"), _order("b", 4, 4, "FILLED"),
+              _order("kept", 4, 0, "CANCELLED")]
+    snap = _snapshot(orders, trades, [_executed(1)], 1)
+    snap.cancels = [record("s"), record("kept")]
+    [finding] = checks.check(snap, 60)[0]
+    assert (finding.kind, finding.key, finding.order_ids) == (
+        "cancel_overtaken", "cancel_overtaken:s:FILLED:4", ("s",))
+    reconciled = EventRow(2, "Reconciled", "", {"findingKey": finding.key})
+    snap = _snapshot(orders, trades, [_executed(1), reconciled], 2)
+    snap.cancels = [record("s"), record("kept")]
+    assert checks.check(snap, 60) == ([], [finding])

@@ -8,6 +8,7 @@ import pytest
 
 from tulip import event_pages, schema
 from tulip.schema import (
+    CancelItem,
     EpochItem,
     EventPageItem,
     IdempotencyItem,
@@ -54,7 +55,7 @@ def test_the_codec_refuses_what_the_schema_does_not_hold() -> None:
 
 def test_tables_hold_every_key_and_index_their_models_declare() -> None:
     orders, trades = schema.TABLES
-    assert orders.models == (OrderItem, IdempotencyItem)
+    assert orders.models == (OrderItem, IdempotencyItem, CancelItem)
     assert trades.models == (TradeItem, EventPageItem, ShardItem, EpochItem, LeaderItem,
                              RegionStatusItem, ReplicationItem, MatcherItem)
     assert orders.ttl_attribute == "expiresAt" and trades.ttl_attribute is None
@@ -71,11 +72,12 @@ def test_tables_hold_every_key_and_index_their_models_declare() -> None:
     assert request["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
 
 
-def test_idempotency_records_stay_out_of_the_client_orders_index() -> None:
+def test_idempotency_and_cancel_records_stay_out_of_the_client_orders_index() -> None:
     # A record carrying clientId/createdAt would be projected into clientOrders and be listed
     # as one of the client's orders.
-    names = ItemCodec(IdempotencyItem).names.values()
-    assert "clientId" not in names and "createdAt" not in names
+    for model in (IdempotencyItem, CancelItem):
+        names = ItemCodec(model).names.values()
+        assert "clientId" not in names and "createdAt" not in names, model
 
 
 def test_event_pages_round_trip_through_the_model() -> None:
