@@ -119,6 +119,7 @@ class MonitorState:
     last_seen: dict[str, float] = field(default_factory=dict)  # region -> monotonic time
     last_healthy: dict[str, float] = field(default_factory=dict)
     isolated_takeover_term: int = 0  # the term this region took while seeing no other region
+    following: tuple[str, int] | None = None  # the (leader region, term) of the last pass
 
 
 Probe = tuple[bool, bool] | tuple[bool, bool, int | None]
@@ -155,6 +156,15 @@ def monitor_step(cfg: Config, state: MonitorState, now: float,
         if healthy:
             state.last_healthy[region] = now
     leadership = regions.read(cfg)
+    if state.following != (leadership.leader_region, leadership.term):
+        # A leadership this region has just learned of (a failover elsewhere, replicated in at
+        # a heal): its leader gets FAILOVER_AFTER_S from now to be seen healthy, not from the
+        # last time this region saw it, before the partition. Without this a deposed leader
+        # failed over to itself the moment the new record arrived (the region chaos run).
+        learned_at = now if state.following is not None else state.started  # first pass: start
+        state.following = (leadership.leader_region, leadership.term)
+        state.last_healthy[leadership.leader_region] = max(
+            state.last_healthy.get(leadership.leader_region, learned_at), learned_at)
     seen_any = max(state.last_seen.values(), default=state.started)
     if any(now - at < MONITOR_PERIOD_S * 1.5 for at in state.last_seen.values()):
         state.isolated_takeover_term = 0  # sees the others again: an ordinary leader from now

@@ -593,7 +593,10 @@ class RegionFaults:
     def reconcile(self, region: str) -> None:
         done = self.manage(region, "reconcile", "--fix", "--json")
         assert done.returncode in (0, 1), done.stderr[-2000:]
-        self.history.event("reconcile", region=region, **_reconciled(done.stdout))
+        outcome = _reconciled(done.stdout)
+        if "unreadable" in outcome:  # exit 1 without a report: the command failed; say why
+            outcome["stderr"] = done.stderr[-2000:]
+        self.history.event("reconcile", region=region, **outcome)
 
 
 def _reconciled(stdout: str) -> dict[str, Any]:

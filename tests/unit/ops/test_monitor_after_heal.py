@@ -107,3 +107,33 @@ def test_a_failover_without_any_leadership_record_asks_for_none(
     state = monitor.MonitorState(started=0.0)
     assert monitor.monitor_step(west, state, 7.0, leader_gone) == "failed over"
     assert written == [(2, None)]
+
+
+def test_a_leadership_learned_at_the_heal_gets_its_full_failover_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other half of the heal (the region chaos run at size): us-east-1 was deposed while
+    cut off; at the heal the term-2 record naming us-west-2 arrives. us-east-1 last saw
+    us-west-2 healthy before the cut, long past FAILOVER_AFTER_S: it failed over to itself at
+    once (term 3) whenever the first probes after the heal were slow, and led beside us-west-2
+    for the seconds replication then took."""
+    record = {"leadership": regions.Leadership(EAST, EAST, 1, True, "record")}
+    monkeypatch.setattr(monitor.regions, "read", lambda cfg: record["leadership"])
+    monkeypatch.setattr(monitor.storage, "put_region_status", lambda status: None)
+    failovers: list[int] = []
+    monkeypatch.setattr(monitor.storage, "put_leader",
+                        lambda item, term: failovers.append(item.term) or True)
+
+    def slow(cfg: Any, region: str) -> tuple[bool, bool, int | None]:
+        return True, False, None  # answers, but not healthy in time: a loaded region
+
+    def healthy(cfg: Any, region: str) -> tuple[bool, bool, int | None]:
+        return True, True, 2
+
+    state = monitor.MonitorState(started=0.0)
+    monitor.monitor_step(CFG, state, 1.0, healthy)  # before the cut: us-west-2 seen healthy
+    record["leadership"] = regions.Leadership(EAST, WEST, 2, False, "record")  # at the heal
+    for now in (20.0, 21.0, 22.0, 25.9):
+        assert monitor.monitor_step(CFG, state, now, slow) is None
+    assert failovers == []
+    # Still unhealthy FAILOVER_AFTER_S after it became the leader here: a real outage.
+    assert monitor.monitor_step(CFG, state, 26.0, slow) == "failed over" and failovers == [3]
