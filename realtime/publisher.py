@@ -48,8 +48,9 @@ def advance_book_seq(cfg: Config, symbol: str, from_seq: int, to_seq: int) -> bo
     `from_seq` is the book at `to_seq` as well, so GET /book names the shard's lastSeq again
     without waiting for the matcher's next commit. Compare-and-set: a snapshot at any other seq
     (a newer one, or none) is left alone. Best effort, like every publish: False when not done."""
-    client = redis.Redis.from_url(cfg.redis_url, socket_timeout=PUBLISH_TIMEOUT_S,
-                                  socket_connect_timeout=PUBLISH_TIMEOUT_S)
+    # Any: redis-py types a pipeline's watch() and get() loosely (sync and async in one stub).
+    client: Any = redis.Redis.from_url(cfg.redis_url, socket_timeout=PUBLISH_TIMEOUT_S,
+                                       socket_connect_timeout=PUBLISH_TIMEOUT_S)
     key = book_snapshot_key(cfg.redis_key_prefix, symbol)
     try:
         with client.pipeline() as pipe:

@@ -473,17 +473,20 @@ def test_not_found_is_an_answer_only_for_an_order_of_the_deposed_fork(tmp_path: 
     assert [v.kind for v in report.violations] == ["answers"], report.summary()
 
 
+def _acked_cancel(records: list[dict[str, Any]], order_id: str) -> list[dict[str, Any]]:
+    return [*records,
+            {"n": 1000, "t": 9.0, "kind": "request", "id": 1000, "op": "cancel", "client": BOB,
+             "key": None, "attempt": 1, "body": {"orderId": order_id}},
+            {"n": 1001, "t": 9.1, "kind": "response", "id": 1000, "status": 200,
+             "body": {"orderId": order_id, "status": "CANCELLED"}}]
+
+
 def test_a_cancel_acknowledged_on_the_deposed_fork_then_undone_is_reported(tmp_path: Any) -> None:
     # The region chaos run's lost cancel: the cut-off leader answered 200 to the cancel of an
     # order the new leader kept open (last writer wins: its later write took the order back).
     records, tables = _forked(tmp_path, _everything)
     z1 = _order(tables, "z1", BOB)["orderId"]["S"]
-    records = [*records,
-               {"n": 1000, "t": 9.0, "kind": "request", "id": 1000, "op": "cancel",
-                "client": BOB, "key": None, "attempt": 1, "body": {"orderId": z1}},
-               {"n": 1001, "t": 9.1, "kind": "response", "id": 1000, "status": 200,
-                "body": {"orderId": z1, "status": "CANCELLED"}}]
-    report = run_checker(records, tables)
+    report = run_checker(_acked_cancel(records, z1), tables)
     assert [v.detail for v in report.violations] == [
         f"cancel of {z1} answered 200 but the order is FILLED"], report.summary()
 
@@ -491,19 +494,14 @@ def test_a_cancel_acknowledged_on_the_deposed_fork_then_undone_is_reported(tmp_p
 def test_a_deposed_leaders_cancel_a_reconciled_event_names_is_accounted_for(
         tmp_path: Any) -> None:
     # The same answer, once reconciliation named the order (the deposed fork's OrderCancelled,
-    # ops/checks.py): the Reconciled event records what became of the acknowledgement.
+    # or the cancel's record: ops/checks.py): the Reconciled event records what became of it.
     def naming_z1(ids: dict[str, str]) -> dict[str, list[str]]:
         named = _everything(ids)
         return {**named, "orderIds": [*named["orderIds"], ids["z1"]]}
 
     records, tables = _forked(tmp_path, naming_z1)
     z1 = _order(tables, "z1", BOB)["orderId"]["S"]
-    records = [*records,
-               {"n": 1000, "t": 9.0, "kind": "request", "id": 1000, "op": "cancel",
-                "client": BOB, "key": None, "attempt": 1, "body": {"orderId": z1}},
-               {"n": 1001, "t": 9.1, "kind": "response", "id": 1000, "status": 200,
-                "body": {"orderId": z1, "status": "CANCELLED"}}]
-    report = run_checker(records, tables)
+    report = run_checker(_acked_cancel(records, z1), tables)
     assert "answers" not in report.by_kind(), report.summary()
 
 
