@@ -135,9 +135,9 @@ class CancelContended(Exception):
 
 def cancel_if_open(order_id: str, client_id: str, now: str, region: str) -> OrderItem | None:
     """Open -> CANCELLED (reason "user") for its owner; returns the order as it now is (None:
-    no such order), which the caller judges (cancelled, or not open). One transaction, conditioned on the
-    state read, writes the order and the cancel's record (CancelItem: the acknowledgement,
-    which replication's last writer wins may otherwise lose).
+    no such order), which the caller judges (cancelled, or not open). One transaction,
+    conditioned on the state read, writes the order and the cancel's record (CancelItem: the
+    acknowledgement, which replication's last writer wins may otherwise lose).
 
     A resting order keeps its openOrders entry ("B#<seq>"): the matcher removes it in the commit
     that sequences the cancel (OrderCancelled), so a book rebuilt before that (a takeover, a
