@@ -380,7 +380,9 @@ CANCEL_SEQUENCED_FIELDS = frozenset({"openSymbol", "openSort", "seq", "epoch", "
 
 def _cancel_sequenced(old: Item, new: Item) -> bool:
     changed = {k for k in set(old) | set(new) if old.get(k) != new.get(k)}
-    return (s(old, "status") == CANCELLED and "openSymbol" in old and "openSymbol" not in new
+    # The index entry may already be gone: a cancel of an order ACCEPTED in that replica (the
+    # region that cancelled never saw it rest) removes it, and the book sequences it later.
+    return (s(old, "status") == CANCELLED and "openSymbol" not in new
             and "openSort" not in new and changed <= CANCEL_SEQUENCED_FIELDS)
 
 
