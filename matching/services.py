@@ -244,22 +244,14 @@ class ShardMatcher:
         now = now_iso()
         plan = CommitPlan(self.cfg, self.symbol, self.epoch, self.engine.last_seq, now)
         for order_id, client_id in self.pending_cancels:
-            result = self.engine.apply(CancelOrder(order_id, client_id, ts))
-            writes, stored = self._writes(result.events, result.l2_delta, 0, now)
-            if writes is not None:
-                plan.commands.append(writes)
-            outcome.events.extend(stored)
+            self._apply(CancelOrder(order_id, client_id, ts), 0, plan, outcome)
         for received, message in decoded:
             command = self._command(message, states, ts)
             if command is None:
                 outcome.delete.append(received)
                 plan.last_sqs_seq = max(plan.last_sqs_seq, received.sqs_seq)
                 continue
-            result = self.engine.apply(command)
-            writes, stored = self._writes(result.events, result.l2_delta, received.sqs_seq, now)
-            if writes is not None:
-                plan.commands.append(writes)
-            outcome.events.extend(stored)
+            self._apply(command, received.sqs_seq, plan, outcome)
             outcome.delete.append(received)
             outcome.commands += 1
             if isinstance(message, wire.OrderAccepted):
@@ -285,6 +277,15 @@ class ShardMatcher:
                 "seq": outcome.events[-1]["seq"], "firstSeq": outcome.events[0]["seq"],
                 "orderIds": [m.orderId for _, m in decoded]})
         return outcome
+
+    def _apply(self, command: Command, sqs_seq: int, plan: CommitPlan,
+               outcome: BatchOutcome) -> None:
+        """One command through the engine, its writes into the batch's commit plan."""
+        result = self.engine.apply(command)
+        writes, stored = self._writes(result.events, result.l2_delta, sqs_seq, plan.now)
+        if writes is not None:
+            plan.commands.append(writes)
+        outcome.events.extend(stored)
 
     def _already_applied(self, received: Received) -> bool:
         """A redelivery of a message this shard has committed (its delete was lost): its SQS

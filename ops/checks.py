@@ -117,9 +117,8 @@ def fill_findings(snapshot: Snapshot) -> list[FindingData]:
             for leg in (trade.buy_order_id, trade.sell_order_id):
                 filled[leg] += trade.qty
                 trades_of[leg].append(trade.trade_id)
-        later = symbol_snapshot.later_trades
         later_chain = symbol_snapshot.later_chain or symbol_snapshot.chain
-        for trade in symbol_snapshot.canonical_trades if later is None else later:
+        for trade in symbol_snapshot.later_trades or ():  # none: the one read is the bound
             if later_chain.covers(trade.epoch, trade.seq):
                 for leg in (trade.buy_order_id, trade.sell_order_id):
                     filled_later[leg] += trade.qty

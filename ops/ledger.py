@@ -47,9 +47,8 @@ def take_snapshot(cfg: Config, symbols: Iterable[str] | None, since: str | None,
         orders = store.orders(symbol=wanted[0], since=since)
     else:
         orders = [o for o in store.orders(since=since) if not wanted or o.symbol in wanted]
-    # Without --symbol: also any symbol an order names (retired ones: nothing trades there).
-    for symbol in sorted({o.symbol for o in orders if o.symbol} - set(per_symbol)):
-        if not wanted:
+    if not wanted:  # also any symbol an order names (retired ones: nothing trades there)
+        for symbol in sorted({o.symbol for o in orders if o.symbol} - set(per_symbol)):
             per_symbol[symbol] = _symbol_snapshot(store, symbol, cutoff)
     owners: dict[str, str | None] = {}
     counts: dict[str, int] = {}
