@@ -120,14 +120,18 @@ class MonitorState:
     last_healthy: dict[str, float] = field(default_factory=dict)
     isolated_takeover_term: int = 0  # the term this region took while seeing no other region
     following: tuple[str, int] | None = None  # the (leader region, term) of the last pass
+    # The newest leadership term another region has reported: kept, not re-probed each pass, so
+    # a deposed leader stays down through a probe lost between the heal and the arrival of the
+    # record of that term (a lost probe once let it lead for a pass, and its sweeper's write
+    # rolled a new leader's fill back, last writer wins: simulation seed 1639).
+    peer_term: int = 0
 
 
-Probe = tuple[bool, bool] | tuple[bool, bool, int | None]
+Probe = tuple[bool, bool, int | None]  # (answered, healthy, the leadership term it reports)
 
 
-def probe(cfg: Config, region: str) -> tuple[bool, bool, int | None]:
-    """(answered, healthy, the leadership term it reports) of another region's GET /region; a
-    partition drill cuts it."""
+def probe(cfg: Config, region: str) -> Probe:
+    """Another region's GET /region; a partition drill cuts it."""
     url = cfg.region_urls.get(region)
     if not url or drills.partitioned(cfg, cfg.aws_region, region):
         return False, False, None
@@ -147,12 +151,11 @@ def probe(cfg: Config, region: str) -> tuple[bool, bool, int | None]:
 def monitor_step(cfg: Config, state: MonitorState, now: float,
                  probe_region: Callable[[Config, str], Probe] = probe) -> str | None:
     """One pass; returns what it did ("stepped down", "stepped up", "failed over") or None."""
-    newest_peer_term = 0
     for region in cfg.peer_regions:
-        answered, healthy, *term = probe_region(cfg, region)
+        answered, healthy, term = probe_region(cfg, region)
         if answered:
             state.last_seen[region] = now
-            newest_peer_term = max(newest_peer_term, (term[0] or 0) if term else 0)
+            state.peer_term = max(state.peer_term, term or 0)
         if healthy:
             state.last_healthy[region] = now
     leadership = regions.read(cfg)
@@ -175,7 +178,7 @@ def monitor_step(cfg: Config, state: MonitorState, now: float,
     # A peer leading under a newer term than this replica's record (a partition healed before
     # that record replicated here): this region was deposed, and leading again until the record
     # arrives would be a second leader, whose writes win last-writer-wins over the new one's.
-    down = isolated or newest_peer_term > leadership.term
+    down = isolated or state.peer_term > leadership.term
     if i_lead and down != leadership.stepped_down:
         action = "stepped down" if down else "stepped up"
     elif not i_lead:
@@ -195,6 +198,7 @@ def monitor_step(cfg: Config, state: MonitorState, now: float,
         region=cfg.aws_region, stepped_down=i_lead and down,
         peer_seen_ms=_epoch_ms(seen_any, now), checked_ms=int(time.time() * 1000),
         isolated_takeover_term=state.isolated_takeover_term or None,
+        peer_term=state.peer_term or None,
         leader_seen_ms=None if i_lead else _epoch_ms(
             state.last_healthy.get(leadership.leader_region, state.started), now)))
     if action:
@@ -217,10 +221,11 @@ def _epoch_ms(monotonic_at: float, now: float) -> int:
 
 
 def run_monitor(cfg: Config, stop: Callable[[], bool]) -> None:
-    status = storage.region_status(cfg.aws_region)  # a restarted monitor remembers the term
+    status = storage.region_status(cfg.aws_region)  # a restarted monitor remembers the terms
     state = MonitorState(started=time.monotonic(),
                          isolated_takeover_term=(status.isolated_takeover_term or 0)
-                         if status else 0)
+                         if status else 0,
+                         peer_term=(status.peer_term or 0) if status else 0)
     while not stop():
         try:
             action = monitor_step(cfg, state, time.monotonic())

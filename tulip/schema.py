@@ -429,6 +429,9 @@ class RegionStatusItem(Model):
     # failover in a split): such a leader does not step down for being isolated, or nobody
     # would lead; seeing another region again clears it.
     isolated_takeover_term = IntegerAttribute(attr_name="isolatedTakeoverTerm", null=True)
+    # The newest leadership term another region reported (GET /region): while this replica's
+    # record is older, this region was deposed and does not lead, whatever its record says.
+    peer_term = IntegerAttribute(attr_name="peerTerm", null=True)
     leader_seen_ms = IntegerAttribute(attr_name="leaderSeenAt", null=True)
     checked_ms = IntegerAttribute(attr_name="checkedAt")
 

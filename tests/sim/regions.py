@@ -201,17 +201,18 @@ class Regional:
 
         self.world.spawn(process, f"{process.name}/pass", step, self.world.rng.uniform(0.0, 1.0))
 
-    def probe(self, cfg: Config, name: str) -> tuple[bool, bool]:
-        """ops.regions.probe on the simulated network: GET /region of one of its API servers."""
+    def probe(self, cfg: Config, name: str) -> tuple[bool, bool, int | None]:
+        """ops.regions.probe on the simulated network: GET /region of one of its API servers,
+        (answered, healthy, the leadership term it reports)."""
         if drills.partitioned(cfg, cfg.aws_region, name):
-            return False, False
+            return False, False, None
         target = self.region(name)
         try:
-            status, _ = http(self.world, self.faults, self._server(name),
-                             lambda: region_health(target.cfg))
+            status, term = http(self.world, self.faults, self._server(name),
+                                lambda: region_health(target.cfg))
         except NoAnswer:
-            return False, False
-        return True, status == 200
+            return False, False, None
+        return True, status == 200, int(term) if term is not None else None
 
     def _server(self, name: str) -> SimProcess:
         servers = self.servers[name]
@@ -314,8 +315,10 @@ def provision_leadership(region: Region, leader: str) -> None:
 
 
 def region_health(cfg: Config) -> tuple[int, str | None]:
-    """GET /region's status (ops.regions.region_view): 503 once this region stepped down."""
-    return (503 if regions.read(cfg).stepped_down else 200), None
+    """GET /region's status and `epoch` (ops.regions.region_view): 503 once this region stepped
+    down; the term of the leadership this region's replica holds."""
+    leadership = regions.read(cfg)
+    return (503 if leadership.stepped_down else 200), str(leadership.term)
 
 
 VOLATILE_PREFIXES = ops.regions.VOLATILE_PREFIXES

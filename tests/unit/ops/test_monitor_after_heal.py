@@ -78,12 +78,19 @@ def test_a_leader_steps_up_again_when_its_peer_reports_its_own_term(replica: Rep
     assert not replica.stepped_down
 
 
-def test_a_probe_without_a_term_keeps_the_former_behaviour(replica: Replica) -> None:
-    # tests/sim's probe answers (answered, healthy) only.
+def test_a_lost_probe_after_the_heal_does_not_let_the_deposed_leader_lead(
+        replica: Replica) -> None:
+    """Simulation seed 1639: the first probe after the heal reported term 2; the next one was
+    lost. With the term forgotten between passes, that pass saw a leader that was neither
+    isolated (a peer seen 2 s ago) nor outranked, and stepped up until the term-2 record
+    arrived: its sweeper's write then rolled the new leader's fill back, last writer wins."""
     state = monitor.MonitorState(started=0.0)
-    monitor.monitor_step(CFG, state, 4.0, lambda c, r: (False, False))
+    monitor.monitor_step(CFG, state, 4.0, _isolated)
     assert replica.stepped_down
-    assert monitor.monitor_step(CFG, state, 10.0, lambda c, r: (True, True)) == "stepped up"
+    assert monitor.monitor_step(CFG, state, 10.0, lambda c, r: (True, True, 2)) is None
+    for now in (11.0, 12.0):  # lost probes, fewer than STEP_DOWN_AFTER_S since the last answer
+        assert monitor.monitor_step(CFG, state, now, _isolated) is None
+        assert replica.stepped_down, "stepped up between two probes of a newer term"
 
 
 def test_a_failover_without_any_leadership_record_asks_for_none(
