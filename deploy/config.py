@@ -90,7 +90,7 @@ class DeployConfig:
     hosted_zone_id: str = "Z00000000000000000000"
     api_subdomain: str = "api"
     lease_ttl_s: int = 5  # MATCHER_LEASE_TTL_S; also the events queues' visibility timeout
-    dlq_max_receives: int = 5
+    dlq_max_receives: int = 10  # poison only: devstack/provision.py, DLQ_MAX_RECEIVE_COUNT
     fis_network_faults: bool = True  # SSM sidecar + enableFaultInjection for ECS network faults
     alarm_email: str | None = None
     sizes: Sizes = field(default_factory=Sizes)

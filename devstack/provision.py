@@ -2,7 +2,7 @@
 
 - DynamoDB: every table of the schema of record (tulip.schema.TABLES: keys, indexes, streams,
   TTL), exactly as the deploy stack creates them from the same definitions.
-- SQS: one events FIFO queue per symbol, sharing a FIFO dead-letter queue (redrive after 5
+- SQS: one events FIFO queue per symbol, sharing a FIFO dead-letter queue (redrive after 10
   receives), and standard queues for Celery tasks and the matcher workers' control.
 - KMS: each region's customer-managed key (alias/tulip-data), which encrypts that region's tables
   (SSE-KMS) and queues (KmsMasterKeyId), as the deploy stack's do (docs/deploy.md).
@@ -20,7 +20,13 @@ import boto3
 
 from tulip import aws, schema
 
-DLQ_MAX_RECEIVE_COUNT = 5
+# The dead-letter queue is for poison (a body no consumer can decode: the matcher releases it at
+# once, so its receives cost milliseconds). A good message is received again only when its batch
+# failed: a matcher crash, a lost lease, a throttled commit. Five such in a row happened in the
+# simulation (seed 3653: two crashes before the commit, one after, a lease pause), and
+# dead-lettered a message whose order was already decided; ten leaves such runs improbable.
+# deploy/config.py (dlq_max_receives) sets the same count for the deployed queues.
+DLQ_MAX_RECEIVE_COUNT = 10
 # Far above the matcher's batch time (tens of ms), so a healthy holder never sees its in-flight
 # batch redelivered; and equal to the default lease TTL (MATCHER_LEASE_TTL_S), so the batch a
 # killed holder had in flight is back in the queue about when its lease has run out and does not

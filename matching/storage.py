@@ -25,6 +25,7 @@ from tulip.schema import (
     OPEN_STATES,
     RESTING_SORT_PREFIX,
     TERM_EPOCHS,
+    USER_CANCEL_REASON,
     EpochItem,
     EventPageItem,
     ItemCodec,
@@ -63,7 +64,10 @@ _MARK_PROJECTION = ", ".join(_MARK_NAMES)
 # The open states as expression values, for every condition that says "still open".
 _OPEN_VALUES = {f":o{i}": ORDER.value("status", state) for i, state in enumerate(OPEN_STATES)}
 _STILL_OPEN = f"#st IN ({', '.join(_OPEN_VALUES)})"
-_USER_CANCELLED = "#st = :cancelled"
+# A user cancel being sequenced: CANCELLED by POST /cancel, or, in a region whose replica took a
+# later open version of the order from another region (last writer wins overtook the cancel), still
+# open: the cancel was acknowledged, so it is carried out (docs/architecture.md, "Regions").
+_USER_CANCELLED = f"#st IN (:cancelled, {', '.join(_OPEN_VALUES)})"
 
 
 def order_key(order_id: str) -> dict[str, Any]:
@@ -424,7 +428,8 @@ class OrderUpdate:
     closed: bool = False  # terminal: leaves the openOrders index
     cancel_reason: str | None = None
     # The user's cancel, sequenced: POST /cancel already made the order CANCELLED and left it on
-    # the openOrders index (orders/storage.py), so this write expects CANCELLED, not open.
+    # the openOrders index (orders/storage.py), so this write expects CANCELLED (or still open:
+    # _USER_CANCELLED) and records the reason only where none is.
     user_cancelled: bool = False
 
     def merge(self, later: OrderUpdate) -> OrderUpdate:
@@ -445,10 +450,13 @@ class OrderUpdate:
             ":epoch": ORDER.value("epoch", epoch), ":now": ORDER.value("updated_at", now),
             ":expected": ORDER.value("filled_qty", self.expected_filled),
         }
+        values.update(_OPEN_VALUES)
         if self.user_cancelled:
             values[":cancelled"] = ORDER.value("status", CANCELLED)
-        else:
-            values.update(_OPEN_VALUES)
+        if self.user_cancelled and not self.cancel_reason:
+            values[":user"] = ORDER.value("cancel_reason", USER_CANCEL_REASON)
+            sets.append("#cr = if_not_exists(#cr, :user)")
+            names["#cr"] = _O["cancel_reason"]
         if self.open_sort and not self.closed:
             sets.append("#so = :sort")
             names["#so"] = _O["open_sort"]

@@ -26,6 +26,7 @@ from tulip.schema import (
     CANCELLED,
     OPEN_STATES,
     RESTING_SORT_PREFIX,
+    USER_CANCEL_REASON,
     CancelItem,
     IdempotencyItem,
     OrderItem,
@@ -149,7 +150,8 @@ def cancel_if_open(order_id: str, client_id: str, now: str, region: str) -> Orde
         if order is None or order.client_id != client_id or order.status not in OPEN_STATES:
             return order
         leaves_index = order.status == ACCEPTED
-        actions: list[Any] = [OrderItem.status.set(CANCELLED), OrderItem.cancel_reason.set("user"),
+        actions: list[Any] = [OrderItem.status.set(CANCELLED),
+                              OrderItem.cancel_reason.set(USER_CANCEL_REASON),
                               OrderItem.updated_at.set(now)]
         if leaves_index:
             actions += [OrderItem.open_symbol.remove(), OrderItem.open_sort.remove()]
@@ -168,7 +170,7 @@ def cancel_if_open(order_id: str, client_id: str, now: str, region: str) -> Orde
             if any(r is not None and r.code in CONFLICT_CODES for r in reasons):
                 continue  # the matcher (or a twin cancel) changed it since the read
             raise
-        order.status, order.cancel_reason, order.updated_at = CANCELLED, "user", now
+        order.status, order.cancel_reason, order.updated_at = CANCELLED, USER_CANCEL_REASON, now
         if leaves_index:
             order.open_symbol = order.open_sort = None
         return order

@@ -46,6 +46,7 @@ CANCELLED: Final = "CANCELLED"
 # An order in one of these states may still trade or be cancelled (conditions name them).
 OPEN_STATES: Final = (ACCEPTED, OPEN, PARTIALLY_FILLED)
 TERMINAL_STATES: Final = (FILLED, CANCELLED)
+USER_CANCEL_REASON: Final = "user"  # cancelReason of an order its owner cancelled (POST /cancel)
 
 IDEMPOTENCY_TTL_S: Final = 7 * 24 * 3600  # contract: >= 72 h; a week leaves room for slow retriers
 PAGE_SEQ_WIDTH: Final = 20  # event page sort keys and resting-order sort keys: zero-padded seqs
