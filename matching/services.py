@@ -57,6 +57,10 @@ SNAPSHOT_DEPTH = 50  # levels kept in the Redis snapshot GET /book serves
 # The engine's L2 view, whose changes become the WebSocket `book` deltas: exactly the 5 levels of
 # the WebSocket snapshot (docs/api.md), so snapshot + deltas always reproduce the top of book.
 BOOK_VIEW_DEPTH = 5
+# A taker's end that rests on a resting order it leaves untouched (ShardMatcher._witnesses):
+# reason -> whether that order is the taker owner's own (self-trade prevention) or any crossing one.
+UNWRITTEN_DECISIONS: dict[str, bool] = {"post_only": False, "self_trade": True,
+                                        "fok_unfilled": True}
 MAX_ATTEMPTS = 3  # recomputations of one batch before leaving it to SQS redelivery
 # An order's stored self-trade prevention mode (tulip.schema.SELF_TRADE_PREVENTION; absent: the
 # default) -> the engine's mode; None lets the engine apply its default (cancel_newest).
@@ -191,7 +195,7 @@ class ShardMatcher:
         if shard.epoch != self.epoch:
             self.active = False
             raise LostLeadership(f"{self.symbol}: epoch {shard.epoch} != ours {self.epoch}")
-        resting = list(self.store.resting_orders(self.symbol))
+        resting = self.store.resting_orders(self.symbol, shard.last_seq or 0)
         self.engine = make_engine(self.cfg.matcher, self.symbol, depth=BOOK_VIEW_DEPTH)
         self.engine.restore_from_open_orders(
             [OpenOrder(o.order_id, o.client_id, "BUY" if o.side == "BUY" else "SELL",
@@ -284,8 +288,24 @@ class ShardMatcher:
         result = self.engine.apply(command)
         writes, stored = self._writes(result.events, result.l2_delta, sqs_seq, plan.now)
         if writes is not None:
+            if isinstance(command, PlaceOrder):
+                writes.checks = self._witnesses(command, result.events)
             plan.commands.append(writes)
         outcome.events.extend(stored)
+
+    def _witnesses(self, command: PlaceOrder, events: Sequence[Event]) -> list[str]:
+        """The resting order a refused or stopped taker was judged against, when that decision
+        writes it not: its commit must find it still open. Its owner may have cancelled it, the
+        cancel final in DynamoDB and its CancelRequested not yet sequenced; the check then
+        refuses the commit, the rebuilt book sequences that cancel first, and the taker is judged
+        again without it (docs/architecture.md, "The data path")."""
+        for event in events:
+            if (isinstance(event, OrderCancelled) and event.order_id == command.order_id
+                    and event.reason in UNWRITTEN_DECISIONS):
+                owner = command.client_id if UNWRITTEN_DECISIONS[event.reason] else None
+                witness = self.engine.first_crossing(command.side, command.price, owner)
+                return [witness] if witness is not None else []
+        return []
 
     def _already_applied(self, received: Received) -> bool:
         """A redelivery of a message this shard has committed (its delete was lost): its SQS

@@ -9,8 +9,8 @@ matcher's commit")."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -58,6 +58,15 @@ MATCH_FIELDS = ("order_id", "client_id", "symbol", "side", "qty", "price_ticks",
                 "post_only", "self_trade_prevention", "status", "filled_qty")
 _MATCH_NAMES = {f"#m{i}": _O[name] for i, name in enumerate(MATCH_FIELDS)}
 _MATCH_PROJECTION = ", ".join(_MATCH_NAMES)
+# What a rebuild reads again of the orders the newest events name (MatcherStorage.resting_orders):
+# the matching facts, and where the order rests and which commit last wrote it.
+_REST_FIELDS = (*MATCH_FIELDS, "open_symbol", "open_sort", "epoch", "seq")
+_REST_NAMES = {f"#r{i}": _O[name] for i, name in enumerate(_REST_FIELDS)}
+_REST_PROJECTION = ", ".join(_REST_NAMES)
+# How far back a rebuild distrusts the openOrders index: the orders named by this many of the
+# newest events are read again from the table. A GSI trails its table by well under a second on
+# AWS; this is a few seconds of a busy shard's events, and all of a quiet one's.
+REBUILD_RECHECK_EVENTS = 1_000
 # What a failover's fork check reads of an order (matching/fork.py): how far along it is.
 _MARK_NAMES = {f"#k{i}": _O[name] for i, name in enumerate(("order_id", "seq", "status"))}
 _MARK_PROJECTION = ", ".join(_MARK_NAMES)
@@ -68,6 +77,22 @@ _STILL_OPEN = f"#st IN ({', '.join(_OPEN_VALUES)})"
 # later open version of the order from another region (last writer wins overtook the cancel), still
 # open: the cancel was acknowledged, so it is carried out (docs/architecture.md, "Regions").
 _USER_CANCELLED = f"#st IN (:cancelled, {', '.join(_OPEN_VALUES)})"
+
+
+def _rests(order: OrderItem, symbol: str, chain: Chain) -> bool:
+    """On `symbol`'s book as the canonical history left it: resting (or cancelled by its owner
+    and not yet sequenced), last written on the chain."""
+    return (order.open_symbol == symbol and (order.open_sort or "").startswith(RESTING_SORT_PREFIX)
+            and order.status in (*OPEN_STATES, CANCELLED)
+            and (order.epoch is None or chain.covers(order.epoch, order.seq or 0)))
+
+
+def named_orders(event: Mapping[str, Any]) -> list[str]:
+    """Every order an event's payload names: its order, a trade's two legs, a reconciliation's
+    compensating cancels (SimFill's simulated counterparty has no item: read, not found)."""
+    payload = event.get("payload") or {}
+    named = [str(payload[k]) for k in ("orderId", "makerOrderId", "takerOrderId") if payload.get(k)]
+    return named + [str(i) for i in payload.get("cancels") or ()]
 
 
 def order_key(order_id: str) -> dict[str, Any]:
@@ -207,14 +232,35 @@ class MatcherStorage:
         return [MatcherItem.from_raw_data(item) for item in page.get("Items", [])]
 
     # ------------------------------------------------------------------ reads
-    def resting_orders(self, symbol: str) -> Iterator[OrderItem]:
-        """Open orders on the book in priority order (openOrders index, "B#<seq>"), never a scan.
-        An order whose last change came from a commit off the canonical chain (a deposed
-        leader's, replicated after the fork: matching/fork.py) is left out: the history this
-        book continues never opened or filled it that way; reconciliation compensates it. A
-        CANCELLED order still on the index is a user cancel the book has not sequenced yet
-        (orders/storage.py): yielded too, for the matcher to sequence."""
+    def resting_orders(self, symbol: str, last_seq: int) -> list[OrderItem]:
+        """Open orders on the book at `last_seq`, in priority order ("B#<seq>"), never a scan.
+
+        The openOrders index lists them, but DynamoDB updates a GSI asynchronously: an order the
+        newest commits opened may be missing from it, one they filled or closed may still be
+        there, or with an older filledQty. So the orders the newest REBUILD_RECHECK_EVENTS events
+        name are read again from the table, strongly consistent, and take the index's word's
+        place (docs/storage.md, "The matcher's rebuild"). An order whose last change came from a
+        commit off the canonical chain (a deposed leader's, replicated after the fork:
+        matching/fork.py) is left out: the history this book continues never opened or filled
+        it that way; reconciliation compensates it. A CANCELLED order still on the index is a user
+        cancel the book has not sequenced yet (orders/storage.py): kept, for the matcher to
+        sequence."""
         chain = self.chain(symbol)
+        found = {o.order_id: o for o in self._indexed(symbol) if _rests(o, symbol, chain)}
+        floor = max(0, last_seq - REBUILD_RECHECK_EVENTS)
+        recent = sorted({order_id for event in self._canonical_events(symbol, floor, last_seq, chain)
+                         for order_id in named_orders(event)})
+        fresh = self._get_orders(recent, _REST_PROJECTION, _REST_NAMES)
+        for order_id in recent:
+            order = fresh.get(order_id)
+            if order is not None and _rests(order, symbol, chain):
+                found[order_id] = order
+            else:
+                found.pop(order_id, None)
+        return sorted(found.values(), key=lambda o: o.open_sort or "")
+
+    def _indexed(self, symbol: str) -> Iterator[OrderItem]:
+        """What the openOrders index lists as resting on `symbol`'s book (eventually consistent)."""
         kwargs: dict[str, Any] = {
             "TableName": self.cfg.orders_table, "IndexName": OrderItem.open_orders.Meta.index_name,
             "KeyConditionExpression": "#sy = :s AND begins_with(#so, :b)",
@@ -224,11 +270,7 @@ class MatcherStorage:
         }
         for _ in range(MAX_REBUILD_PAGES):
             page = self.ddb.query(**kwargs)
-            for item in page.get("Items", []):
-                order = OrderItem.from_raw_data(item)
-                if order.status in (*OPEN_STATES, CANCELLED) and (
-                        order.epoch is None or chain.covers(order.epoch, order.seq or 0)):
-                    yield order
+            yield from (OrderItem.from_raw_data(item) for item in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -303,9 +345,10 @@ class MatcherStorage:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         raise RuntimeError("epoch records exceeded their page bound")
 
-    def _canonical_events(self, symbol: str, floor: int, last: int) -> list[dict[str, Any]]:
+    def _canonical_events(self, symbol: str, floor: int, last: int,
+                          chain: Chain | None = None) -> list[dict[str, Any]]:
         """The events with floor < seq <= last on the shard's canonical chain, as replicated."""
-        chain = self.chain(symbol)
+        chain = chain if chain is not None else self.chain(symbol)
         kwargs: dict[str, Any] = {
             "TableName": self.cfg.trades_table, "ConsistentRead": True,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
@@ -431,6 +474,10 @@ class OrderUpdate:
     # the openOrders index (orders/storage.py), so this write expects CANCELLED (or still open:
     # _USER_CANCELLED) and records the reason only where none is.
     user_cancelled: bool = False
+    # A decision of the same transaction rested on the order (CommitPlan._checks): it must still
+    # be open, even where this is its user cancel (that cancel is then sequenced first, after a
+    # rebuild, and the decision made again without the order).
+    open_required: bool = False
 
     def merge(self, later: OrderUpdate) -> OrderUpdate:
         # The condition is the first update's: it describes the item before the whole commit.
@@ -438,7 +485,12 @@ class OrderUpdate:
             self.order_id, self.expected_filled, later.filled,
             self.notional_delta + later.notional_delta, later.status, later.seq,
             later.open_sort or (None if later.closed else self.open_sort), later.closed,
-            later.cancel_reason or self.cancel_reason, self.user_cancelled)
+            later.cancel_reason or self.cancel_reason, self.user_cancelled,
+            self.open_required or later.open_required)
+
+    @property
+    def _status_condition(self) -> str:
+        return _USER_CANCELLED if self.user_cancelled and not self.open_required else _STILL_OPEN
 
     def render(self, cfg: Config, now: str, epoch: int) -> dict[str, Any]:
         sets = ["#st = :status", "#fq = :filled", "#sq = :seq", "#ep = :epoch", "#up = :now"]
@@ -478,8 +530,7 @@ class OrderUpdate:
             "UpdateExpression": expression,
             # Still open and exactly as filled as we believe: a user cancel that committed first
             # wins cleanly, and no fill can ever push filledQty past what the engine saw.
-            "ConditionExpression": f"{_USER_CANCELLED if self.user_cancelled else _STILL_OPEN}"
-                                   " AND #fq = :expected",
+            "ConditionExpression": f"{self._status_condition} AND #fq = :expected",
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }}
@@ -517,6 +568,15 @@ def is_matchable(order: OrderItem | None, symbol: str) -> bool:
     return order is not None and order.status == ACCEPTED and order.symbol == symbol
 
 
+def still_open_check(cfg: Config, order_id: str) -> dict[str, Any]:
+    """A resting order a decision rested on without writing it (ShardMatcher._witnesses): the
+    commit holds only if it is still open, so a user cancel committed meanwhile refuses it."""
+    return {"ConditionCheck": {
+        "TableName": cfg.orders_table, "Key": order_key(order_id),
+        "ConditionExpression": _STILL_OPEN, "ExpressionAttributeNames": {"#st": _O["status"]},
+        "ExpressionAttributeValues": dict(_OPEN_VALUES)}}
+
+
 @dataclass
 class CommandWrites:
     puts: list[dict[str, Any]]  # trades
@@ -524,6 +584,7 @@ class CommandWrites:
     end_seq: int
     sqs_seq: int
     events: list[dict[str, Any]] = field(default_factory=list)  # {seq, type, ts, payload}
+    checks: list[str] = field(default_factory=list)  # order ids: still_open_check
 
 
 @dataclass
@@ -544,21 +605,21 @@ class CommitPlan:
         budget = MAX_TRANSACTION_ITEMS - 1  # one slot for the shard update
         puts: list[dict[str, Any]] = []
         updates: dict[str, OrderUpdate] = {}
+        checks: dict[str, None] = {}  # ordered, once each
         events: list[dict[str, Any]] = []
         chunk_end, chunk_sqs = expected, 0
 
         def flush(sqs_seq: int) -> list[dict[str, Any]]:
-            rendered = [u.render(self.cfg, self.now, self.epoch) for u in updates.values()]
-            return [*puts, *self._pages(events), *rendered,
+            return [*puts, *self._pages(events), *self._checked(updates, checks),
                     self._advance(expected, chunk_end, sqs_seq)]
 
         for command in self.commands:
-            size = len(command.puts) + len(command.updates)
+            size = len(command.puts) + len(command.updates) + len(command.checks)
             if (puts or updates or events) and (
-                    len(puts) + len(updates) + size
+                    len(puts) + len(updates) + len(checks) + size
                     + event_pages.pages_needed(len(events) + len(command.events)) > budget):
                 yield flush(chunk_sqs)
-                expected, puts, updates, events = chunk_end, [], {}, []
+                expected, puts, updates, checks, events = chunk_end, [], {}, {}, []
             if size + event_pages.pages_needed(len(command.events)) > budget:
                 yield from self._oversized(command, expected, budget)
                 expected = chunk_end = command.end_seq
@@ -569,17 +630,28 @@ class CommitPlan:
             for order_id, update in command.updates.items():
                 earlier = updates.get(order_id)
                 updates[order_id] = earlier.merge(update) if earlier else update
+            checks.update(dict.fromkeys(command.checks))
             chunk_end, chunk_sqs = command.end_seq, command.sqs_seq
         final_sqs = max(chunk_sqs, self.last_sqs_seq)
         if puts or updates or events or final_sqs > 0:
             yield flush(final_sqs)
+
+    def _checked(self, updates: Mapping[str, OrderUpdate],
+                 checks: Iterable[str]) -> list[dict[str, Any]]:
+        """The order updates, then a still-open check per witness. DynamoDB refuses two
+        operations on one item in one transaction: a witness this transaction also updates is
+        checked by that update's condition, made to require it open."""
+        witnesses = dict.fromkeys(checks)
+        rendered = [(replace(u, open_required=True) if u.order_id in witnesses else u)
+                    .render(self.cfg, self.now, self.epoch) for u in updates.values()]
+        return rendered + [still_open_check(self.cfg, i) for i in witnesses if i not in updates]
 
     def _oversized(self, command: CommandWrites, expected: int,
                    budget: int) -> Iterator[list[dict[str, Any]]]:
         """One command larger than a transaction (a taker sweeping dozens of makers) is written in
         pieces; see docs/storage.md "known limits" for the crash window."""
         items = [*command.puts, *self._pages(command.events),
-                 *(u.render(self.cfg, self.now, self.epoch) for u in command.updates.values())]
+                 *self._checked(command.updates, command.checks)]
         for start in range(0, len(items), budget):
             last = start + budget >= len(items)
             new_last = command.end_seq if last else expected

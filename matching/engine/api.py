@@ -12,6 +12,7 @@ from matching.engine.messages import (
     EngineSnapshot,
     L2View,
     OpenOrder,
+    Side,
     StpMode,
 )
 
@@ -37,6 +38,8 @@ class MatchingEngine(Protocol):
     def open_orders(self) -> list[OpenOrder]: ...
 
     def order(self, order_id: str) -> OpenOrder | None: ...
+
+    def first_crossing(self, side: Side, price: int, client_id: str | None = None) -> str | None: ...
 
     def snapshot(self) -> EngineSnapshot: ...
 

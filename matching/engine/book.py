@@ -702,6 +702,28 @@ class BookEngine:
             return None
         return OpenOrder(o.order_id, o.client_id, o.side, o.price, o.qty, o.qty - o.remaining)
 
+    def first_crossing(self, side: Side, price: int, client_id: str | None = None) -> str | None:
+        """Read-only: the first live resting order, in priority order, that a taker of ``side``
+        limited at ``price`` would meet (the first of ``client_id``'s when given); None if none.
+
+        What a decision that writes no resting order rests on: a post-only refused because it
+        would cross, a taker stopped (or a fill-or-kill refused) by self-trade prevention at its
+        owner's order. The caller has the store confirm that order is still open at commit."""
+        if side == "BUY":
+            keys, levels, lim = self._ask_keys, self._ask_lvls, -price
+        else:
+            keys, levels, lim = self._bid_keys, self._bid_lvls, price
+        i = len(keys) - 1
+        while i >= 0 and keys[i] >= lim:  # bounded: each pass reads one level of the book
+            level = levels[i]
+            orders = level.orders
+            for j in range(level.head, len(orders)):
+                m = orders[j]
+                if m.live and (client_id is None or m.client_id == client_id):
+                    return m.order_id
+            i -= 1
+        return None
+
     def snapshot(self) -> EngineSnapshot:
         return EngineSnapshot(
             kind=self.kind,

@@ -122,9 +122,8 @@ class StreamChecker:
     timeline: defaultdict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
     accepted_at: dict[str, float] = field(default_factory=dict)
     slowest_match_s: float = 0.0  # the longest an order stayed ACCEPTED (accept -> matched)
-    late_cancels: int = 0  # findings about the product, counted by ReferenceReplay
+    late_cancels: int = 0  # violations ReferenceReplay tells apart, counted for the report
     stale_decisions: int = 0
-    strict: bool = False  # count those findings as violations too
 
     def check(self) -> list[str]:
         """Check what landed since the last call; returns the new violations."""
@@ -443,7 +442,7 @@ def final_violations(region: Region, history: History, checker: StreamChecker,
         found += replay.run(checker.timeline.get(symbol, []), engines.get(symbol))
         checker.late_cancels += replay.late_cancels
         checker.stale_decisions += replay.stale_decisions
-        if replay.late_cancels or (checker.strict and replay.stale_decisions):
+        if replay.late_cancels or replay.stale_decisions:
             found.append(f"{symbol}: {replay.late_cancels} cancel(s) rejected after a rebuild, "
                          f"{replay.stale_decisions} decision(s) against an order its owner had "
                          "cancelled")
@@ -598,19 +597,18 @@ class ReferenceReplay:
     Commit order decides: the matcher's commits in the order they were made, and between them the
     user cancels order entry committed (docs/architecture.md: POST /cancel moves the order to
     CANCELLED at once; the book drops it when the matcher hears of it). Until the matcher hears of
-    such a cancel its book still holds the order. One outcome is therefore accepted, and counted
-    (a finding about the product, reported by the run, not a violation):
+    such a cancel its book still holds the order. Two outcomes of that are told apart from other
+    disagreements, and counted for the report; both are violations:
 
     * `stale_decisions`: a command decided with the cancelled order still on the book where no
-      write touches it, so no condition refuses the commit: self-trade prevention, post-only and
-      fill-or-kill judged against an order its owner had already cancelled. Accepted only when
-      the stored outcome is exactly the reference's with those orders still resting, and fills
-      none of them (a fill of a cancelled order is refused by the commit's conditions).
-
-    `late_cancels` counts the other outcome, a violation now: a matcher that rebuilt its book in
-    between answering the late CancelRequested with CancelRejected(not_open) where no
-    OrderCancelled(user) took the order off (the rebuild sequences the user cancels it finds
-    pending, matching/services.py)."""
+      write of it refuses the commit: self-trade prevention, post-only or fill-or-kill judged
+      against an order its owner had already cancelled (the matcher's commit checks such an
+      order is still open, ShardMatcher._witnesses). Told apart when the stored outcome is
+      exactly the reference's with those orders still resting, and fills none of them; the
+      replay then goes on from that outcome.
+    * `late_cancels`: a matcher that rebuilt its book in between answering the late
+      CancelRequested with CancelRejected(not_open) where no OrderCancelled(user) took the order
+      off (the rebuild sequences the user cancels it finds pending, matching/services.py)."""
 
     def __init__(self, symbol: str, orders: dict[str, Item]) -> None:
         self.symbol = symbol

@@ -2,7 +2,7 @@
 
     --sim-seed N      run only seed N (exactly as in CI; the report says what happened)
     --sim-bug NAME    with a planted bug switched on (tests/sim/planted.py)
-    --sim-profile P   default | stale_reads (tests/sim/run.py, Scenario)
+    --sim-profile P   default | stale_reads | stale_index (tests/sim/run.py, Scenario)
 
 The same through the environment, for runs that do not start in tests/sim (pytest reads these
 options only from a conftest in the paths it was given): TULIP_SIM_SEED, TULIP_SIM_BUG,
@@ -24,7 +24,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("sim", "seeded pipeline simulation")
     group.addoption("--sim-seed", type=int, default=None, help="run only this seed")
     group.addoption("--sim-bug", default=None, help="switch on a planted bug")
-    group.addoption("--sim-profile", default=None, help="default | stale_reads")
+    group.addoption("--sim-profile", default=None, help="default | stale_reads | stale_index")
 
 
 def _option(config: pytest.Config, name: str, env: str) -> str | None:

@@ -48,7 +48,7 @@ class Rates:
             skew_s=rng.choice((0.0, 0.2, 1.0, 3.0, 8.0)),
             index_lag_s=0.0,
         )
-        if profile == "stale_reads":
+        if profile in ("stale_reads", "stale_index"):
             # DynamoDB's GSIs are eventually consistent (moto's are not): writes reach the
             # openOrders index up to ~1 s late, and the matcher's commits are refused often enough
             # (transaction conflicts) that it rebuilds its book from that index right after them.

@@ -19,16 +19,18 @@ import json
 import random
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import matching.storage
 from matching.engine import OpenOrder
 from tests.sim.actors import History, Region, Trader, script, start_worker
 from tests.sim.checks import StreamChecker, final_violations, regional_violations
 from tests.sim.faults import Faults, Rates
 from tests.sim.matcher import SimShardWorker, start_matcher
 from tests.sim.network import Exchange, Network
-from tests.sim.patches import simulated
+from tests.sim.patches import patcher, simulated
 from tests.sim.planted import planted
 from tests.sim.regions import (
     NAMES,
@@ -48,7 +50,8 @@ SYMBOL_NAMES = ("TULIP", "ROSE", "IRIS")
 REGION_SHARE = 0.2
 
 
-PROFILES = ("default", "stale_reads")
+PROFILES = ("default", "stale_reads", "stale_index")
+LAGGING_INDEX_PROFILES = ("stale_reads", "stale_index")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +70,12 @@ class Scenario:
     @classmethod
     def draw(cls, seed: int, profile: str = "default") -> Scenario:
         """`default`: everything at once, GSIs read-after-write (as on the local stand-in);
-        `stale_reads`: one busy symbol whose GSI lags (as DynamoDB's may), see faults.Rates."""
+        `stale_reads`: one busy symbol whose GSI lags (as DynamoDB's may), see faults.Rates;
+        `stale_index`: the same, with the index lagging further back than the matcher's rebuild
+        reads the table again (matching.storage.REBUILD_RECHECK_EVENTS made 0): the book a
+        rebuild makes may be stale, what the `filledQty` condition guards against."""
         rng = random.Random(f"{seed}:scenario")
-        if profile == "stale_reads":
+        if profile in LAGGING_INDEX_PROFILES:
             return cls(seed, profile, SYMBOL_NAMES[:1], rng.randint(3, 4), rng.randint(8, 12),
                        rng.randint(1, 2), rng.randint(1, 2), 1, Rates.draw(rng, profile))
         regional = random.Random(f"{seed}:regions")
@@ -321,17 +327,16 @@ def build(seed: int, faults_on: bool = True, record: list[Exchange] | None = Non
 
 
 def run_seed(seed: int, bug: str | None = None, *, profile: str = "default",
-             strict: bool = False, strict_keys: bool = False, faults_on: bool = True,
+             strict_keys: bool = False, faults_on: bool = True,
              record: list[Exchange] | None = None) -> SimResult:
-    """`strict`: the product findings ReferenceReplay tolerates count as violations too;
-    `strict_keys`: so do idempotency keys with orders in two regions, even compensated."""
+    """`strict_keys`: idempotency keys with orders in two regions are violations even when
+    compensated (a known defect, tests/sim/test_known_issues.py)."""
     started = time.perf_counter()
     run = build(seed, faults_on, record, profile)
-    run.checker.strict = strict
     run.strict_keys = strict_keys
     result = SimResult(seed, bug, run.scenario)
     with simulated(run.world, run.network, run.cfg, run.faults.crash, SimShardWorker), \
-            planted(bug, run.network.rewrites), _regional(run):
+            planted(bug, run.network.rewrites), _regional(run), _profile(run):
         run.deploy()
         for process in run.processes + (run.regional.processes if run.regional else []):
             run.world.start(process)
@@ -363,6 +368,14 @@ def run_seed(seed: int, bug: str | None = None, *, profile: str = "default",
 
 def _regional(run: Run) -> Any:
     return regional_patches(run.regional) if run.regional is not None else contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _profile(run: Run) -> Iterator[None]:
+    with contextlib.ExitStack() as stack:
+        if run.scenario.profile == "stale_index":
+            patcher(stack)(matching.storage, "REBUILD_RECHECK_EVENTS", 0)
+        yield
 
 
 def final_checks(run: Run) -> list[str]:

@@ -2,7 +2,8 @@
 
 "Caught" is strict: a seed on which the planted bug produces a violation and the same seed
 without it produces none. The `filledQty` condition guards a stale book, which the matcher can
-only have when its rebuild reads a lagging index, so it is hunted with the `stale_reads` profile
+only have when its rebuild reads an index lagging further back than the rebuild reads the table
+again (matching.storage.REBUILD_RECHECK_EVENTS), so it is hunted with the `stale_index` profile
 (tests/sim/run.py); the others with the default one.
 """
 
@@ -14,7 +15,7 @@ from tests.sim.conftest import CI_SEEDS
 from tests.sim.planted import BUGS
 from tests.sim.run import replay_command, run_seed
 
-PROFILE = {"fence": "default", "filled_qty": "stale_reads", "idempotency": "default",
+PROFILE = {"fence": "default", "filled_qty": "stale_index", "idempotency": "default",
            "redelivery": "default"}
 
 
