@@ -35,16 +35,25 @@ from ops.storage import (
     StreamRecord,
 )
 from realtime import publisher
-from tulip import events_queue, metrics, wire
+from tulip import events_queue, metrics, regions, wire
 from tulip.clock import iso, now_iso
 from tulip.config import Config
-from tulip.schema import ACCEPTED, OPEN_STATES, OrderItem, TradeItem, model_for_key
+from tulip.schema import (
+    ACCEPTED,
+    OPEN_STATES,
+    OrderItem,
+    ShardItem,
+    TradeItem,
+    epoch_term,
+    model_for_key,
+)
 
 log = logging.getLogger("ops.services")
 
 DEFAULT_UNSEEN_AGE_S = 60.0  # well past the sweeper's re-send (SWEEPER_MIN_AGE_S, 5 s)
 DEFAULT_PROJECTION_LAG_S = 30.0  # the projector polls every second; 30 s is a stuck projector
 FIX_ATTEMPTS = 3
+NOT_LEADER_ACTION = "not written: this region does not lead (or not yet); run it in the leader region"
 FIXABLE = (checks.DOUBLE_FILL, checks.FILLED_QTY_MISMATCH, checks.DUPLICATE_IDEMPOTENCY,
            checks.SEQ_GAP, checks.ACCEPTED_UNSEEN, checks.TRADE_WITHOUT_EVENT,
            checks.PROJECTION_MISMATCH, checks.DIVERGENT_COMMIT, checks.CANCEL_OVERTAKEN)
@@ -160,6 +169,8 @@ def fix_finding(cfg: Config, store: OpsStorage, finding: FindingData, run_id: in
         return {"key": finding.key, "ok": False, "action": "no automatic fix; needs review"}
     for attempt in range(1, FIX_ATTEMPTS + 1):
         shard = store.shard(finding.symbol)
+        if not _writes_here(cfg, shard):
+            return {"key": finding.key, "ok": False, "action": NOT_LEADER_ACTION}
         cancels = _compensations(store, finding)
         if finding.kind == checks.ACCEPTED_UNSEEN and not cancels:
             return {"key": finding.key, "ok": True, "action": "already seen by the matcher"}
@@ -183,6 +194,19 @@ def fix_finding(cfg: Config, store: OpsStorage, finding: FindingData, run_id: in
                 "cancelled": [c.order_id for c in cancels]}
     return {"key": finding.key, "ok": False,
             "action": f"append kept conflicting after {FIX_ATTEMPTS} attempts; run again"}
+
+
+def _writes_here(cfg: Config, shard: ShardItem | None) -> bool:
+    """A fix appends under the shard's epoch, fenced by it: only in the region that leads, and
+    only while that epoch is one of this leadership's (its matchers took the shard under this
+    term). A region that lost the lead, or whose replica holds another region's newer epoch,
+    would otherwise write a seq that region writes too (simulation seed 1202: a fix begun in a
+    region that a failover had just deposed)."""
+    if not cfg.peer_regions:
+        return True
+    leadership = regions.read(cfg)
+    return leadership.leads and (shard is None or not shard.epoch
+                                 or epoch_term(shard.epoch) == leadership.term)
 
 
 def _compensations(store: OpsStorage, finding: FindingData) -> list[CompensatingCancel]:

@@ -55,6 +55,7 @@ NAMES = ("us-east-1", "us-west-2", "eu-west-1")
 MONITOR_PERIOD_S = ops.regions.MONITOR_PERIOD_S
 UNSEEN_AGE_S = 60.0  # manage.py reconcile's default
 IDLE_POLL_S = 2.0
+RECONCILE_RETRY_S = 5.0  # an operator re-running `manage.py reconcile --fix` that failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,7 @@ class Regional:
     processes: list[SimProcess] = field(default_factory=list)
     phase: str = "trading"  # trading -> fixing -> checking -> done
     reconcile_done: bool = False
+    refix: bool = False  # a fix was refused where leadership had moved: run it again
     findings: Counter[str] = field(default_factory=Counter)  # the first reconcile's, by kind
     fixed: Counter[str] = field(default_factory=Counter)
     open_after: list[str] = field(default_factory=list)  # the second pass's open findings
@@ -266,6 +268,9 @@ class Regional:
         if self.phase == "trading":
             self._reconcile(fix=True)
             self.phase = "fixing"
+        elif self.phase == "fixing" and self.reconcile_done and self.refix:
+            self.refix = False
+            self._reconcile(fix=True)
         elif self.phase == "fixing" and self.reconcile_done:
             self._reconcile(fix=False)
             self.phase = "checking"
@@ -282,7 +287,15 @@ class Regional:
         self.reconcile_done = False
         leader = self.region(self.leader())
         process = SimProcess(f"reconcile@{leader.name}", "ops", leader)
-        self.world.spawn(process, "reconcile", lambda: self._reconcile_pass(leader.cfg, fix))
+
+        def run() -> float | None:
+            try:
+                self._reconcile_pass(leader.cfg, fix)
+            except Exception:  # the wire failed it (a lost response, a throttle): ops runs the
+                return RECONCILE_RETRY_S  # command again, which takes a new snapshot first
+            return None
+
+        self.world.spawn(process, "reconcile", run)
 
     def _reconcile_pass(self, cfg: Config, fix: bool) -> None:
         fix_finding = ops_services().fix_finding
@@ -296,6 +309,8 @@ class Regional:
                 if outcome["ok"]:
                     self.fixed[finding.kind] += 1
                     self.faults.note(f"region:reconciled:{finding.kind}")
+                elif outcome["action"] == ops_services().NOT_LEADER_ACTION:
+                    self.refix = True  # leadership moved since: ops runs it in the new leader
         else:
             self.open_after = [f"{f.kind} {f.key}: expected {f.expected}, actual {f.actual}"
                                for f in found]
