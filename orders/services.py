@@ -74,8 +74,10 @@ def write_route(cfg: Config) -> WriteRoute:
 
 def accepts_provisional(cfg: Config) -> bool:
     """The acceptWhenLeaderDown flag: a follower that cannot reach the leader takes the order
-    itself, flagged provisional (reconciled once the regions see each other again)."""
-    return flags.current_flags(cfg).accept_when_leader_down
+    itself, flagged provisional (reconciled once the regions see each other again), once its
+    monitor too has seen the leader down (tulip.regions.leader_down); before that a failed
+    forward is a 503 to retry."""
+    return flags.current_flags(cfg).accept_when_leader_down and regions.leader_down(cfg)
 
 
 def submit_order(cfg: Config, client_id: str, body: Any, header_key: str | None,

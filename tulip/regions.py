@@ -25,6 +25,8 @@ DEFAULT_TERM = 1  # the leadership the configuration describes, before any recor
 # an answer is a partition or a region down, not a slow probe; and replication this far behind.
 PEER_UNSEEN_MS = 3_000
 REPLICATION_BEHIND_MS = 2_000
+# leader_down: two of the monitor's probes in a row without a healthy answer from the leader.
+LEADER_DOWN_MS = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +89,16 @@ def replica_may_lag(cfg: Config) -> bool:
         return True
     return any(row.paused or row.lag_ms > REPLICATION_BEHIND_MS
                for row in storage.replication_into(cfg.aws_region))
+
+
+def leader_down(cfg: Config) -> bool:
+    """Whether this region's monitor has not seen the leader healthy for LEADER_DOWN_MS. A
+    forward to the leader that failed while the leader answers the monitor is a lost answer
+    (the leader may have committed), not a leader that is down: a follower then must not take
+    the order itself under acceptWhenLeaderDown, or one key becomes two orders
+    (docs/architecture.md, "Regions"). Without a monitor's record the failed forward is all
+    there is to go by."""
+    status = storage.region_status(cfg.aws_region)
+    if status is None or status.leader_seen_ms is None:
+        return True
+    return status.checked_ms - status.leader_seen_ms > LEADER_DOWN_MS
