@@ -12,12 +12,12 @@ from tests.sim.conftest import CI_SEEDS
 from tests.sim.run import Scenario, run_seed
 
 
-@pytest.mark.xfail(strict=True, reason="a follower forwards POST /order to the leader and, under "
-                   "acceptWhenLeaderDown, takes the order itself when the forward fails; a lost "
-                   "response or a stopped leader API server is taken for an unreachable leader, "
-                   "so a key the leader already accepted is accepted again in the follower: the "
-                   "client holds two orderIds for one idempotency key until reconciliation "
-                   "cancels one (it cannot once that one has traded)")
+@pytest.mark.xfail(strict=True, reason="under acceptWhenLeaderDown a follower takes POST /order "
+                   "itself once the forward fails and its monitor has seen the leader down for "
+                   "2 s; an order the leader committed just before a partition, its answer lost, "
+                   "is then accepted again in the follower when the client retries there: two "
+                   "orderIds for one idempotency key until reconciliation cancels one (it cannot "
+                   "once that one has traded)")
 def test_a_key_is_acknowledged_as_one_order_across_regions() -> None:
     seeds = [s for s in range(CI_SEEDS) if Scenario.draw(s).regions is not None]
     for seed in seeds:
