@@ -1,4 +1,5 @@
-"""`python -m tests.sim --seed N [--bug NAME]` or `--seeds A:B`: run seeds, print their reports."""
+"""`python -m tests.sim --seed N [--bug NAME] [--profile P]` or `--seeds A:B`: run seeds, print
+their reports."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ def main() -> int:
 
     django.setup()  # the product's modules (tulip.flags, ops.services) may need the apps
     from tests.sim.planted import BUGS
-    from tests.sim.run import run_seed
+    from tests.sim.run import PROFILES, run_seed
 
     parser = argparse.ArgumentParser(prog="python -m tests.sim")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--seeds", default="0:1", help="a range A:B of seeds (B excluded)")
     parser.add_argument("--bug", choices=BUGS)
+    parser.add_argument("--profile", choices=PROFILES, default="default")
     parser.add_argument("--verbose", action="store_true", help="report every seed, not only failures")
     args = parser.parse_args()
     first, _, last = args.seeds.partition(":")
@@ -31,7 +33,7 @@ def main() -> int:
     regional = Counter[str]()  # region faults and reconciliations over the seeds run
     for seed in seeds:
         print(f"seed {seed}", file=sys.stderr, flush=True) if os.environ.get("SIM_TRACE") else None
-        result = run_seed(seed, args.bug)
+        result = run_seed(seed, args.bug, profile=args.profile)
         if args.verbose or not result.ok:
             print(result.report(), flush=True)
         failed += not result.ok
