@@ -10,7 +10,7 @@ resting in the book, filled a second time.
 
 So a region taking a shard from another leadership starts the new epoch after the FORK POINT: the
 highest seq up to which this replica holds the whole history, every event present and every
-order an event changed at least that far along (its `seq`). What came after
+order an event changed at least that far along (its `seq`), or already closed. What came after
 the fork point stays in the replica as the old epoch's off-chain tail: kept, not served, and
 reconciled like any deposed leader's un-replicated commits. Pure: the storage reads the window.
 """
@@ -23,19 +23,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from matching.engine import SIM_CLIENT_ID
+from tulip.schema import CANCELLED, FILLED
 
 # The events read back from the shard's lastSeq to look for torn commits: replication's lag at the
 # moment the leader was lost must be shorter than this many events (at the measured throughput of
 # one shard, several seconds; ReplicationLatency alarms long before). Bounds the read (TigerStyle).
 FORK_WINDOW_EVENTS = 5_000
+CLOSED = frozenset({FILLED, CANCELLED})
 
 
 @dataclass(frozen=True, slots=True)
 class OrderMark:
-    """What the replica holds of an order: how far along the history it is (the seq of the last
-    matcher write in the version it holds)."""
+    """What the replica holds of an order: how far along the history it is, and whether closed."""
 
     seq: int
+    status: str
 
 
 def changed_orders(event: Mapping[str, Any]) -> list[str]:
@@ -78,10 +80,6 @@ def fork_point(last_seq: int, floor: int, events: Iterable[Mapping[str, Any]],
 
 
 def _reflects(mark: OrderMark | None, seq: int) -> bool:
-    # Every matcher write of an order records its seq, and a user's cancel keeps the seq of the
-    # version it cancelled: an order as far along as `seq` has seq >= it, closed or not. (A
-    # closed order used to count as far along whatever its seq; but a user cancel made in this
-    # region, on a replica that had not yet received the old leader's fill, closes a version
-    # without that fill, and last writer wins then drops the fill here for good: simulation
-    # seed 3634, a fill the new epoch continued from that no order item holds.)
-    return mark is not None and mark.seq >= seq
+    # A closed order reflects every earlier event: each table's stream is applied in order, so
+    # the write that closed it arrived after the ones before it.
+    return mark is not None and (mark.seq >= seq or mark.status in CLOSED)

