@@ -65,8 +65,10 @@ _REST_NAMES = {f"#r{i}": _O[name] for i, name in enumerate(_REST_FIELDS)}
 _REST_PROJECTION = ", ".join(_REST_NAMES)
 # How far back a rebuild distrusts the openOrders index: the orders named by this many of the
 # newest events are read again from the table. A GSI trails its table by well under a second on
-# AWS; this is a few seconds of a busy shard's events, and all of a quiet one's.
-REBUILD_RECHECK_EVENTS = 1_000
+# AWS; this is about a second of a busy shard's events, and all of a quiet one's. (1,000 made
+# every takeover of the region chaos run at size read ~1,000 events and their orders again, 60
+# kills and 3 failovers: the stack fell minutes behind.)
+REBUILD_RECHECK_EVENTS = 200
 # What a failover's fork check reads of an order (matching/fork.py): how far along it is.
 _MARK_NAMES = {f"#k{i}": _O[name] for i, name in enumerate(("order_id", "seq", "status"))}
 _MARK_PROJECTION = ", ".join(_MARK_NAMES)
