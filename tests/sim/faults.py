@@ -25,6 +25,10 @@ CRASH_WINDOWS = {
 }
 
 
+# The scenario profiles whose openOrders index lags (tests/sim/run.py, Scenario.draw).
+LAGGING_INDEX_PROFILES = ("stale_reads", "stale_index")
+
+
 @dataclass(frozen=True, slots=True)
 class Rates:
     duplicate: float  # a client request, or an SQS send, arrives twice (10-50 %)
@@ -48,7 +52,7 @@ class Rates:
             skew_s=rng.choice((0.0, 0.2, 1.0, 3.0, 8.0)),
             index_lag_s=0.0,
         )
-        if profile in ("stale_reads", "stale_index"):
+        if profile in LAGGING_INDEX_PROFILES:
             # DynamoDB's GSIs are eventually consistent (moto's are not): writes reach the
             # openOrders index up to ~1 s late, and the matcher's commits are refused often enough
             # (transaction conflicts) that it rebuilds its book from that index right after them.

@@ -27,7 +27,7 @@ import matching.storage
 from matching.engine import OpenOrder
 from tests.sim.actors import History, Region, Trader, script, start_worker
 from tests.sim.checks import StreamChecker, final_violations, regional_violations
-from tests.sim.faults import Faults, Rates
+from tests.sim.faults import LAGGING_INDEX_PROFILES, Faults, Rates
 from tests.sim.matcher import SimShardWorker, start_matcher
 from tests.sim.network import Exchange, Network
 from tests.sim.patches import patcher, simulated
@@ -50,8 +50,7 @@ SYMBOL_NAMES = ("TULIP", "ROSE", "IRIS")
 REGION_SHARE = 0.2
 
 
-PROFILES = ("default", "stale_reads", "stale_index")
-LAGGING_INDEX_PROFILES = ("stale_reads", "stale_index")
+PROFILES = ("default", *LAGGING_INDEX_PROFILES)
 
 
 @dataclass(frozen=True, slots=True)
