@@ -37,11 +37,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError
 from prometheus_client import Gauge
 
 from tulip import aws, drills
 from tulip.config import Config, load_config
-from tulip.schema import LeaderItem, ReplicationItem, ShardItem, epoch_term
+from tulip.schema import TERM_EPOCHS, LeaderItem, ReplicationItem, ShardItem, epoch_term
 
 log = logging.getLogger("devstack.replicator")
 
@@ -96,6 +97,20 @@ def _term(pk: str, image: dict[str, Any] | None) -> int:
     if pk.startswith(ShardItem.PREFIX):
         return epoch_term(int(image.get("epoch", {}).get("N", "0")))
     return 0
+
+
+def _term_condition(pk: str, term: int) -> dict[str, Any]:
+    """put_item arguments that keep a termed record from going back to an older term."""
+    if pk == LeaderItem.key():
+        return {"ConditionExpression": "attribute_not_exists(#t) OR #t <= :t",
+                "ExpressionAttributeNames": {"#t": "term"},
+                "ExpressionAttributeValues": {":t": {"N": str(term)}}}
+    if pk.startswith(ShardItem.PREFIX):
+        # epoch_term(epoch) <= term, written without a division: epoch < (term + 1) * TERM_EPOCHS
+        return {"ConditionExpression": "attribute_not_exists(#e) OR #e < :bound",
+                "ExpressionAttributeNames": {"#e": "epoch"},
+                "ExpressionAttributeValues": {":bound": {"N": str((term + 1) * TERM_EPOCHS)}}}
+    return {}
 
 
 def _encoded(image: dict[str, Any] | None) -> str | None:
@@ -191,7 +206,8 @@ class Replicator:
                 encoded = _encoded(winner.image)
                 if target.holds.get(key, None) == encoded:
                     continue
-                self._write(target, key, winner.image)
+                if not self._write(target, key, winner):
+                    continue  # the target holds a newer term's write not yet read: it wins there
                 target.echoes.setdefault(key, deque(maxlen=MAX_PENDING_ECHOES)).append(encoded)
                 target.holds[key] = encoded
                 target.held[key] = winner
@@ -201,12 +217,30 @@ class Replicator:
         return applied
 
     @staticmethod
-    def _write(target: Region, key: Key, image: dict[str, Any] | None) -> None:
+    def _write(target: Region, key: Key, winner: Change) -> bool:
+        """Apply the winner in the target; False when a termed record there is already newer.
+
+        What the replicator believes a region holds is what it last read from that region's
+        stream, which runs behind the table: a local write made since (a take under a newer term)
+        is there but not yet known. An unconditional put of the winner among the KNOWN changes
+        then rolled that write back until the stream brought it in (the region chaos run at size:
+        a new leader's shard item replaced by the deposed leader's epoch for 30 s, its matchers'
+        commits fenced, their retakes refused). Global Tables never apply a change older than the
+        one an item holds; for the termed records, whose order is the term, the put is
+        conditioned on it. Other items keep the stream's order (their races resolve by time as
+        soon as the newer local change is read)."""
         table, pk, sk = key
-        if image is None:
+        if winner.image is None:
             target.ddb.delete_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}})
-        else:
-            target.ddb.put_item(TableName=table, Item=image)
+            return True
+        condition = _term_condition(pk, winner.stamp[0])
+        try:
+            target.ddb.put_item(TableName=table, Item=winner.image, **condition)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
 
     # ------------------------------------------------------------------ the loop
     def cycle(self) -> int:

@@ -123,6 +123,8 @@ class MatcherStorage:
         `same_queue=False` (the previous epoch consumed another region's queue): lastSqsSeq is
         reset, since SQS sequence numbers are per queue and another queue's say nothing here."""
         epoch = next_epoch(observed.epoch, term)
+        if epoch_term(observed.epoch or 0) != term:
+            epoch = max(epoch, self._newest_epoch_of_term(symbol, term) + 1)
         observed_last = observed.last_seq or 0
         start_seq = observed_last if fork_seq is None else fork_seq
         assert 0 <= start_seq <= observed_last, (start_seq, observed_last)
@@ -173,6 +175,22 @@ class MatcherStorage:
                 "symbol": symbol, "epoch": epoch, "found": shard.epoch, "holder": shard.holder})
             return None
         return shard
+
+    def _newest_epoch_of_term(self, symbol: str, term: int) -> int:
+        """The newest epoch this term has already recorded for the shard (0: none). A take
+        across terms normally starts the term's first epoch; but where the shard item went
+        back to an older term's epoch after this term's takes (replication, last writer wins),
+        that epoch's record exists, and a take starting it again would be refused by its own
+        record's condition at every attempt: the take continues after the newest instead."""
+        page = self.ddb.query(
+            TableName=self.cfg.trades_table, ConsistentRead=True, ScanIndexForward=False,
+            Limit=1, KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
+            ExpressionAttributeValues={
+                ":pk": {"S": EpochItem.key(symbol)},
+                ":low": {"S": EpochItem.sort_key(term * TERM_EPOCHS)},
+                ":high": {"S": EpochItem.sort_key((term + 1) * TERM_EPOCHS - 1)}})
+        items = page.get("Items", [])
+        return EpochItem.from_raw_data(items[0]).epoch if items else 0
 
     def renew_lease(self, symbol: str, holder: str, epoch: int, expires_ms: int) -> bool:
         """Extend the lease; False when the shard has been taken (the epoch moved)."""

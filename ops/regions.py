@@ -139,13 +139,29 @@ def probe(cfg: Config, region: str) -> Probe:
         answer = httpx.get(f"{url}/region", timeout=PROBE_TIMEOUT_S)
     except httpx.ReadTimeout:
         return True, False, None  # connected, but slow: alive (a loaded region), not healthy
-    except httpx.HTTPError:
-        return False, False, None
+    except httpx.HTTPError as exc:
+        # A refused connection is a region whose network answered with no server behind it,
+        # as a load balancer with no healthy target answers 503: reached, not healthy. Counted
+        # as unseen, a follower's API restart (one server per region locally) made the leader
+        # think itself isolated and step down, and the follower then failed over (the region
+        # chaos run at size, docs/reliability.md).
+        return _refused(exc), False, None
     try:
         term = int(answer.json()["epoch"])
     except (ValueError, KeyError, TypeError):
         term = None
     return True, answer.status_code == 200, term
+
+
+def _refused(exc: BaseException) -> bool:
+    cause: BaseException | None = exc
+    for _ in range(8):  # httpx wraps httpcore's error, which wraps the socket's: a short chain
+        if cause is None:
+            return False
+        if isinstance(cause, ConnectionRefusedError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def monitor_step(cfg: Config, state: MonitorState, now: float,

@@ -68,12 +68,12 @@ FAST = {"MATCHER_LEASE_TTL_S": "2", "SWEEPER_INTERVAL_S": "2", "SWEEPER_MIN_AGE_
 REGION_TIMINGS = {"STEP_DOWN_AFTER_S": drill.FAST["STEP_DOWN_AFTER_S"],
                   "FAILOVER_AFTER_S": drill.FAST["FAILOVER_AFTER_S"]}
 KILL_KINDS = {"matcher": "matcher", "api": "http", "worker": "worker", "redis": "redis"}
-# The region faults (--regions): "partition" cuts the leader region off from every other region,
-# waits for a follower's monitor to fail over (automatic), trades on the new leader for
-# `partition_s`, heals, waits for the old leader to follow and for replication to catch up, and
-# reconciles in the new leader's region (`reconcile --fix`: the Reconciled compensations);
-# "failover" is a planned `manage.py failover --to` the other region (with two regions, after a
-# partition: the fail-back).
+# The region faults (--regions): "partition" cuts the leader region (as the regions report it
+# then) off from every other region, waits for a monitor to fail over (automatic), trades for
+# `partition_s`, heals, waits for the regions to agree on one leader and for replication to
+# catch up, and reconciles in that leader's region (`reconcile --fix`: the Reconciled
+# compensations); "failover" is a planned `manage.py failover --to` the other region (with two
+# regions, after a partition: the fail-back).
 REGION_FAULTS = ("partition", "failover")
 # Replication counts as caught up below this lag (the drill's 2 s is for an otherwise idle
 # machine; here the replicator shares two cores with the load and the kills).
@@ -522,7 +522,7 @@ class RegionFaults:
             self.error = exc
             self.history.event("region fault driver failed", error=repr(exc))
             with contextlib.suppress(Exception):
-                self.manage(self.leader, "heal")
+                self.manage(self.plan.regions[0], "heal")
 
     def manage(self, region: str, *args: str) -> subprocess.CompletedProcess[str]:
         """A management command in `region`'s environment (as DrillRun.manage, but the caller
@@ -534,31 +534,47 @@ class RegionFaults:
     def _wait(self, condition: Any, what: str) -> float:
         return drill.wait_for(condition, self.plan.region_step_timeout_s, what)
 
+    def leadership(self) -> tuple[str, int]:
+        """(leader region, term) by the newest term any region reports. Under this load the
+        monitors also fail over by themselves (docs/reliability.md): the leader is read, not
+        remembered from the driver's last step."""
+        best = (0, self.leader)
+        for region in self.plan.regions:
+            view = self.drill.region(region)
+            term, named = int(view.get("epoch") or 0), view.get("leaderRegion")
+            if named in self.plan.regions and term > best[0]:
+                best = (term, named)
+        return best[1], best[0]
+
     def partition(self) -> None:
-        """Cut the leader off, the automatic failover, trading on the new leader, heal, the old
-        leader follows, replication catches up, reconcile --fix in the new leader's region."""
-        old = self.leader
+        """Cut the leader off, the automatic failover, trading on the new leader, heal, the
+        regions agree on one leader, replication catches up, reconcile --fix in the leader's
+        region. Which region leads after the heal is the monitors' choice: a leader that had
+        just moved by itself may be the one isolated, and the other side then takes over."""
+        old, term = self.leadership()
         others = [r for r in self.plan.regions if r != old]
-        self.history.event("partition requested", leader=old)  # manage.py takes seconds to start
+        self.history.event("partition requested", leader=old, term=term)  # manage.py is slow
         done = self.manage(old, "partition", old, *others)
         assert done.returncode == 0, done.stderr[-2000:]
         self.history.fault("partition", leader=old, cut_from=others)
-        new = others[0]
-        took = self._wait(lambda: self.drill.region(new).get("role") == "leader",
-                          f"{new}'s monitor fails over")
-        self.history.fault("failover", how="automatic", to=new, after_s=round(took, 2))
+        took = self._wait(lambda: any(self.drill.region(r).get("role") == "leader"
+                                      and int(self.drill.region(r).get("epoch") or 0) > term
+                                      for r in self.plan.regions), "a region fails over")
+        leads = [r for r in self.plan.regions if self.drill.region(r).get("role") == "leader"]
+        self.history.fault("failover", how="automatic", to=",".join(leads),
+                           after_s=round(took, 2))
         time.sleep(self.plan.partition_s)
         self.history.event("heal requested")
         done = self.manage(old, "heal")
         assert done.returncode == 0, done.stderr[-2000:]
         self.history.fault("heal", regions=list(self.plan.regions))
-        self.leader = new
-        self._followed(old, new)
-        self.reconcile(new)
+        self.leader = self._agreed()
+        self._caught_up()
+        self.reconcile(self.leader)
 
     def failover(self) -> None:
         """A planned failover to the other region (the fail-back after a partition)."""
-        old = self.leader
+        old, _ = self.leadership()
         new = next(r for r in self.plan.regions if r != old)
         for attempt in range(1, 6):  # refused while the target's API server restarts: again
             done = self.manage(old, "failover", "--to", new)
@@ -571,16 +587,25 @@ class RegionFaults:
         else:
             raise AssertionError(f"manage.py failover --to {new}: {done.stderr[-2000:]}")
         self.history.fault("failover", how="planned", to=new)
-        self.leader = new
-        self._followed(old, new)
+        self.leader = self._agreed()
+        self._caught_up()
 
-    def _followed(self, old: str, new: str) -> None:
-        """The old leader follows (required); then replication catches up, which under the
-        run's load may take long: not reaching it in time is noted, not fatal (the run's end
-        judges convergence by the regions' state hashes)."""
-        self._wait(lambda: self.drill.region(old).get("leaderRegion") == new,
-                   f"{old} follows {new}")
-        self.history.event("regions follow", leader=new)
+    def _agreed(self) -> str:
+        """Wait until every region names the same leader, and that region leads; return it."""
+        def agreed() -> bool:
+            views = [self.drill.region(r) for r in self.plan.regions]
+            named = {v.get("leaderRegion") for v in views}
+            return (len(named) == 1 and
+                    any(v.get("role") == "leader" and v.get("region") in named for v in views))
+        self._wait(agreed, "the regions agree on one leader")
+        leader, term = self.leadership()
+        self.history.event("regions follow", leader=leader, term=term)
+        return leader
+
+    def _caught_up(self) -> None:
+        """Replication catches up, which under the run's load may take long: not reaching it in
+        time is noted, not fatal (the run's end judges convergence by the regions' state
+        hashes)."""
         try:
             took = self._wait(lambda: all(
                 self.drill.region(r).get("replicationLagMs", 10**6) < CAUGHT_UP_MS

@@ -87,6 +87,25 @@ def test_a_failover_take_forks_the_history_where_the_replica_is_whole(
     assert chain.covers(taken.epoch, 6)  # the new epoch continues at 6
 
 
+def test_a_take_after_the_item_went_back_to_an_older_term_starts_a_new_epoch(
+        store: MatcherStorage) -> None:
+    """The region chaos run at size: the new term's take was replaced by the deposed leader's
+    shard write (replication); each retake started the term's first epoch again, whose record
+    exists, and was refused at every attempt for half a minute."""
+    symbol = _symbol()
+    assert take(store, symbol, "east") is not None
+    transact(store.ddb, [advance_shard(store.cfg.trades_table, symbol, FIRST, 0, 7, NOW)])
+    older = store.read_shard(symbol)
+    newer = take(store, symbol, "west", older, term=TERM + 1)
+    assert newer is not None and newer.epoch == (TERM + 1) * TERM_EPOCHS + 1
+    # The older term's item comes back over it.
+    store.ddb.put_item(TableName=store.cfg.trades_table, Item=older.serialize())
+    assert store.read_shard(symbol).epoch == FIRST
+    again = take(store, symbol, "west", term=TERM + 1)
+    assert again is not None and again.epoch == newer.epoch + 1
+    assert store.chain(symbol).head == again.epoch
+
+
 def test_members_are_listed_and_leave(store: MatcherStorage) -> None:
     from tulip.schema import MatcherItem
 

@@ -27,7 +27,9 @@ def _shard(epoch: int, holder: str | None) -> ShardItem:
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch) -> MatcherStorage:
     monkeypatch.setattr(storage, "transact", lambda ddb, items: None)  # the take commits
-    return MatcherStorage(CFG)
+    store = MatcherStorage(CFG)
+    monkeypatch.setattr(store, "_newest_epoch_of_term", lambda symbol, term: 0)  # none recorded
+    return store
 
 
 def test_a_take_read_back_as_written_is_the_takers(store: MatcherStorage,

@@ -1,0 +1,83 @@
+"""The local stack's Global Tables (devstack/replicator.py) never take a termed record back to an
+older term, even when the region wrote the newer one after the replicator last read its stream.
+
+The race, as the region chaos run at size met it: the replicator has read the deposed leader's
+shard write (term 4) and not yet the new leader's take (term 5) made in the other region a
+moment ago; what it believes that region holds is older than both, so it applies the term-4
+write there. Unconditioned, that put replaced the take: the new leader's matcher lost the shard
+to an epoch of the old term and every retake collided with its own epoch record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from devstack import provision
+from devstack.replicator import Replicator
+from tulip import aws
+from tulip.config import load_config
+from tulip.schema import TERM_EPOCHS, LeaderItem, ShardItem, raw_key
+
+from .support import MotoServer
+
+EAST, WEST = "us-east-1", "us-west-2"
+
+
+@pytest.fixture
+def replicator(servers: dict[str, MotoServer]) -> Replicator:
+    suffix = uuid.uuid4().hex[:8]
+    cfg = load_config({
+        "TULIP_ENV": "test", "AWS_ENDPOINT_URL": servers["patched"].url, "AWS_REGION": EAST,
+        "TULIP_REGIONS": f"{EAST},{WEST}", "ORDERS_TABLE": f"orders-{suffix}",
+        "TRADES_TABLE": f"trades-{suffix}"})
+    names = provision.Names(orders_table=cfg.orders_table, trades_table=cfg.trades_table)
+    for region in (EAST, WEST):
+        provision.create_tables(aws.client("dynamodb", cfg, region=region), names)
+    return Replicator(cfg)
+
+
+def _shard(epoch: int, last_seq: int) -> dict[str, Any]:
+    return {**raw_key(ShardItem.key("ROSE")), "epoch": {"N": str(epoch)},
+            "lastSeq": {"N": str(last_seq)}}
+
+
+def _leader(region: str, term: int) -> dict[str, Any]:
+    return {**raw_key(LeaderItem.key()), "leaderRegion": {"S": region}, "term": {"N": str(term)}}
+
+
+def _get(replicator: Replicator, region: str, item: dict[str, Any]) -> dict[str, Any]:
+    ddb = replicator.regions[region].ddb
+    key = {"pk": item["pk"], "sk": item["sk"]}
+    found: dict[str, Any] = ddb.get_item(TableName=replicator.cfg.trades_table, Key=key,
+                                         ConsistentRead=True)["Item"]
+    return found
+
+
+@pytest.mark.parametrize("older, newer, field", [
+    (_shard(4 * TERM_EPOCHS + 9, 416), _shard(5 * TERM_EPOCHS + 1, 416), "epoch"),
+    (_leader(WEST, 4), _leader(EAST, 5), "term"),
+])
+def test_a_write_the_stream_has_not_shown_yet_is_not_rolled_back(
+        replicator: Replicator, older: dict[str, Any], newer: dict[str, Any], field: str) -> None:
+    table = replicator.cfg.trades_table
+    east, west = replicator.regions[EAST], replicator.regions[WEST]
+    # Both regions hold the same term-4 record to begin with.
+    west.ddb.put_item(TableName=table, Item=older)
+    replicator.cycle()
+    assert _get(replicator, EAST, older)[field] == older[field]
+    # West writes the record again under term 4 (its last commit before it learns it is deposed);
+    # the replicator reads west's stream, and then, before it reads east's, east takes the
+    # record under term 5.
+    west.ddb.put_item(TableName=table, Item={**older, "note": {"S": "west's last write"}})
+    replicator.read(west)
+    east.ddb.put_item(TableName=table, Item=newer)
+    replicator.converge(sorted(replicator.dirty))
+    assert _get(replicator, EAST, older)[field] == newer[field], "east rolled back to term 4"
+    # The next cycle reads east's take and spreads it: both regions converge on term 5.
+    replicator.dirty.clear()
+    replicator.cycle()
+    for region in (EAST, WEST):
+        assert _get(replicator, region, older)[field] == newer[field], region
