@@ -560,9 +560,8 @@ class RegionFaults:
         took = self._wait(lambda: any(self.drill.region(r).get("role") == "leader"
                                       and int(self.drill.region(r).get("epoch") or 0) > term
                                       for r in self.plan.regions), "a region fails over")
-        leads = [r for r in self.plan.regions if self.drill.region(r).get("role") == "leader"]
-        self.history.fault("failover", how="automatic", to=",".join(leads),
-                           after_s=round(took, 2))
+        new, _ = self.leadership()  # the newest term's leader (the cut-off one may still lead)
+        self.history.fault("failover", how="automatic", to=new, after_s=round(took, 2))
         time.sleep(self.plan.partition_s)
         self.history.event("heal requested")
         done = self.manage(old, "heal")

@@ -38,7 +38,8 @@ FAULTLESS = frozenset({"replicator"})
 
 DYNAMODB_METHODS = {"get_item": "GetItem", "put_item": "PutItem", "update_item": "UpdateItem",
                     "delete_item": "DeleteItem", "query": "Query", "scan": "Scan",
-                    "batch_get_item": "BatchGetItem", "transact_write_items": "TransactWriteItems",
+                    "batch_get_item": "BatchGetItem", "batch_write_item": "BatchWriteItem",
+                    "transact_write_items": "TransactWriteItems",
                     "describe_table": "DescribeTable"}
 SQS_METHODS = {"send_message": "SendMessage", "receive_message": "ReceiveMessage",
                "delete_message": "DeleteMessage", "delete_message_batch": "DeleteMessageBatch",

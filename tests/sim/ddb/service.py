@@ -32,6 +32,7 @@ from tests.sim.ddb.values import Item
 IDEMPOTENCY_WINDOW_S = 600.0  # ClientRequestToken: a repeat within 10 minutes is a no-op
 MAX_TRANSACTION_ITEMS = 100
 MAX_BATCH_GET_KEYS = 100
+MAX_BATCH_WRITE_ITEMS = 25
 
 
 class DynamoError(Exception):
@@ -50,7 +51,8 @@ def _validation(message: str) -> DynamoError:
 CONDITION_FAILED = "The conditional request failed"
 OPERATIONS = {"GetItem": "get_item", "PutItem": "put_item", "UpdateItem": "update_item",
               "DeleteItem": "delete_item", "TransactWriteItems": "transact_write_items",
-              "BatchGetItem": "batch_get_item", "Query": "query", "Scan": "scan",
+              "BatchGetItem": "batch_get_item", "BatchWriteItem": "batch_write_item",
+              "Query": "query", "Scan": "scan",
               "DescribeTable": "describe_table"}
 _COMMON = {"TableName", "ExpressionAttributeNames", "ExpressionAttributeValues",
            "ReturnConsumedCapacity"}
@@ -65,6 +67,7 @@ ACCEPTED = {
     "Scan": _COMMON | {"IndexName", "FilterExpression", "ProjectionExpression", "Limit",
                        "ExclusiveStartKey", "ConsistentRead"},
     "BatchGetItem": {"RequestItems", "ReturnConsumedCapacity"},
+    "BatchWriteItem": {"RequestItems", "ReturnConsumedCapacity", "ReturnItemCollectionMetrics"},
     "DescribeTable": {"TableName"},
     "TransactWriteItems": {"TransactItems", "ClientRequestToken", "ReturnConsumedCapacity",
                            "ReturnItemCollectionMetrics"},
@@ -347,6 +350,30 @@ class SimDynamoDB:
         for name, spec in wanted.items():
             responses[name] = self._batch_table(name, spec)
         return {"Responses": responses, "UnprocessedKeys": {}}
+
+    def batch_write_item(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Puts and deletes without conditions, each applied on its own (not a transaction: a
+        stream shows them as separate changes); one request may not name a key twice."""
+        wanted: dict[str, list[dict[str, Any]]] = request.get("RequestItems") or {}
+        count = sum(len(entries) for entries in wanted.values())
+        if not 1 <= count <= MAX_BATCH_WRITE_ITEMS:
+            raise _validation("1 validation error detected: Value at 'requestItems' failed to "
+                              "satisfy constraint: Member must have length less than or equal "
+                              f"to {MAX_BATCH_WRITE_ITEMS}")
+        writes: list[Write] = []
+        for name, entries in wanted.items():
+            for entry in entries:
+                if "PutRequest" in entry:
+                    writes.append(self.put_write({"TableName": name, **entry["PutRequest"]}))
+                else:
+                    writes.append(self.delete_write({"TableName": name,
+                                                     **entry["DeleteRequest"]}))
+        keys = [(id(w.table), w.key) for w in writes]
+        if len(set(keys)) != len(keys):
+            raise _validation("Provided list of item keys contains duplicates")
+        for write in writes:
+            self._apply([write])
+        return {"UnprocessedItems": {}}
 
     def _batch_table(self, name: str, spec: dict[str, Any]) -> list[Item]:
         table = self.table(name)
