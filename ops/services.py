@@ -52,7 +52,7 @@ log = logging.getLogger("ops.services")
 
 DEFAULT_UNSEEN_AGE_S = 60.0  # well past the sweeper's re-send (SWEEPER_MIN_AGE_S, 5 s)
 DEFAULT_PROJECTION_LAG_S = 30.0  # the projector polls every second; 30 s is a stuck projector
-FIX_ATTEMPTS = 3
+FIX_ATTEMPTS = 10  # each re-reads and appends at once; a conflict is a matcher commit between
 NOT_LEADER_ACTION = "not written: this region does not lead (or not yet); run it in the leader region"
 FIXABLE = (checks.DOUBLE_FILL, checks.FILLED_QTY_MISMATCH, checks.DUPLICATE_IDEMPOTENCY,
            checks.SEQ_GAP, checks.ACCEPTED_UNSEEN, checks.TRADE_WITHOUT_EVENT,
@@ -168,10 +168,15 @@ def fix_finding(cfg: Config, store: OpsStorage, finding: FindingData, run_id: in
     if finding.kind not in FIXABLE:
         return {"key": finding.key, "ok": False, "action": "no automatic fix; needs review"}
     for attempt in range(1, FIX_ATTEMPTS + 1):
+        if not _writes_here(cfg, store.shard(finding.symbol)):
+            return {"key": finding.key, "ok": False, "action": NOT_LEADER_ACTION}
+        cancels = _compensations(store, finding)
+        # The shard is read again just before the append fenced on it: a busy matcher advances
+        # it every few hundred milliseconds, and a read made before the orders' reads left them
+        # in the window (under load every attempt conflicted: the region chaos run at size).
         shard = store.shard(finding.symbol)
         if not _writes_here(cfg, shard):
             return {"key": finding.key, "ok": False, "action": NOT_LEADER_ACTION}
-        cancels = _compensations(store, finding)
         if finding.kind == checks.ACCEPTED_UNSEEN and not cancels:
             return {"key": finding.key, "ok": True, "action": "already seen by the matcher"}
         payload = {"findingKey": finding.key, "kind": finding.kind, "runId": run_id,

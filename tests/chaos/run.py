@@ -620,6 +620,10 @@ class RegionFaults:
         outcome = _reconciled(done.stdout)
         if "unreadable" in outcome:  # exit 1 without a report: the command failed; say why
             outcome["stderr"] = done.stderr[-2000:]
+        elif outcome.get("not_fixed"):  # which conditions refused the appends, and how often
+            outcome["conflicts"] = dict(Counter(
+                str(json.loads(line).get("reasons")) for line in done.stderr.splitlines()
+                if '"reconciled append cancelled' in line and line.startswith("{")))
         self.history.event("reconcile", region=region, **outcome)
 
 
@@ -632,7 +636,8 @@ def _reconciled(stdout: str) -> dict[str, Any]:
     actions = run.get("actions") or []
     return {"findings": dict(Counter(f["kind"] for f in run.get("findings", []))),
             "fixed": sum(1 for a in actions if a.get("ok")),
-            "not_fixed": [a.get("key") for a in actions if not a.get("ok")],
+            "not_fixed": [f"{a.get('key')}: {a.get('action')}" for a in actions
+                          if not a.get("ok")],
             "cancelled": sorted(c for a in actions for c in a.get("cancelled", []))}
 
 
