@@ -199,7 +199,8 @@ def monitor_step(cfg: Config, state: MonitorState, now: float,
         action = "stepped down" if down else "stepped up"
     elif not i_lead:
         leader_seen = state.last_healthy.get(leadership.leader_region, state.started)
-        if now - leader_seen >= cfg.failover_after_s and _first_candidate(cfg, state, now):
+        if (now - leader_seen >= cfg.failover_after_s and _first_candidate(cfg, state, now)
+                and _healthy_itself(cfg, probe_region)):
             record = LeaderItem(LeaderItem.key(), LeaderItem.key(), leader_region=cfg.aws_region,
                                 term=leadership.term + 1, since=now_iso(),
                                 reason=f"{leadership.leader_region} down for "
@@ -220,6 +221,18 @@ def monitor_step(cfg: Config, state: MonitorState, now: float,
     if action:
         regions.invalidate()
     return action
+
+
+def _healthy_itself(cfg: Config, probe_region: Callable[[Config, str], Probe]) -> bool:
+    """This region answers its own GET /region in time. A follower that is slow itself does not
+    take over from a leader it finds slow: both are most likely held up by the same thing (in
+    the region chaos run at size, the shared local DynamoDB stand-in busy with a full-table scan
+    froze both APIs for 44 s, and a follower that failed over then forked 118 events off the
+    history from a replica that was behind). Without its own URL configured it cannot tell."""
+    if cfg.aws_region not in cfg.region_urls:
+        return True
+    answered, healthy, _ = probe_region(cfg, cfg.aws_region)
+    return answered and healthy
 
 
 def _first_candidate(cfg: Config, state: MonitorState, now: float) -> bool:
