@@ -615,7 +615,12 @@ class RegionFaults:
                 r: self.drill.region(r).get("replicationLagMs") for r in self.plan.regions})
 
     def reconcile(self, region: str) -> None:
-        done = self.manage(region, "reconcile", "--fix", "--json")
+        for attempt in range(1, 6):  # SQLite may answer "database is locked" under load: again
+            done = self.manage(region, "reconcile", "--fix", "--json")
+            if "database is locked" not in done.stderr[-500:]:
+                break
+            self.history.event("reconcile refused", attempt=attempt, stderr=done.stderr[-500:])
+            time.sleep(attempt)
         assert done.returncode in (0, 1), done.stderr[-2000:]
         outcome = _reconciled(done.stdout)
         if "unreadable" in outcome:  # exit 1 without a report: the command failed; say why
