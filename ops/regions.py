@@ -154,6 +154,7 @@ def probe(cfg: Config, region: str) -> Probe:
 
 
 def _refused(exc: BaseException) -> bool:
+    """Whether a failed request was a refused connection (a host there, no server listening)."""
     cause: BaseException | None = exc
     for _ in range(8):  # httpx wraps httpcore's error, which wraps the socket's: a short chain
         if cause is None:
