@@ -211,10 +211,11 @@ class Replicator:
                 encoded = _encoded(winner.image)
                 if target.holds.get(key, None) == encoded:
                     continue
-                if winner.image is not None and _term_condition(key[1], winner.stamp[0]):
+                condition = _term_condition(key[1], winner.stamp[0])
+                if winner.image is not None and condition:
                     # A termed record, alone and conditioned: the target holds a newer term's
                     # write not yet read from its stream? Then that one wins there.
-                    if self._put_termed(target, key, winner):
+                    if self._put_termed(target, key, winner, condition):
                         applied += self._applied(target, [(key, winner, encoded)])
                     continue
                 batch = batches[target.name]
@@ -259,7 +260,7 @@ class Replicator:
                            "attempts")  # the cycle is retried whole (run)
 
     @staticmethod
-    def _put_termed(target: Region, key: Key, winner: Change) -> bool:
+    def _put_termed(target: Region, key: Key, winner: Change, condition: dict[str, Any]) -> bool:
         """Apply a shard item or the leadership record; False when the target's is newer.
 
         What the replicator believes a region holds is what it last read from that region's
@@ -271,10 +272,8 @@ class Replicator:
         one an item holds; for the termed records, whose order is the term, the put is
         conditioned on it. Other items keep the stream's order (their races resolve by time as
         soon as the newer local change is read)."""
-        table, pk, _ = key
         try:
-            target.ddb.put_item(TableName=table, Item=winner.image,
-                                **_term_condition(pk, winner.stamp[0]))
+            target.ddb.put_item(TableName=key[0], Item=winner.image, **condition)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise

@@ -167,9 +167,9 @@ def fix_finding(cfg: Config, store: OpsStorage, finding: FindingData, run_id: in
         return reproject(cfg, store, finding)
     if finding.kind not in FIXABLE:
         return {"key": finding.key, "ok": False, "action": "no automatic fix; needs review"}
+    if not _writes_here(cfg, store.shard(finding.symbol)):
+        return {"key": finding.key, "ok": False, "action": NOT_LEADER_ACTION}
     for attempt in range(1, FIX_ATTEMPTS + 1):
-        if not _writes_here(cfg, store.shard(finding.symbol)):
-            return {"key": finding.key, "ok": False, "action": NOT_LEADER_ACTION}
         cancels = _compensations(store, finding)
         # The shard is read again just before the append fenced on it: a busy matcher advances
         # it every few hundred milliseconds, and a read made before the orders' reads left them

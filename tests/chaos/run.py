@@ -557,9 +557,11 @@ class RegionFaults:
         done = self.manage(old, "partition", old, *others)
         assert done.returncode == 0, done.stderr[-2000:]
         self.history.fault("partition", leader=old, cut_from=others)
-        took = self._wait(lambda: any(self.drill.region(r).get("role") == "leader"
-                                      and int(self.drill.region(r).get("epoch") or 0) > term
-                                      for r in self.plan.regions), "a region fails over")
+        def failed_over() -> bool:
+            views = [self.drill.region(r) for r in self.plan.regions]
+            return any(v.get("role") == "leader" and int(v.get("epoch") or 0) > term
+                       for v in views)
+        took = self._wait(failed_over, "a region fails over")
         new, _ = self.leadership()  # the newest term's leader (the cut-off one may still lead)
         self.history.fault("failover", how="automatic", to=new, after_s=round(took, 2))
         time.sleep(self.plan.partition_s)

@@ -50,7 +50,7 @@ class _Region(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def log_message(self, *args: object) -> None:
-        pass
+        """Quiet: http.server writes every request to stderr otherwise."""
 
 
 @pytest.fixture
