@@ -403,6 +403,7 @@ class ProjectionPass:
     records: int = 0
     applied: int = 0
     shards: int = 0
+    backlog: bool = False  # some shard gave a full batch: more records are waiting
 
 
 def project_once(cfg: Config, reader: StreamReader | None = None,
@@ -432,6 +433,7 @@ def project_once(cfg: Config, reader: StreamReader | None = None,
                 checkpoint.save()
             result.records += len(records)
             result.applied += applied
+            result.backlog = result.backlog or len(records) >= batch
     return result
 
 

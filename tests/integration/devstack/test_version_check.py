@@ -45,6 +45,7 @@ def test_expected_version_is_installed_and_fixes_are_named() -> None:
         "dynamodb_ast_traversal",
         "dynamodb_item_size",
         "dynamodb_projection",
+        "dynamodb_query_partition",
         "dynamodb_read_responses",
         "dynamodb_request_parse",
         "dynamodb_type_fast_paths",
