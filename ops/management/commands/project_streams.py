@@ -84,7 +84,7 @@ class Command(BaseCommand):
     def _drain(self, cfg: Any, until_empty: bool = False) -> services.ProjectionPass:
         """Passes while a backlog waits (or, `until_empty`, until a pass finds nothing). The
         polling loop stops after a pass that caught up: under steady load, passing again at once
-        read each shard's few new records per pass and never slept (4.5 passes a second at 100
+        read each shard's few new records per pass and never slept (4.5-8 passes a second at 100
         orders/s, each a GetShardIterator and two GetRecords per shard, about a quarter of a
         core here); after its interval's sleep a pass takes what accumulated in one go
         (docs/benchmarks.md, "Load: smoke and stress"). A projection is at most one interval
