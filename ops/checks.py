@@ -304,7 +304,9 @@ def check(snapshot: Snapshot, unseen_age_s: float) -> tuple[list[FindingData], l
         findings += trade_event_findings(symbol_snapshot)
         findings += divergent_findings(symbol_snapshot, snapshot.orders)
         findings += unseen_findings(symbol_snapshot, unseen_age_s)
-        resolved |= resolved_keys(symbol_snapshot.events)
+        # Only a compensation on the canonical chain resolves: one a later failover forked off
+        # (it sits in the deposed tail now) is history, not served, and must be made again.
+        resolved |= resolved_keys(symbol_snapshot.canonical_events)
     open_findings = [f for f in findings if f.key not in resolved]
     done = [f for f in findings if f.key in resolved]
     return open_findings, done

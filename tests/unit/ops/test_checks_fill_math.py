@@ -137,3 +137,26 @@ def test_an_acknowledged_cancel_a_later_write_overtook_is_a_finding():
     snap = _snapshot(orders, trades, [_executed(1), reconciled], 2)
     snap.cancels = [record("s"), record("kept")]
     assert checks.check(snap, 60) == ([], [finding])
+
+
+def test_a_reconciled_event_a_later_fork_left_off_the_chain_resolves_nothing():
+    """Seen in a region chaos run: a failover's fork reached back past the Reconciled events that
+    compensated an earlier deposed tail; reconciliation still counted them and never compensated
+    that tail again on the new chain."""
+    from tulip.epochs import EpochStart, canonical
+
+    trade = _trade(1, 4, "b", "s")
+    trade.epoch = 10
+    orders = [_order("s", 10, 5), _order("b", 4, 4, "FILLED")]
+    executed = EventRow(1, "TradeExecuted", "", {"tradeId": trade.trade_id}, epoch=10)
+    # Epoch 20 continued 10 after seq 1; epoch 30 then forked from 20 at seq 1 as well.
+    chain = canonical([EpochStart(10, 0, 0), EpochStart(20, 10, 1), EpochStart(30, 20, 1)])
+    for epoch_of_fix, on_chain in ((20, False), (30, True)):
+        symbol = checks.SymbolSnapshot("X", 1, [trade], [executed], [], chain)
+        (finding,), _ = checks.check(checks.Snapshot(orders, {"X": symbol}), 60)
+        fix = EventRow(2, "Reconciled", "", {"findingKey": finding.key}, epoch=epoch_of_fix)
+        symbol = checks.SymbolSnapshot("X", 2, [trade], [executed, fix], [], chain)
+        findings, resolved = checks.check(checks.Snapshot(orders, {"X": symbol}), 60)
+        open_keys = [f.key for f in findings if f.kind == "filled_qty_mismatch"]
+        assert open_keys == ([] if on_chain else [finding.key]), epoch_of_fix
+        assert [f.key for f in resolved] == ([finding.key] if on_chain else []), epoch_of_fix
