@@ -46,17 +46,16 @@ def _query(original: Callable[..., Any]) -> Callable[..., Any]:
     def query(self: Any, hash_key: Any, range_comparison: Any, range_objs: Any, limit: Any,
               exclusive_start_key: Any, scan_index_forward: Any, projection_expressions: Any,
               index_name: str | None = None, *args: Any, **kwargs: Any) -> Any:
-        if index_name or hash_key is None:
-            return original(self, hash_key, range_comparison, range_objs, limit,
-                            exclusive_start_key, scan_index_forward, projection_expressions,
-                            index_name, *args, **kwargs)
-        _scope.current = (self, _partition_items(self, hash_key))
+        scoped = not index_name and hash_key is not None
+        if scoped:
+            _scope.current = (self, _partition_items(self, hash_key))
         try:
             return original(self, hash_key, range_comparison, range_objs, limit,
                             exclusive_start_key, scan_index_forward, projection_expressions,
                             index_name, *args, **kwargs)
         finally:
-            _scope.current = None
+            if scoped:
+                _scope.current = None
 
     query.__tulip_partition_query__ = True  # type: ignore[attr-defined]
     return query

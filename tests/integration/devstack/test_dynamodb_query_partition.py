@@ -18,20 +18,20 @@ OTHERS = 2_000
 PARTITION = 5
 
 
-def _put_partition(ddb: Any, table: str, pk: str, count: int) -> None:
-    for start in range(0, count, 25):
+def _batch_put(ddb: Any, table: str, items: list[dict[str, Any]]) -> None:
+    for start in range(0, len(items), 25):  # BatchWriteItem takes 25 at a time
         ddb.batch_write_item(RequestItems={table: [
-            {"PutRequest": {"Item": {"pk": {"S": pk}, "sk": {"S": f"s#{n:05d}"},
-                                     "n": {"N": str(n)}, "odd": {"BOOL": n % 2 == 1}}}}
-            for n in range(start, min(start + 25, count))]})
+            {"PutRequest": {"Item": item}} for item in items[start:start + 25]]})
+
+
+def _put_partition(ddb: Any, table: str, pk: str, count: int) -> None:
+    _batch_put(ddb, table, [{"pk": {"S": pk}, "sk": {"S": f"s#{n:05d}"}, "n": {"N": str(n)},
+                             "odd": {"BOOL": n % 2 == 1}} for n in range(count)])
 
 
 def _others(ddb: Any, table: str, count: int) -> None:
-    for start in range(0, count, 25):
-        ddb.batch_write_item(RequestItems={table: [
-            {"PutRequest": {"Item": {"pk": {"S": f"other-{n % 97}"}, "sk": {"S": f"s#{n:05d}"},
-                                     "n": {"N": str(n)}}}}
-            for n in range(start, min(start + 25, count))]})
+    _batch_put(ddb, table, [{"pk": {"S": f"other-{n % 97}"}, "sk": {"S": f"s#{n:05d}"},
+                             "n": {"N": str(n)}} for n in range(count)])
 
 
 def _query_calls(server: MotoServer, table: str) -> int:
