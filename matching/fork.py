@@ -10,7 +10,7 @@ resting in the book, filled a second time.
 
 So a region taking a shard from another leadership starts the new epoch after the FORK POINT: the
 highest seq up to which this replica holds the whole history, every event present and every
-order an event changed at least that far along (its `seq`), or already closed. What came after
+order an event changed at least that far along (its `seq`), or closed by a commit. What came after
 the fork point stays in the replica as the old epoch's off-chain tail: kept, not served, and
 reconciled like any deposed leader's un-replicated commits. Pure: the storage reads the window.
 """
@@ -34,16 +34,19 @@ CLOSED = frozenset({FILLED, CANCELLED})
 
 @dataclass(frozen=True, slots=True)
 class OrderMark:
-    """What the replica holds of an order: how far along the history it is, and whether closed."""
+    """What the replica holds of an order: how far along the history it is, whether closed, and
+    whether it still rests on the book's index (`openSort`): a CANCELLED order that still rests
+    is its owner's cancel, written by POST /cancel and not yet sequenced by any commit."""
 
     seq: int
     status: str
+    resting: bool = False
 
 
 def changed_orders(event: Mapping[str, Any]) -> list[str]:
     """The orders whose items the commit of `event` wrote (matching/services.py `_writes`):
-    trades' real legs, openings, matcher cancels and rejections. A user's cancel wrote its order
-    before the matcher saw it (closed either way); a refused cancel wrote nothing."""
+    trades' real legs, openings, every cancel (sequencing a user's cancel sets the order's seq and
+    takes it off the book's index) and rejections. A refused cancel wrote nothing."""
     payload = event.get("payload") or {}
     if isinstance(payload, str):
         payload = json.loads(payload)
@@ -51,9 +54,7 @@ def changed_orders(event: Mapping[str, Any]) -> list[str]:
     if kind == "TradeExecuted":
         return [payload[f"{leg}OrderId"] for leg in ("maker", "taker")
                 if payload.get(f"{leg}ClientId") != SIM_CLIENT_ID]
-    if kind in ("OrderOpened", "OrderRejected"):
-        return [payload["orderId"]]
-    if kind == "OrderCancelled" and payload.get("reason") != "user":
+    if kind in ("OrderOpened", "OrderRejected", "OrderCancelled"):
         return [payload["orderId"]]
     if kind == "Reconciled":
         return list(payload.get("cancels") or ())
@@ -80,6 +81,8 @@ def fork_point(last_seq: int, floor: int, events: Iterable[Mapping[str, Any]],
 
 
 def _reflects(mark: OrderMark | None, seq: int) -> bool:
-    # A closed order reflects every earlier event: each table's stream is applied in order, so
-    # the write that closed it arrived after the ones before it.
-    return mark is not None and (mark.seq >= seq or mark.status in CLOSED)
+    # An order a commit closed reflects every earlier event: each table's stream is applied in
+    # order, so the write that closed it arrived after the ones before it. Not one its owner
+    # cancelled that still rests: without the commit that sequenced the cancel, the rebuild
+    # takes it for a cancel still to sequence, and the new epoch would sequence it a second time.
+    return mark is not None and (mark.seq >= seq or (mark.status in CLOSED and not mark.resting))

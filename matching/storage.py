@@ -69,8 +69,10 @@ _REST_PROJECTION = ", ".join(_REST_NAMES)
 # every takeover of the region chaos run at size read ~1,000 events and their orders again, 60
 # kills and 3 failovers: the stack fell minutes behind.)
 REBUILD_RECHECK_EVENTS = 200
-# What a failover's fork check reads of an order (matching/fork.py): how far along it is.
-_MARK_NAMES = {f"#k{i}": _O[name] for i, name in enumerate(("order_id", "seq", "status"))}
+# What a failover's fork check reads of an order (matching/fork.py): how far along it is, and
+# whether a commit closed it (a closed order still on the index was closed by its owner only).
+_MARK_NAMES = {f"#k{i}": _O[name]
+               for i, name in enumerate(("order_id", "seq", "status", "open_sort"))}
 _MARK_PROJECTION = ", ".join(_MARK_NAMES)
 # The open states as expression values, for every condition that says "still open".
 _OPEN_VALUES = {f":o{i}": ORDER.value("status", state) for i, state in enumerate(OPEN_STATES)}
@@ -337,7 +339,7 @@ class MatcherStorage:
         floor = max(0, last - FORK_WINDOW_EVENTS)
         events = self._canonical_events(symbol, floor, last)
         ids = sorted({order_id for event in events for order_id in changed_orders(event)})
-        marks = {order_id: OrderMark(order.seq or 0, order.status)
+        marks = {order_id: OrderMark(order.seq or 0, order.status, bool(order.open_sort))
                  for order_id, order in self._get_orders(ids, _MARK_PROJECTION, _MARK_NAMES).items()}
         fork = fork_point(last, floor, events, marks)
         if fork < last:

@@ -48,18 +48,31 @@ def test_the_earliest_torn_commit_decides() -> None:
     assert fork_point(4, 0, HISTORY, marks) == 2
 
 
-def test_a_closed_order_reflects_every_earlier_event() -> None:
-    # m was cancelled by its owner (POST /cancel writes no seq) after seq 3 filled part of it.
+def test_an_order_a_commit_closed_reflects_every_earlier_event() -> None:
+    # m's cancel was sequenced after seq 4 (beyond the window's last seq): off the book's index.
     marks = {"m": OrderMark(1, "CANCELLED"), "x": OrderMark(4, "OPEN"), "t": OrderMark(3, "FILLED"),
              "u": OrderMark(4, "FILLED")}
     assert fork_point(4, 0, HISTORY, marks) == 4
 
 
-def test_simulated_counterparties_and_refused_cancels_write_no_order() -> None:
+def user_cancel(seq: int, order_id: str) -> dict[str, Any]:
+    return {"seq": seq, "type": "OrderCancelled", "payload": {"orderId": order_id, "reason": "user"}}
+
+
+def test_a_user_cancel_whose_sequencing_did_not_arrive_is_cut_off() -> None:
+    # A region chaos run (docs/reliability.md, seed 2203): the replica held the owner's CANCELLED
+    # write (POST /cancel: still on the index) but not the commit of seq 5 that sequenced it.
+    # Continuing after 5 would rebuild x as a cancel still to sequence: cancelled twice.
+    history = [*HISTORY, user_cancel(5, "x")]
+    marks = {"m": OrderMark(3, "FILLED"), "t": OrderMark(3, "FILLED"), "u": OrderMark(4, "FILLED")}
+    assert fork_point(5, 0, history, {**marks, "x": OrderMark(4, "CANCELLED", resting=True)}) == 4
+    assert fork_point(5, 0, history, {**marks, "x": OrderMark(5, "CANCELLED")}) == 5
+
+
+def test_which_orders_a_commit_wrote() -> None:
     assert changed_orders(trade(5, "m", "sim-1", taker_client=SIM_CLIENT_ID)) == ["m"]
     assert changed_orders({"seq": 6, "type": "CancelRejected", "payload": {"orderId": "z"}}) == []
-    assert changed_orders({"seq": 7, "type": "OrderCancelled",
-                           "payload": {"orderId": "z", "reason": "user"}}) == []
+    assert changed_orders(user_cancel(7, "z")) == ["z"]
     assert changed_orders({"seq": 8, "type": "Reconciled", "payload": {"cancels": ["a", "b"]}}) \
         == ["a", "b"]
 
