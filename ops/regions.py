@@ -38,6 +38,14 @@ log = logging.getLogger("ops.regions")
 # A health check's patience: generous, because on a loaded machine (or a slow region) a probe
 # that times out reads as a region that is down, and too many of those trigger a failover.
 PROBE_TIMEOUT_S = 2.0
+# Probes in a row that must find the leader not healthy before a follower takes over, however
+# long since it was last seen healthy: the elapsed time alone is no evidence when the monitor was
+# held up itself. In the region chaos run at size (docs/reliability.md) the local DynamoDB
+# stand-in, busy with the state-hash scans after the load, froze a follower's monitor for 8 s
+# between two probes; the first probe after the stall was slow, and the follower failed over
+# from a healthy leader. At one pass a second, an outage is seen five or six times before
+# FAILOVER_AFTER_S: the failover is not delayed.
+FAILOVER_MIN_MISSES = 2
 MONITOR_PERIOD_S = 1.0
 FAILOVER_CATCH_UP_S = 30.0  # a planned failover waits this long at most for replication
 
@@ -118,6 +126,8 @@ class MonitorState:
     started: float
     last_seen: dict[str, float] = field(default_factory=dict)  # region -> monotonic time
     last_healthy: dict[str, float] = field(default_factory=dict)
+    # How many probes in a row found a region not healthy (FAILOVER_MIN_MISSES).
+    misses: dict[str, int] = field(default_factory=dict)
     isolated_takeover_term: int = 0  # the term this region took while seeing no other region
     following: tuple[str, int] | None = None  # the (leader region, term) of the last pass
     # The newest leadership term another region has reported: kept, not re-probed each pass, so
@@ -175,6 +185,7 @@ def monitor_step(cfg: Config, state: MonitorState, now: float,
             state.peer_term = max(state.peer_term, term or 0)
         if healthy:
             state.last_healthy[region] = now
+        state.misses[region] = 0 if healthy else state.misses.get(region, 0) + 1
     leadership = regions.read(cfg)
     if state.following != (leadership.leader_region, leadership.term):
         # A leadership this region has just learned of (a failover elsewhere, replicated in at
@@ -198,19 +209,17 @@ def monitor_step(cfg: Config, state: MonitorState, now: float,
     down = isolated or state.peer_term > leadership.term
     if i_lead and down != leadership.stepped_down:
         action = "stepped down" if down else "stepped up"
-    elif not i_lead:
-        leader_seen = state.last_healthy.get(leadership.leader_region, state.started)
-        if (now - leader_seen >= cfg.failover_after_s and _first_candidate(cfg, state, now)
-                and _healthy_itself(cfg, probe_region)):
-            record = LeaderItem(LeaderItem.key(), LeaderItem.key(), leader_region=cfg.aws_region,
-                                term=leadership.term + 1, since=now_iso(),
-                                reason=f"{leadership.leader_region} down for "
-                                       f"{cfg.failover_after_s}s")
-            if storage.put_leader(record, _recorded_term(leadership)):
-                action = "failed over"
-                state.isolated_takeover_term = record.term
-                log.warning("leader region down; this region leads now",
-                            extra={"term": record.term, "from": leadership.leader_region})
+    elif (not i_lead and _leader_down(cfg, state, leadership.leader_region, now)
+          and _first_candidate(cfg, state, now) and _healthy_itself(cfg, probe_region)):
+        record = LeaderItem(LeaderItem.key(), LeaderItem.key(), leader_region=cfg.aws_region,
+                            term=leadership.term + 1, since=now_iso(),
+                            reason=f"{leadership.leader_region} down for "
+                                   f"{cfg.failover_after_s}s")
+        if storage.put_leader(record, _recorded_term(leadership)):
+            action = "failed over"
+            state.isolated_takeover_term = record.term
+            log.warning("leader region down; this region leads now",
+                        extra={"term": record.term, "from": leadership.leader_region})
     storage.put_region_status(RegionStatusItem(
         RegionStatusItem.key(cfg.aws_region), RegionStatusItem.key(cfg.aws_region),
         region=cfg.aws_region, stepped_down=i_lead and down,
@@ -222,6 +231,14 @@ def monitor_step(cfg: Config, state: MonitorState, now: float,
     if action:
         regions.invalidate()
     return action
+
+
+def _leader_down(cfg: Config, state: MonitorState, leader: str, now: float) -> bool:
+    """Not seen healthy for FAILOVER_AFTER_S (since its last healthy probe, or since this region
+    learned of its leadership), and the last FAILOVER_MIN_MISSES probes found it not healthy."""
+    leader_seen = state.last_healthy.get(leader, state.started)
+    return (now - leader_seen >= cfg.failover_after_s
+            and state.misses.get(leader, 0) >= FAILOVER_MIN_MISSES)
 
 
 def _healthy_itself(cfg: Config, probe_region: Callable[[Config, str], Probe]) -> bool:

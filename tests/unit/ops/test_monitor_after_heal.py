@@ -112,6 +112,7 @@ def test_a_failover_without_any_leadership_record_asks_for_none(
         return False, False, None
 
     state = monitor.MonitorState(started=0.0)
+    assert monitor.monitor_step(west, state, 1.0, leader_gone) is None
     assert monitor.monitor_step(west, state, 7.0, leader_gone) == "failed over"
     assert written == [(2, None)]
 
