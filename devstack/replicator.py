@@ -21,6 +21,9 @@ The model is state-based, which is what makes it converge whatever the order thi
   newer leadership always wins, so a deposed region's later wall-clock write cannot bring an old
   epoch back after a heal. Global Tables themselves order by time only; docs/architecture.md
   says how the deployed system gets the same guarantee.
+- A write into a region never replaces a change of that region its stream has not shown yet
+  (`_held_condition`, `Replicator._put_termed`): Global Tables never apply an older change over
+  a newer one.
 The replication lag of every pair is written into the target region (tulip.schema's
 ReplicationItem, read by GET /region and the admin) and exported as the ReplicationLatency metric.
 """
@@ -116,6 +119,33 @@ def _term_condition(pk: str, term: int) -> dict[str, Any]:
 
 
 Applied = tuple[Key, Change, str | None]  # a key, its winner, the winner's encoded image
+# The attribute every write of a mutable item sets (orders: accept, match, cancel, compensation).
+UPDATED_AT = "updatedAt"
+
+
+def _held_condition(target: Region, key: Key) -> dict[str, Any]:
+    """put_item arguments that refuse a replicated write when the target no longer holds what
+    this process last knew it held: a local write its stream has not shown yet.
+
+    Unconditioned, the winner among the KNOWN changes replaced that newer write until the next
+    cycle read it and wrote it back (the region chaos run at size, seed 2205: an order's fill by
+    the new leader rolled back to a deposed leader's older fill of it, and to its ACCEPTED
+    version, for a moment; the new leader's matcher, rebuilding its book in that moment, left
+    out an order the canonical history holds, and filled another on top of its ACCEPTED
+    version). Global Tables never apply a change older than the one an item holds. For an item
+    this process knows the target holds, it is recognised by its `updatedAt`; for one it knows
+    the target removed, by its absence. An item it has never seen there, or one without
+    `updatedAt` (trades, event pages: written once), is written as before."""
+    held = target.held.get(key)
+    if held is None:
+        return {}
+    if held.image is None:
+        return {"ConditionExpression": "attribute_not_exists(pk)"}
+    stamp = held.image.get(UPDATED_AT)
+    if stamp is None:
+        return {}
+    return {"ConditionExpression": "#u = :u", "ExpressionAttributeNames": {"#u": UPDATED_AT},
+            "ExpressionAttributeValues": {":u": stamp}}
 
 
 def _encoded(image: dict[str, Any] | None) -> str | None:
@@ -199,6 +229,7 @@ class Replicator:
         """Write, in every region, the winner of each key among what that region can reach."""
         applied = 0
         batches: dict[str, list[Applied]] = {name: [] for name in self.regions}
+        guarded: dict[str, list[Applied]] = {name: [] for name in self.regions}
         for key in keys:
             for target in self.regions.values():
                 changes = [self.regions[s].latest[key] for s in self.reachable[target.name]
@@ -218,14 +249,19 @@ class Replicator:
                     if self._put_termed(target, key, winner, condition):
                         applied += self._applied(target, [(key, winner, encoded)])
                     continue
-                batch = batches[target.name]
+                guard = bool(winner.image is not None and _held_condition(target, key))
+                batch = (guarded if guard else batches)[target.name]
                 batch.append((key, winner, encoded))
                 if len(batch) == BATCH_WRITE_ITEMS:
-                    applied += self._write_batch(target, batch)
+                    applied += self._write_batch(target, batch) if not guard \
+                        else self._write_guarded(target, batch)
                     batch.clear()
         for name, batch in batches.items():
             if batch:
                 applied += self._write_batch(self.regions[name], batch)
+        for name, batch in guarded.items():
+            if batch:
+                applied += self._write_guarded(self.regions[name], batch)
         return applied
 
     def _applied(self, target: Region, writes: list[Applied]) -> int:
@@ -259,6 +295,33 @@ class Replicator:
         raise RuntimeError(f"{target.name}: items left unprocessed after {MAX_BATCH_ATTEMPTS} "
                            "attempts")  # the cycle is retried whole (run)
 
+    def _write_guarded(self, target: Region, writes: list[Applied]) -> int:
+        """Up to 25 winners each conditioned on the target still holding what this process last
+        knew of it (`_held_condition`), in one transaction; if any condition fails, one by one,
+        leaving out those the target has changed since (its stream brings the change next)."""
+        assert 0 < len(writes) <= BATCH_WRITE_ITEMS
+        puts = [{"Put": {"TableName": key[0], "Item": winner.image,
+                         **_held_condition(target, key)}} for key, winner, _ in writes]
+        try:
+            target.ddb.transact_write_items(TransactItems=puts)
+            return self._applied(target, writes)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+        kept = [write for write, put in zip(writes, puts, strict=True)
+                if self._put_if(target, put["Put"])]
+        return self._applied(target, kept) if kept else 0
+
+    @staticmethod
+    def _put_if(target: Region, put: dict[str, Any]) -> bool:
+        try:
+            target.ddb.put_item(**put)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
     @staticmethod
     def _put_termed(target: Region, key: Key, winner: Change, condition: dict[str, Any]) -> bool:
         """Apply a shard item or the leadership record; False when the target's is newer.
@@ -270,15 +333,8 @@ class Replicator:
         a new leader's shard item replaced by the deposed leader's epoch for 30 s, its matchers'
         commits fenced, their retakes refused). Global Tables never apply a change older than the
         one an item holds; for the termed records, whose order is the term, the put is
-        conditioned on it. Other items keep the stream's order (their races resolve by time as
-        soon as the newer local change is read)."""
-        try:
-            target.ddb.put_item(TableName=key[0], Item=winner.image, **condition)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        conditioned on it. Other items: `_held_condition`."""
+        return Replicator._put_if(target, {"TableName": key[0], "Item": winner.image, **condition})
 
     # ------------------------------------------------------------------ the loop
     def cycle(self) -> int:

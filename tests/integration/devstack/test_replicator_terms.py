@@ -1,5 +1,6 @@
 """The local stack's Global Tables (devstack/replicator.py) never take a termed record back to an
-older term, even when the region wrote the newer one after the replicator last read its stream.
+older term, nor an order back to an older write, even when the region wrote the newer one after
+the replicator last read its stream.
 
 The race, as the region chaos run at size met it: the replicator has read the deposed leader's
 shard write (term 4) and not yet the new leader's take (term 5) made in the other region a
@@ -81,3 +82,38 @@ def test_a_write_the_stream_has_not_shown_yet_is_not_rolled_back(
     replicator.cycle()
     for region in (EAST, WEST):
         assert _get(replicator, region, older)[field] == newer[field], region
+
+
+def _order(filled: int, updated_at: str) -> dict[str, Any]:
+    return {"pk": {"S": "ORDER#o-1"}, "sk": {"S": "ORDER#o-1"}, "filledQty": {"N": str(filled)},
+            "updatedAt": {"S": updated_at}}
+
+
+def _get_order(replicator: Replicator, region: str) -> dict[str, Any]:
+    found: dict[str, Any] = replicator.regions[region].ddb.get_item(
+        TableName=replicator.cfg.orders_table, Key={"pk": {"S": "ORDER#o-1"},
+                                                    "sk": {"S": "ORDER#o-1"}},
+        ConsistentRead=True)["Item"]
+    return found
+
+
+def test_an_order_write_the_stream_has_not_shown_yet_is_not_rolled_back(
+        replicator: Replicator) -> None:
+    """The same race for an order (seed 2205 at size): the deposed leader's last fill of it is
+    read first, the new leader's later fill not yet; unconditioned, the older fill replaced the
+    newer one in the new leader's own region until the next cycle, and a rebuild in between
+    built its book from it."""
+    table = replicator.cfg.orders_table
+    east, west = replicator.regions[EAST], replicator.regions[WEST]
+    west.ddb.put_item(TableName=table, Item=_order(0, "2026-12-07T16:38:29.971Z"))
+    replicator.cycle()
+    assert _get_order(replicator, EAST)["filledQty"] == {"N": "0"}
+    west.ddb.put_item(TableName=table, Item=_order(4, "2026-12-07T16:38:40.000Z"))  # off-chain
+    replicator.read(west)
+    east.ddb.put_item(TableName=table, Item=_order(2, "2026-12-07T16:38:49.000Z"))  # canonical
+    replicator.converge(sorted(replicator.dirty))
+    assert _get_order(replicator, EAST)["filledQty"] == {"N": "2"}, "east rolled back"
+    replicator.dirty.clear()
+    replicator.cycle()
+    for region in (EAST, WEST):  # the newer write everywhere, last writer wins
+        assert _get_order(replicator, region)["filledQty"] == {"N": "2"}, region
