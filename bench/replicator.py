@@ -5,11 +5,11 @@
 One patched moto server process; per round, two regions' tables (as provisioned), N order-sized
 items written in us-east-1, then the replicator's cycles timed until one applies nothing: items/s
 = N / that time (the stream reads, the winners, the writes into us-west-2); then a change of every
-item, timed the same way. Each round runs the replicator with batches of one item (a PutItem
-each, as it first wrote), with batches of up to 25 unconditioned (BatchWriteItem, as it wrote
-before the changes were guarded) and as it is (changes of items us-west-2 is known to hold go in
-transactions of up to 25 conditioned puts), one after the other, so the ratios are taken between
-neighbours on the same machine state. Benchmarks only: not a test.
+item, timed the same way. Each round runs the replicator with batches of one item (a call per
+item, as it first wrote; a change, guarded, in a one-item transaction), with batches of up to 25
+unconditioned (BatchWriteItem, as it wrote before the changes were guarded) and as it is (changes
+of items us-west-2 is known to hold go in transactions of up to 25 conditioned puts), one after
+the other, so the ratios are taken between neighbours on the same machine state. Benchmarks only: not a test.
 """
 
 from __future__ import annotations
