@@ -9,7 +9,8 @@ item, timed the same way. Each round runs the replicator with batches of one ite
 item, as it first wrote; a change, guarded, in a one-item transaction), with batches of up to 25
 unconditioned (BatchWriteItem, as it wrote before the changes were guarded) and as it is (changes
 of items us-west-2 is known to hold go in transactions of up to 25 conditioned puts), one after
-the other, so the ratios are taken between neighbours on the same machine state. Benchmarks only: not a test.
+the other, so the ratios are taken between neighbours on the same machine state. Benchmarks
+only: not a test.
 """
 
 from __future__ import annotations
