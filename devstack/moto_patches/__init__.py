@@ -33,6 +33,7 @@ _applied: list[str] = []
 def fix_modules() -> list[ModuleType]:
     """The fix modules, in the order they are applied (each has ``NAME`` and ``apply()``)."""
     from . import (
+        core_name_lookups,
         dynamodb_ast_traversal,
         dynamodb_expression_cache,
         dynamodb_item_size,
@@ -70,6 +71,7 @@ def fix_modules() -> list[ModuleType]:
         sqs_queue_depth,
         sqs_receipt_handles,
         server_service_names,
+        core_name_lookups,
     ]
 
 

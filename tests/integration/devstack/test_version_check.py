@@ -53,4 +53,5 @@ def test_expected_version_is_installed_and_fixes_are_named() -> None:
         "sqs_queue_depth",
         "sqs_receipt_handles",
         "server_service_names",
+        "core_name_lookups",
     ]
