@@ -119,6 +119,7 @@ def _term_condition(pk: str, term: int) -> dict[str, Any]:
 
 
 Applied = tuple[Key, Change, str | None]  # a key, its winner, the winner's encoded image
+Guarded = tuple[Applied, dict[str, Any]]  # a write and its condition (`_held_condition`)
 # The attribute every write of a mutable item sets (orders: accept, match, cancel, compensation).
 UPDATED_AT = "updatedAt"
 
@@ -229,7 +230,7 @@ class Replicator:
         """Write, in every region, the winner of each key among what that region can reach."""
         applied = 0
         batches: dict[str, list[Applied]] = {name: [] for name in self.regions}
-        guarded: dict[str, list[Applied]] = {name: [] for name in self.regions}
+        guarded: dict[str, list[Guarded]] = {name: [] for name in self.regions}
         for key in keys:
             for target in self.regions.values():
                 changes = [self.regions[s].latest[key] for s in self.reachable[target.name]
@@ -249,19 +250,25 @@ class Replicator:
                     if self._put_termed(target, key, winner, condition):
                         applied += self._applied(target, [(key, winner, encoded)])
                     continue
-                guard = bool(winner.image is not None and _held_condition(target, key))
-                batch = (guarded if guard else batches)[target.name]
+                guard = _held_condition(target, key) if winner.image is not None else {}
+                if guard:
+                    pending = guarded[target.name]
+                    pending.append(((key, winner, encoded), guard))
+                    if len(pending) == BATCH_WRITE_ITEMS:
+                        applied += self._write_guarded(target, pending)
+                        pending.clear()
+                    continue
+                batch = batches[target.name]
                 batch.append((key, winner, encoded))
                 if len(batch) == BATCH_WRITE_ITEMS:
-                    applied += self._write_batch(target, batch) if not guard \
-                        else self._write_guarded(target, batch)
+                    applied += self._write_batch(target, batch)
                     batch.clear()
         for name, batch in batches.items():
             if batch:
                 applied += self._write_batch(self.regions[name], batch)
-        for name, batch in guarded.items():
-            if batch:
-                applied += self._write_guarded(self.regions[name], batch)
+        for name, pending in guarded.items():
+            if pending:
+                applied += self._write_guarded(self.regions[name], pending)
         return applied
 
     def _applied(self, target: Region, writes: list[Applied]) -> int:
@@ -295,21 +302,21 @@ class Replicator:
         raise RuntimeError(f"{target.name}: items left unprocessed after {MAX_BATCH_ATTEMPTS} "
                            "attempts")  # the cycle is retried whole (run)
 
-    def _write_guarded(self, target: Region, writes: list[Applied]) -> int:
+    def _write_guarded(self, target: Region, writes: list[Guarded]) -> int:
         """Up to 25 winners each conditioned on the target still holding what this process last
         knew of it (`_held_condition`), in one transaction; if any condition fails, one by one,
         leaving out those the target has changed since (its stream brings the change next)."""
         assert 0 < len(writes) <= BATCH_WRITE_ITEMS
-        puts = [{"Put": {"TableName": key[0], "Item": winner.image,
-                         **_held_condition(target, key)}} for key, winner, _ in writes]
+        puts = [{"TableName": key[0], "Item": winner.image, **guard}
+                for (key, winner, _), guard in writes]
         try:
-            target.ddb.transact_write_items(TransactItems=puts)
-            return self._applied(target, writes)
+            target.ddb.transact_write_items(TransactItems=[{"Put": put} for put in puts])
+            return self._applied(target, [write for write, _ in writes])
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-        kept = [write for write, put in zip(writes, puts, strict=True)
-                if self._put_if(target, put["Put"])]
+        kept = [write for (write, _), put in zip(writes, puts, strict=True)
+                if self._put_if(target, put)]
         return self._applied(target, kept) if kept else 0
 
     @staticmethod

@@ -32,14 +32,10 @@ def apply() -> None:
     import moto.sqs.models as sqs_models
 
     camel = functools.lru_cache(maxsize=MEMO_SIZE)(utils.camelcase_to_underscores)
-    listing = utils.method_names_from_class
-    listed: dict[Any, list[str]] = {}
+    listed = functools.cache(utils.method_names_from_class)
 
     def method_names_from_class(clazz: Any) -> list[str]:
-        names = listed.get(clazz)
-        if names is None:
-            names = listed[clazz] = listing(clazz)
-        return list(names)  # a copy: the caller owns the list it gets, as before
+        return list(listed(clazz))  # a copy: the caller owns the list it gets, as before
 
     for module in (utils, responses, sqs_models):
         replace(module, "camelcase_to_underscores", camel)

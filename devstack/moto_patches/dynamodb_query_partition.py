@@ -50,7 +50,12 @@ def _partition_items(table: Any, hash_key: Any) -> list[Any]:
     partition = table.items.get(hash_key)
     if partition is None:
         return []
-    return list(partition.values()) if table.range_key_attr else [partition]
+    return _members(table, partition)
+
+
+def _members(table: Any, hash_set: Any) -> list[Any]:
+    # A table with a range key keeps a partition as {range key: item}; without, the item itself.
+    return list(hash_set.values()) if table.range_key_attr else [hash_set]
 
 
 def _index_items(table: Any, conditions: list[tuple[str, Any]]) -> list[Any]:
@@ -58,7 +63,7 @@ def _index_items(table: Any, conditions: list[tuple[str, Any]]) -> list[Any]:
     order ``Table.all_items`` gives (by the table's hash key, then range key)."""
     found = []
     for hash_set in table.items.values():
-        for item in hash_set.values() if table.range_key_attr else (hash_set,):
+        for item in _members(table, hash_set):
             if all(_holds(item.attrs.get(name), value) for name, value in conditions):
                 found.append(item)
     return sorted(found, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
