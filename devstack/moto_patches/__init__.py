@@ -47,6 +47,7 @@ def fix_modules() -> list[ModuleType]:
         dynamodb_type_fast_paths,
         dynamodb_update_insert,
         model_tracking,
+        server_direct_dispatch,
         server_service_names,
         sqs_fifo,
         sqs_queue_depth,
@@ -72,6 +73,7 @@ def fix_modules() -> list[ModuleType]:
         sqs_receipt_handles,
         server_service_names,
         core_name_lookups,
+        server_direct_dispatch,
     ]
 
 

@@ -54,4 +54,5 @@ def test_expected_version_is_installed_and_fixes_are_named() -> None:
         "sqs_receipt_handles",
         "server_service_names",
         "core_name_lookups",
+        "server_direct_dispatch",
     ]
