@@ -12,6 +12,9 @@ import pytest
 from tests.support.stack import StackHandle, start_stack
 from tulip.aws import LOCAL_CREDENTIALS_ENV
 
+# Tests count spans (tulip/tracing.py samples under load otherwise); the stacks inherit this.
+os.environ.setdefault("OTEL_TRACES_SAMPLER", "always_on")
+
 # One symbol per matcher test keeps their ledgers apart on the shared stack.
 SESSION_SYMBOLS = "TULIP,TULIPB,MA,MB,MC,MD,ME,MF,MG"
 

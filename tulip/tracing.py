@@ -9,6 +9,14 @@ each task runs the ADOT collector beside it (docs/deploy.md, "Traces"), the span
 over OTLP/HTTP (protobuf), and the collector hands them to X-Ray: a container's disk is no place
 for an ever-growing file. Setup is idempotent and never fails the process: no tracing is better
 than no service.
+
+Sampling follows X-Ray's default rule: each process traces the first TRACE_RESERVOIR_PER_S
+traces of every second and TRACE_RATIO of the rest, and a span follows its parent's decision (a
+trace is kept or dropped whole). At a developer's pace every request is traced; under load the
+spans (an exported span costs the process about as much CPU as the request's own AWS call does on
+the client side) stop growing with the rate. The standard `OTEL_TRACES_SAMPLER` variable (with
+`OTEL_TRACES_SAMPLER_ARG`) replaces the rule, e.g. `always_on` where every span must be seen (the
+test suite sets it: tests count spans).
 """
 
 from __future__ import annotations
@@ -18,7 +26,8 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +36,12 @@ log = logging.getLogger("tulip.tracing")
 _lock = threading.Lock()
 _configured: str | None = None
 
+# X-Ray's default rule's shape (per process): a reservoir per second, then a fixed ratio. Without a
+# server span each AWS or Redis call is a trace of its own, so the reservoir is a few of them.
+# docs/deploy.md's cost model counts X-Ray at this ratio.
+TRACE_RESERVOIR_PER_S = 10
+TRACE_RATIO = 0.01
+
 try:
     from opentelemetry import propagate, trace
     from opentelemetry.propagators.aws import AwsXRayPropagator
@@ -34,6 +49,13 @@ try:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace.sampling import (
+        Decision,
+        ParentBased,
+        Sampler,
+        SamplingResult,
+        TraceIdRatioBased,
+    )
 
     _AVAILABLE = True
 except ImportError:  # requirements-ops.txt not installed: spans become no-ops
@@ -87,6 +109,49 @@ if _AVAILABLE:
             return None
 
 
+    class ReservoirThenRatio(Sampler):
+        """The first `per_second` root traces of each wall-clock second, then `ratio` of the rest
+        (X-Ray's default sampling rule, kept per process)."""
+
+        def __init__(self, per_second: int, ratio: float,
+                     clock: Callable[[], float] = time.monotonic) -> None:
+            assert per_second >= 0 and 0.0 <= ratio <= 1.0
+            self._per_second = per_second
+            self._ratio = TraceIdRatioBased(ratio)
+            self._clock = clock
+            self._lock = threading.Lock()
+            self._second = -1
+            self._taken = 0
+
+        def _reserve(self) -> bool:
+            second = int(self._clock())
+            with self._lock:
+                if second != self._second:
+                    self._second, self._taken = second, 0
+                if self._taken < self._per_second:
+                    self._taken += 1
+                    return True
+                return False
+
+        def should_sample(self, parent_context: Any, trace_id: int, name: str,
+                          kind: Any = None, attributes: Any = None, links: Any = None,
+                          trace_state: Any = None) -> SamplingResult:
+            if self._reserve():
+                return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, None)
+            return self._ratio.should_sample(parent_context, trace_id, name, kind, attributes,
+                                             links, trace_state)
+
+        def get_description(self) -> str:
+            return f"ReservoirThenRatio{{{self._per_second}/s,{self._ratio.rate}}}"
+
+
+def default_sampler() -> Any:
+    """None (the SDK reads OTEL_TRACES_SAMPLER) when that variable is set, else X-Ray's rule."""
+    if os.environ.get("OTEL_TRACES_SAMPLER"):
+        return None
+    return ParentBased(ReservoirThenRatio(TRACE_RESERVOIR_PER_S, TRACE_RATIO))
+
+
 def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
@@ -102,7 +167,7 @@ def setup_tracing(service_name: str) -> bool:
         try:
             provider = TracerProvider(
                 resource=Resource.create({"service.name": f"tulipbroker-{service_name}"}),
-                id_generator=AwsXRayIdGenerator())
+                id_generator=AwsXRayIdGenerator(), sampler=default_sampler())
             provider.add_span_processor(BatchSpanProcessor(
                 _exporter(service_name), schedule_delay_millis=1000))
             trace.set_tracer_provider(provider)
