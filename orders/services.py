@@ -13,6 +13,7 @@ from typing import Any
 from matching.engine.units import from_ticks
 from orders import selectors, storage
 from orders.domain import idempotency_hash, validate_order
+from orders.recent_keys import RecentKeys
 from tulip import events_queue, flags, logs, regions, wire
 from tulip.clock import iso_ago, now_iso
 from tulip.config import Config
@@ -35,6 +36,7 @@ SWEEP_MIN_AGE_S = 5.0  # an ACCEPTED order younger than this may still be on its
 SWEEP_BATCH = 200  # orders re-sent per symbol per sweep: bounded work per beat
 SYNC_REPLICATION_WAIT_S = 3.0  # REPLICATION=sync: how long an accept waits for another region
 SYNC_REPLICATION_POLL_S = 0.005
+_recent_keys = RecentKeys()  # keys this process accepted or answered: retries read first
 ORDER_ID_RE = re.compile(r"^[A-Za-z0-9]{1,64}$")  # ASCII only: str.isalnum() also takes "²" or "٣"
 
 
@@ -93,6 +95,10 @@ def submit_order(cfg: Config, client_id: str, body: Any, header_key: str | None,
 
     ik = idempotency_hash(client_id, request.idempotency_key)
     fingerprint = request.fingerprint()
+    if ik in _recent_keys:  # a retry of a key this process knows: read before writing
+        replay = _answer_replay(cfg, ik, fingerprint)
+        if replay is not None:
+            return replay
     # Optimistic: write first, read the idempotency record only when the write finds it there.
     # A new order (the common case) then costs one transaction and one send, not a read as well;
     # a replay costs a cancelled transaction (it writes nothing) and the reads it always needed.
@@ -119,14 +125,11 @@ def submit_order(cfg: Config, client_id: str, body: Any, header_key: str | None,
         storage.put_order_with_idempotency(order, record)
     except storage.AlreadyExists:
         # The key was used before (a retry, or a concurrent identical submit that won the race).
-        replay = _replay(ik, fingerprint)
+        replay = _answer_replay(cfg, ik, fingerprint)
         if replay is None:  # the winner's record must be readable now (strongly consistent)
             raise Unavailable("Concurrent submit in progress; retry with the same key.") from None
-        if _needs_replica(cfg, replay.order):
-            # A retry is an acknowledgement too: under sync it waits like the first answer did,
-            # or a region cut off from every other one would confirm what only it holds.
-            _await_replica(cfg, replay.order.order_id)
         return replay
+    _recent_keys.add(ik)
     # Durable now; only from here on may anyone be told (docs/rules.md, durable before acknowledged).
     if _needs_replica(cfg, order):
         _await_replica(cfg, order_id)
@@ -155,6 +158,19 @@ def _await_replica(cfg: Config, order_id: str) -> None:
         time.sleep(SYNC_REPLICATION_POLL_S)
     raise Unavailable("Accepted here but no other region confirmed it in time; retry with the "
                       "same key.", {"orderId": order_id})
+
+
+def _answer_replay(cfg: Config, ik: str, fingerprint: str) -> SubmitResult | None:
+    """The original order when the key's record exists (None when it does not)."""
+    replay = _replay(ik, fingerprint)
+    if replay is None:
+        return None
+    _recent_keys.add(ik)
+    if _needs_replica(cfg, replay.order):
+        # A retry is an acknowledgement too: under sync it waits like the first answer did,
+        # or a region cut off from every other one would confirm what only it holds.
+        _await_replica(cfg, replay.order.order_id)
+    return replay
 
 
 def _replay(ik: str, fingerprint: str) -> SubmitResult | None:

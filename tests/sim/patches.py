@@ -115,6 +115,8 @@ def simulated(world: World, network: Network, cfg: Config, crash: Callable[[str]
         patch(orders.services, "secrets", SimpleNamespace(
             token_hex=lambda n: f"{world.rng.getrandbits(8 * n):0{2 * n}x}"))
         patch(matching.loop, "ShardWorker", shard_worker)
+        if hasattr(orders.services, "_recent_keys"):  # a run starts as fresh processes do
+            patch(orders.services, "_recent_keys", type(orders.services._recent_keys)())
         patch(orders.storage, "put_order_with_idempotency", windows.after(
             orders.storage.put_order_with_idempotency, {"api": "api_after_commit"},
             when=lambda _: True))

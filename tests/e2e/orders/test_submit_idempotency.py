@@ -205,8 +205,31 @@ def test_concurrent_accepts_share_calls_and_each_gets_its_own_answer(
     assert stored == {*new_ids, race[0][1], *(original for _, original in replays)}
     queued = [m["orderId"] for m in drain_queue(entry_stack)]
     assert sorted(queued) == sorted([*new_ids, race[0][1]])
-    # Shared: the submits (new, replays and the race; each one writes) made fewer transactions
-    # than there were submits. One transaction per submit, as before group commit, fails here.
-    writers = len(bodies)
+    # Shared: the submits that write (the new orders and the race; the replays of keys this
+    # process accepted read first, orders/recent_keys.py) made fewer transactions than there were
+    # of them. One transaction per submit, as before group commit, fails here.
+    writers = NEW + 2
     transactions = _settled_calls(entry_stack, "DynamoDB.TransactWriteItems") - transactions_before
     assert 0 < transactions < writers, (transactions, writers)
+
+
+def test_a_retry_of_a_key_this_process_accepted_reads_and_writes_nothing(
+        entry_stack: StackHandle) -> None:
+    """orders/recent_keys.py: the retry is answered from a strongly consistent read, as the
+    write path would have answered it, without the transaction that fails (which, in a group
+    commit, would have cost the batch's other orders a second round)."""
+    client_id, token = new_client(entry_stack)
+    body = order_body()
+    with entry_stack.http(token) as http:
+        first = http.post("/order", json=body)
+        assert first.status_code == 201, first.text
+        before = _settled_calls(entry_stack, "DynamoDB.TransactWriteItems")
+        retries = [http.post("/order", json=body) for _ in range(5)]
+        conflict = http.post("/order", json=dict(body, qty=body["qty"] + 1))
+        after = _settled_calls(entry_stack, "DynamoDB.TransactWriteItems")
+    assert [r.status_code for r in retries] == [200] * 5
+    assert {r.json()["orderId"] for r in retries} == {first.json()["orderId"]}
+    assert conflict.status_code == 409
+    assert conflict.json()["error"]["details"]["orderId"] == first.json()["orderId"]
+    assert after == before, (before, after)
+    assert len(order_items_of(entry_stack, client_id)) == 1
