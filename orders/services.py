@@ -101,7 +101,8 @@ def submit_order(cfg: Config, client_id: str, body: Any, header_key: str | None,
             return replay
     # Optimistic: write first, read the idempotency record only when the write finds it there.
     # A new order (the common case) then costs one transaction and one send, not a read as well;
-    # a replay costs a cancelled transaction (it writes nothing) and the reads it always needed.
+    # a replay of a key this process does not know costs a cancelled transaction (it writes
+    # nothing) and the reads it always needed.
     now = now_iso()
     order_id = secrets.token_hex(16)  # random ids spread partitions (docs/storage.md)
     logs.bind(orderId=order_id)

@@ -12,9 +12,9 @@ than no service.
 
 Sampling follows X-Ray's default rule: each process traces the first TRACE_RESERVOIR_PER_S
 traces of every second and TRACE_RATIO of the rest, and a span follows its parent's decision (a
-trace is kept or dropped whole). At a developer's pace every request is traced; under load the
-spans (an exported span costs the process about as much CPU as the request's own AWS call does on
-the client side) stop growing with the rate. The standard `OTEL_TRACES_SAMPLER` variable (with
+trace is kept or dropped whole). At a developer's pace every call is traced; under load the
+exported spans stop growing with the rate (an exported span costs its process ~54 us of CPU, one
+sampled out ~9 us: `make bench-tracing`). The standard `OTEL_TRACES_SAMPLER` variable (with
 `OTEL_TRACES_SAMPLER_ARG`) replaces the rule, e.g. `always_on` where every span must be seen (the
 test suite sets it: tests count spans).
 """
@@ -110,8 +110,8 @@ if _AVAILABLE:
 
 
     class ReservoirThenRatio(Sampler):
-        """The first `per_second` root traces of each wall-clock second, then `ratio` of the rest
-        (X-Ray's default sampling rule, kept per process)."""
+        """The first `per_second` traces of each second (monotonic clock), then `ratio` of the
+        rest (the shape of X-Ray's default sampling rule, kept per process)."""
 
         def __init__(self, per_second: int, ratio: float,
                      clock: Callable[[], float] = time.monotonic) -> None:
