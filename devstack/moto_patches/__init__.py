@@ -48,6 +48,7 @@ def fix_modules() -> list[ModuleType]:
         dynamodb_update_insert,
         model_tracking,
         server_direct_dispatch,
+        server_header_parse,
         server_service_names,
         sqs_fifo,
         sqs_queue_depth,
@@ -74,6 +75,7 @@ def fix_modules() -> list[ModuleType]:
         server_service_names,
         core_name_lookups,
         server_direct_dispatch,
+        server_header_parse,
     ]
 
 

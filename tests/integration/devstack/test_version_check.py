@@ -55,4 +55,5 @@ def test_expected_version_is_installed_and_fixes_are_named() -> None:
         "server_service_names",
         "core_name_lookups",
         "server_direct_dispatch",
+        "server_header_parse",
     ]
