@@ -8,8 +8,8 @@ delete; the projector's and replicator's stream reads), every hop of that is fix
 handler class serves them is already named by the request's ``X-Amz-Target`` header, and the
 handler's own ``dispatch`` does everything moto does with the request. In a py-spy profile of
 moto under the stress load profile (100 req/s offered, ``--gil``), the dispatcher and Flask
-(application context, routing, the view wrapper, the response object) were 16 % of moto's CPU
-(docs/benchmarks.md, "moto's per-call overhead").
+(application context, routing, the view wrapper, the response object) were ~14 % of moto's CPU
+(docs/benchmarks.md, "Four cuts, and what the rest of the CPU is").
 
 Fix: a POST to ``/`` whose ``X-Amz-Target`` names DynamoDB, DynamoDB Streams or SQS goes
 straight to that service's handler class, with the same request type the Flask app would have

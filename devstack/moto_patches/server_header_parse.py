@@ -6,7 +6,7 @@ and handed to ``email.parser``, a general MIME parser (a feed parser, a regular 
 line, policy objects). For the ~10 headers a botocore request carries that is ~300 us per request
 here against ~27 us for a plain split (same machine, same header block, ``timeit``); in a py-spy
 profile of moto under the stress load profile, ``parse_headers`` was 6 % of moto's CPU
-(docs/benchmarks.md, "Three cuts, and what the rest of the CPU is").
+(docs/benchmarks.md, "Four cuts, and what the rest of the CPU is").
 
 Fix: the lines are read exactly as before (``http.client._read_headers``: the same line-length and
 header-count limits, the same errors), and a block of plain ``Name: value`` lines becomes the same
