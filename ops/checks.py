@@ -2,8 +2,9 @@
 `manage.py reconcile`, the pipeline gate's Lambda and unit tests run the very same code.
 
 A finding has a stable `key` naming the inconsistency *as observed* (order id plus the numbers
-that disagree). `--fix` appends a `Reconciled` event carrying that key; a later run treats a
-finding whose key a Reconciled event carries as resolved. History stays as it was (trades are
+that disagree). `--fix` appends a `Reconciled` event carrying that key and the ids it names; a
+later run treats a finding as resolved when canonical Reconciled events carrying its key named all
+of its orders and trades. History stays as it was (trades are
 never removed, gaps never back-filled); the Reconciled event is the ledger's record that ops
 compensated. If the same order drifts further (another extra fill), the numbers, hence the key,
 change and it is reported again.
@@ -95,14 +96,26 @@ class Snapshot:
     cancels: list[CancelItem] = field(default_factory=list)
 
 
-def resolved_keys(events: Iterable[EventRow]) -> set[str]:
-    keys: set[str] = set()
+def resolved_names(events: Iterable[EventRow]) -> dict[str, set[str]]:
+    """Finding key -> the order and trade ids the Reconciled events carrying it named."""
+    names: dict[str, set[str]] = defaultdict(set)
     for event in events:
         if event.type == RECONCILED:
             key = event.payload.get("findingKey")
             if isinstance(key, str):
-                keys.add(key)
-    return keys
+                names[key].update(str(i) for field_name in ("orderIds", "tradeIds")
+                                  for i in event.payload.get(field_name) or [])
+    return names
+
+
+def _resolved(finding: FindingData, names: dict[str, set[str]]) -> bool:
+    """A compensation resolves what it named. A divergent commit's key names its epoch and
+    events; the orders whose last state came from it arrive by replication, some only after
+    the fix (seen in a region chaos run at size: an order a deposed leader cancelled, replicated
+    after the epoch's Reconciled event was appended, was never compensated). Such an order
+    reopens the finding; one that left it (cancelled by the compensation) does not."""
+    named = names.get(finding.key)
+    return named is not None and set(finding.order_ids) | set(finding.trade_ids) <= named
 
 
 def fill_findings(snapshot: Snapshot) -> list[FindingData]:
@@ -298,7 +311,7 @@ def unseen_findings(symbol_snapshot: SymbolSnapshot, min_age_s: float) -> list[F
 def check(snapshot: Snapshot, unseen_age_s: float) -> tuple[list[FindingData], list[FindingData]]:
     """(open findings, findings already resolved by a Reconciled event)."""
     findings = fill_findings(snapshot) + idempotency_findings(snapshot) + cancel_findings(snapshot)
-    resolved: set[str] = set()
+    names: dict[str, set[str]] = defaultdict(set)
     for symbol_snapshot in snapshot.symbols.values():
         findings += sequence_findings(symbol_snapshot)
         findings += trade_event_findings(symbol_snapshot)
@@ -306,9 +319,10 @@ def check(snapshot: Snapshot, unseen_age_s: float) -> tuple[list[FindingData], l
         findings += unseen_findings(symbol_snapshot, unseen_age_s)
         # Only a compensation on the canonical chain resolves: one a later failover forked off
         # (it sits in the deposed tail now) is history, not served, and must be made again.
-        resolved |= resolved_keys(symbol_snapshot.canonical_events)
-    open_findings = [f for f in findings if f.key not in resolved]
-    done = [f for f in findings if f.key in resolved]
+        for key, named in resolved_names(symbol_snapshot.canonical_events).items():
+            names[key] |= named
+    open_findings = [f for f in findings if not _resolved(f, names)]
+    done = [f for f in findings if _resolved(f, names)]
     return open_findings, done
 
 

@@ -51,7 +51,8 @@ def test_reconciled_event_resolves_its_key_only():
     trades = [_trade(1, 4, "b", "s")]
     orders = [_order("s", 10, 5), _order("b", 4, 4, "FILLED")]
     key = checks.check(_snapshot(orders, trades, [_executed(1)], 1), 60)[0][0].key
-    reconciled = EventRow(2, "Reconciled", "", {"findingKey": key})
+    reconciled = EventRow(2, "Reconciled", "", {"findingKey": key, "orderIds": ["s"],
+                                                "tradeIds": ["X-000000000001"]})
     findings, resolved = checks.check(_snapshot(orders, trades, [_executed(1), reconciled], 2), 60)
     assert findings == [] and [f.key for f in resolved] == [key]
     # The order drifts further: new numbers, new key, reported again.
@@ -133,7 +134,8 @@ def test_an_acknowledged_cancel_a_later_write_overtook_is_a_finding():
     [finding] = checks.check(snap, 60)[0]
     assert (finding.kind, finding.key, finding.order_ids) == (
         "cancel_overtaken", "cancel_overtaken:s:FILLED:4", ("s",))
-    reconciled = EventRow(2, "Reconciled", "", {"findingKey": finding.key})
+    reconciled = EventRow(2, "Reconciled", "", {"findingKey": finding.key, "orderIds": ["s"],
+                                                "tradeIds": list(finding.trade_ids)})
     snap = _snapshot(orders, trades, [_executed(1), reconciled], 2)
     snap.cancels = [record("s"), record("kept")]
     assert checks.check(snap, 60) == ([], [finding])
@@ -154,9 +156,45 @@ def test_a_reconciled_event_a_later_fork_left_off_the_chain_resolves_nothing():
     for epoch_of_fix, on_chain in ((20, False), (30, True)):
         symbol = checks.SymbolSnapshot("X", 1, [trade], [executed], [], chain)
         (finding,), _ = checks.check(checks.Snapshot(orders, {"X": symbol}), 60)
-        fix = EventRow(2, "Reconciled", "", {"findingKey": finding.key}, epoch=epoch_of_fix)
+        fix = EventRow(2, "Reconciled", "", {"findingKey": finding.key, "orderIds": ["s"],
+                                             "tradeIds": [trade.trade_id]}, epoch=epoch_of_fix)
         symbol = checks.SymbolSnapshot("X", 2, [trade], [executed, fix], [], chain)
         findings, resolved = checks.check(checks.Snapshot(orders, {"X": symbol}), 60)
         open_keys = [f.key for f in findings if f.kind == "filled_qty_mismatch"]
         assert open_keys == ([] if on_chain else [finding.key]), epoch_of_fix
         assert [f.key for f in resolved] == ([finding.key] if on_chain else []), epoch_of_fix
+
+
+def test_an_order_state_replicated_after_its_epochs_compensation_reopens_the_finding():
+    """Seen in a region chaos run at size (seed 2208): the deposed leader's epoch 1000001 decided
+    order "late" (a FOK it cancelled) after the fork at seq 1; its events replicated first and
+    were compensated, the order's own write only after. Its key is the same (the epoch and its
+    events), yet the Reconciled event never named the order: the finding opens again until one
+    does. An order that left the finding since (the compensation cancelled it on the chain)
+    does not reopen it."""
+    from tulip.epochs import EpochStart, canonical
+
+    chain = canonical([EpochStart(1_000_001, 0, 0), EpochStart(2_000_001, 1_000_001, 1)])
+    events = [EventRow(1, "OrderOpened", "", {"orderId": "s"}, 1_000_001),
+              EventRow(2, "OrderCancelled", "", {"orderId": "late", "reason": "fok"}, 1_000_001),
+              EventRow(2, "OrderOpened", "", {"orderId": "n"}, 2_000_001)]
+
+    def deposed(order_id, status):
+        order = _order(order_id, 4, 0, status)
+        order.epoch, order.seq = 1_000_001, 2
+        return order
+
+    def findings_with(orders, fixes):
+        symbol = checks.SymbolSnapshot("X", 2 + len(fixes), [], [*events, *fixes], [], chain)
+        return checks.check(checks.Snapshot([*orders, _order("n", 4, 0, "OPEN")], {"X": symbol}),
+                            60)
+
+    [first], _ = findings_with([deposed("s", "OPEN")], [])
+    assert first.kind == "divergent_commit" and first.order_ids == ("s",)
+    fix = EventRow(3, "Reconciled", "", {"findingKey": first.key, "orderIds": ["s"]}, 2_000_001)
+    assert findings_with([deposed("s", "OPEN")], [fix]) == ([], [first])
+    [again], _ = findings_with([deposed("s", "OPEN"), deposed("late", "CANCELLED")], [fix])
+    assert again.key == first.key and again.order_ids == ("late", "s")
+    second = EventRow(4, "Reconciled", "", {"findingKey": again.key, "orderIds": ["late", "s"]},
+                      2_000_001)
+    assert findings_with([deposed("late", "CANCELLED")], [fix, second])[0] == []
