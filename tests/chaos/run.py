@@ -752,14 +752,27 @@ def _accepted(view: RegionView | StackHandle, symbol: str) -> list[str]:
 
 def _settle_regions(handle: StackHandle, plan: Plan, history: hist.History,
                     leader: str) -> dict[str, str]:
-    """After the load, with several regions: reconcile --fix in the leader's region (the runbook's
-    step after any heal; a planned failover must leave nothing to compensate), quiet again (its
-    compensating cancels go through the queue), then every region's state hash once they agree
-    (or the last ones seen)."""
+    """After the load, with several regions: every region on one state hash (replication has
+    brought everything across), then reconcile --fix in the leader's region (the runbook's step
+    after any heal; a planned failover must leave nothing to compensate), quiet again (its
+    compensating cancels go through the queue), one state hash again (or the last ones seen),
+    and a last reconcile that must find nothing. Reconciling before replication had caught up
+    compensated a deposed epoch while some of the states it left were still on their way (region
+    chaos seed 2208)."""
     faults = RegionFaults(handle, history, plan, random.Random(0))
+    run = drill.DrillRun(handle, plan.symbols[0], plan.regions)
+    history.event("state hashes before reconcile", hashes=_converged(run, plan))
     faults.reconcile(leader)
     _wait_quiet(handle, plan, history, plan.quiet_timeout_s)
-    run = drill.DrillRun(handle, plan.symbols[0], plan.regions)
+    hashes = _converged(run, plan)
+    history.event("state hashes", hashes=hashes)
+    again = faults.manage(leader, "reconcile", "--json")
+    history.event("reconcile again", region=leader, **_reconciled(again.stdout))
+    return hashes
+
+
+def _converged(run: drill.DrillRun, plan: Plan) -> dict[str, str]:
+    """Every region's state hash once they agree, or the last ones seen at the deadline."""
     hashes: dict[str, str] = {}
     deadline = time.monotonic() + plan.converge_regions_timeout_s
     while time.monotonic() < deadline:
@@ -767,9 +780,6 @@ def _settle_regions(handle: StackHandle, plan: Plan, history: hist.History,
         if len(set(hashes.values())) == 1:
             break
         time.sleep(1)
-    history.event("state hashes", hashes=hashes)
-    again = faults.manage(leader, "reconcile", "--json")
-    history.event("reconcile again", region=leader, **_reconciled(again.stdout))
     return hashes
 
 
