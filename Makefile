@@ -10,7 +10,7 @@ MYPY_TARGETS := tulip orders matching realtime ops devstack sdk/tulip_client
 
 .PHONY: help venv browser run test test-fast lint typecheck importlint test-deep test-chaos chaos bench drill \
         synth deploy-deps load \
-        bench-engine bench-devstack bench-api bench-pipeline bench-ws bench-model bench-replicator bench-tracing engine-compiled clean
+        bench-engine bench-devstack bench-api bench-pipeline bench-ws bench-model bench-replicator bench-tracing bench-codec engine-compiled clean
 
 help:
 	@echo "make run    - create .venv, install, start the local stack, print URLs and tokens"
@@ -103,7 +103,8 @@ $(VENV)/.bench-installed: $(STAMP) requirements-bench.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt -c constraints.txt
 	@touch $@
 
-bench: bench-engine bench-devstack bench-api bench-pipeline bench-ws bench-model bench-replicator bench-tracing
+bench: bench-engine bench-devstack bench-api bench-pipeline bench-ws bench-model bench-replicator bench-tracing \
+	bench-codec
 
 # Locust, headless (bench/load; docs/benchmarks.md, "Load: smoke and stress"): against the running
 # `make run` stack (.tulip/local.env), else a stack started for the run (REGIONS= as for make run);
@@ -134,6 +135,9 @@ bench-replicator: $(STAMP)
 
 bench-tracing: $(STAMP)
 	TULIP_ENV=test $(PY) -m bench.tracing
+
+bench-codec: $(STAMP)
+	TULIP_ENV=test $(PY) -m bench.attribute_codec
 
 # The scale-out model: a seeded simulation, no stack (stdlib only); see docs/benchmarks.md.
 bench-model: $(STAMP)

@@ -9,7 +9,12 @@ from typing import Any
 import boto3
 from botocore.config import Config as BotoConfig
 
+from tulip import attribute_codec
 from tulip.config import Config
+
+# botocore's JSON protocol without its per-value walk over DynamoDB attribute values, for every
+# client this process creates from here on, PynamoDB's too (tulip/attribute_codec.py says why).
+attribute_codec.install()
 
 _lock = threading.Lock()
 _clients: dict[tuple[str, str | None, str, str], Any] = {}
