@@ -7,7 +7,8 @@ Cases (items are real tulip.schema items, serialized by PynamoDB as the services
 an accept transaction of 4 orders (each an order and its idempotency record, as the group commit
 sends them), a user cancel's transaction, a matcher's order read (BatchGetItem of 10 orders), a
 GetItem of one order, and a GetRecords page of 100 order records with both images (the
-projector's and the replicator's read). Per case and codec, CPU time per operation
+projector's and the replicator's read); and, beside them, the User-Agent header botocore builds
+for every call, its default against the fixed one of tulip/aws.py. Per case and codec, CPU time per operation
 (`time.process_time`) over a fixed wall-clock slice; the codecs alternate within each round;
 medians over rounds. In-process, no server: only the client-side conversion, which is the part
 the codec changes. Benchmarks only: not a test.
@@ -24,6 +25,7 @@ from typing import Any
 
 import botocore.session
 from botocore import parsers, serialize
+from botocore.config import Config as BotoConfig
 
 from tulip import attribute_codec
 from tulip.schema import ACCEPTED, CancelItem, IdempotencyItem, OrderItem
@@ -96,6 +98,25 @@ def _responses() -> dict[str, tuple[Any, bytes]]:
     }
 
 
+def _user_agents() -> dict[str, Callable[[], Any]]:
+    """The User-Agent header botocore builds twice per request (the request dict, then again on
+    request-created): its default, structured one against a fixed one (tulip/aws.py)."""
+    import boto3
+
+    from tulip import aws
+
+    def builder(config: Any) -> Callable[[], Any]:
+        client = boto3.session.Session().client(
+            "dynamodb", region_name="us-east-1", endpoint_url="http://127.0.0.1:9",
+            config=config, **aws.LOCAL_CREDENTIALS)
+        creator = client._user_agent_creator
+        return lambda: (creator.to_string(), creator.to_string())
+
+    default = aws.PRODUCT.merge(BotoConfig(user_agent=None))
+    default.user_agent = None
+    return {"botocore": builder(default), "attribute_codec": builder(aws.PRODUCT)}
+
+
 def _per_op(call: Callable[[], Any], seconds: float) -> float:
     """CPU microseconds per call over a wall-clock slice."""
     calls, cpu0, deadline = 0, time.process_time(), time.monotonic() + seconds
@@ -118,6 +139,7 @@ def main() -> None:
     for name, (model, params) in _requests().items():
         cases[name] = {codec: (lambda s=s, m=model, p=params: s.serialize_to_request(p, m))
                        for codec, (s, _) in codecs.items()}
+    cases["User-Agent header, twice per call (default / fixed)"] = _user_agents()
     for name, (model, body) in _responses().items():
         cases[name] = {codec: (lambda r=r, m=model, b=body: r.parse(
             {"body": b, "headers": {}, "status_code": 200}, m.output_shape))
