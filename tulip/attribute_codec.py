@@ -6,9 +6,9 @@ by walking the service model: each value is reached through a getattr built from
 and each structure's members are looked up one by one. For DynamoDB every attribute of every
 item is such a structure (`AttributeValue`), so the cost grows with the attributes sent and
 received. Client CPU per call, botocore's walk against this module's (`make bench-codec`): a
-GetRecords page of 100 order records (the projector's and the replicator's read) 23.5 against
-10.3 ms, a matcher's BatchGetItem of 10 orders 468 against 118 us, a GetItem of one order 50
-against 14 us, an accept transaction of 4 orders 171 against 119 us. boto/boto3#2928 reports
+GetRecords page of 100 order records (the projector's and the replicator's read) 18.9 against
+9.3 ms, a matcher's BatchGetItem of 10 orders 506 against 127 us, a GetItem of one order 76
+against 21 us, an accept transaction of 4 orders 220 against 165 us. boto/boto3#2928 reports
 the same cost and leaves it open.
 
 On the wire an AttributeValue is already the JSON the caller gives and gets, except its binary
