@@ -87,11 +87,12 @@ class Region:
     latest: dict[Key, Change] = field(default_factory=dict)  # its own latest local change
     held: dict[Key, Change] = field(default_factory=dict)  # the change its table holds now
     holds: dict[Key, str | None] = field(default_factory=dict)  # the image it holds (json)
-    # What this process wrote there and has not seen come back on the stream yet, oldest first.
-    # Several writes of one item can be in flight at once; remembering only the last would take
-    # the echo of an earlier one for a local change, stamped newer than everything, and spread
-    # it back over the newer state. A stream keeps one item's changes in order.
-    echoes: dict[Key, deque[str | None]] = field(default_factory=dict)
+    # What this process wrote there and has not seen come back on the stream yet, oldest first,
+    # with the change each carried. Several writes of one item can be in flight at once;
+    # remembering only the last would take the echo of an earlier one for a local change,
+    # stamped newer than everything, and spread it back over the newer state. A stream keeps one
+    # item's changes in order.
+    echoes: dict[Key, deque[tuple[str | None, Change]]] = field(default_factory=dict)
 
 
 def _term(pk: str, image: dict[str, Any] | None) -> int:
@@ -120,7 +121,8 @@ def _term_condition(pk: str, term: int) -> dict[str, Any]:
 
 Applied = tuple[Key, Change, str | None]  # a key, its winner, the winner's encoded image
 Guarded = tuple[Applied, dict[str, Any]]  # a write and its condition (`_held_condition`)
-# The attribute every write of a mutable item sets (orders: accept, match, cancel, compensation).
+# The attribute every write of a mutable item sets (orders: accept, match, cancel, compensation,
+# the sweeper's claim).
 UPDATED_AT = "updatedAt"
 
 
@@ -204,11 +206,17 @@ class Replicator:
         encoded = _encoded(image)
         region.holds[key] = encoded
         pending = region.echoes.get(key)
-        if pending and encoded in pending:
-            # Our own write coming back: nothing new happened there. Older pending echoes of the
-            # same item were overtaken by it.
-            while pending.popleft() != encoded:
-                pass
+        if pending and any(echo == encoded for echo, _ in pending):
+            # Our own write coming back: nothing new happened there, and the table holds that
+            # write's change again, even where a local change read just before it (written
+            # before ours, shown after) had replaced it here; otherwise the next guarded write
+            # of the item would expect that local change's updatedAt and be refused for good
+            # (`_held_condition`). Older pending echoes of the same item were overtaken by it.
+            while True:
+                echo, change = pending.popleft()
+                if echo == encoded:
+                    break
+            region.held[key] = change
             if not pending:
                 del region.echoes[key]
             return
@@ -275,7 +283,8 @@ class Replicator:
         """Remember what the target holds now (and the echoes its stream will show)."""
         now = time.time()
         for key, winner, encoded in writes:
-            target.echoes.setdefault(key, deque(maxlen=MAX_PENDING_ECHOES)).append(encoded)
+            target.echoes.setdefault(key, deque(maxlen=MAX_PENDING_ECHOES)).append(
+                (encoded, winner))
             target.holds[key] = encoded
             target.held[key] = winner
             pair = (winner.stamp[2], target.name)

@@ -179,10 +179,16 @@ def cancel_if_open(order_id: str, client_id: str, now: str, region: str) -> Orde
 
 def mark_swept(order_id: str, now: str) -> bool:
     """Claim an ACCEPTED order for re-enqueueing (healthchecks-style conditional claim): only one
-    sweeper per interval re-sends it. False when it is no longer ACCEPTED."""
+    sweeper per interval re-sends it. False when it is no longer ACCEPTED.
+
+    It sets updatedAt as every write of an order does: replication between regions recognises a
+    local write by it (devstack/replicator.py, `_held_condition`). A claim that left it as it was
+    let another region's older change of the order (a deposed leader's cancel) replace the claim
+    unseen, and the two regions then held different versions of the order for good (region chaos
+    seed 2208)."""
     order = OrderItem(OrderItem.key(order_id), OrderItem.key(order_id))
     try:
-        order.update(actions=[OrderItem.swept_at.set(now)],
+        order.update(actions=[OrderItem.swept_at.set(now), OrderItem.updated_at.set(now)],
                      condition=OrderItem.status == ACCEPTED)
     except UpdateError as exc:
         if aws_error_code(exc) == "ConditionalCheckFailedException":

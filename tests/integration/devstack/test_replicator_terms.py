@@ -117,3 +117,57 @@ def test_an_order_write_the_stream_has_not_shown_yet_is_not_rolled_back(
     replicator.cycle()
     for region in (EAST, WEST):  # the newer write everywhere, last writer wins
         assert _get_order(replicator, region)["filledQty"] == {"N": "2"}, region
+
+
+def _accepted(status: str, updated_at: str, **extra: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": {"S": "ORDER#o-1"}, "sk": {"S": "ORDER#o-1"}, "orderId": {"S": "o-1"},
+            "status": {"S": status}, "updatedAt": {"S": updated_at}, **extra}
+
+
+def _converged(replicator: Replicator) -> None:
+    replicator.dirty.clear()
+    for _ in range(3):
+        replicator.cycle()
+    assert _get_order(replicator, EAST) == _get_order(replicator, WEST), "the regions differ"
+
+
+def test_a_local_write_replaced_unseen_still_converges(replicator: Replicator) -> None:
+    """Region chaos seed 2208: east's sweeper claimed an order (a write that then left updatedAt
+    as it was) while the replicator, not having read that write, applied west's older cancel of
+    it over the claim. East's stream then showed the claim, then the replicator's own write; the
+    replicator took the table to hold the claim still, expected its updatedAt at every later
+    write there, and was refused for good: east kept the cancel, west got the claim, and the
+    regions' state hashes never met. The echo of its own write now says what the table holds."""
+    table = replicator.cfg.orders_table
+    east, west = replicator.regions[EAST], replicator.regions[WEST]
+    west.ddb.put_item(TableName=table, Item=_accepted("ACCEPTED", "2026-12-07T21:40:00.000Z"))
+    replicator.cycle()
+    west.ddb.put_item(TableName=table, Item=_accepted("CANCELLED", "2026-12-07T21:40:01.000Z"))
+    replicator.read(west)
+    east.ddb.put_item(TableName=table, Item=_accepted(
+        "ACCEPTED", "2026-12-07T21:40:00.000Z", sweptAt={"S": "2026-12-07T21:40:02.000Z"}))
+    replicator.converge(sorted(replicator.dirty))  # the guard cannot tell the claim apart
+    _converged(replicator)
+
+
+def test_a_sweepers_claim_is_not_replaced_by_another_regions_older_change(
+        replicator: Replicator) -> None:
+    """The same race through the sweeper's own claim (orders/storage.py::mark_swept): it sets
+    updatedAt, so the replicator's guard sees it and does not put west's older cancel over it;
+    then last writer wins in both regions."""
+    from orders import storage
+    from tulip import schema
+
+    schema.bind(replicator.cfg)
+    table = replicator.cfg.orders_table
+    west = replicator.regions[WEST]
+    west.ddb.put_item(TableName=table, Item=_accepted("ACCEPTED", "2026-12-07T21:40:00.000Z"))
+    replicator.cycle()
+    west.ddb.put_item(TableName=table, Item=_accepted("CANCELLED", "2026-12-07T21:40:01.000Z"))
+    replicator.read(west)
+    assert storage.mark_swept("o-1", "2026-12-07T21:40:02.000Z")  # in east, the bound region
+    replicator.converge(sorted(replicator.dirty))
+    claimed = _get_order(replicator, EAST)
+    assert claimed["sweptAt"] == {"S": "2026-12-07T21:40:02.000Z"}, "the claim was replaced"
+    assert claimed["updatedAt"] == {"S": "2026-12-07T21:40:02.000Z"}
+    _converged(replicator)
