@@ -49,7 +49,7 @@ test: lint typecheck importlint browser deploy-deps $(VENV)/.bench-installed
 	# The optional mypyc build of the engine (skipped with one line where no C compiler exists):
 	# the whole suite runs on it, then the engine's own tests again on the interpreted fallback.
 	$(PY) -m bench.engine.build_mypyc --if-compiler
-	$(PYTEST) -m "not slow and not deep and not chaos and not browser" -n 2 --dist loadfile \
+	$(PYTEST) -m "not slow and not deep and not chaos and not browser" -n 2 --dist loadfile --durations=15 \
 	    --ignore=tests/sim tests
 	# The seeded simulation in workers of its own: a full run once saw a worker segfault inside it
 	# after hundreds of other tests had run there (the CDK's jsii threads, Playwright's greenlet
