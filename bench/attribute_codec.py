@@ -112,8 +112,7 @@ def _user_agents() -> dict[str, Callable[[], Any]]:
         creator = client._user_agent_creator
         return lambda: (creator.to_string(), creator.to_string())
 
-    default = aws.PRODUCT.merge(BotoConfig(user_agent=None))
-    default.user_agent = None
+    default = BotoConfig(retries={"max_attempts": 3, "mode": "standard"})  # PRODUCT's, no UA
     return {"botocore": builder(default), "attribute_codec": builder(aws.PRODUCT)}
 
 
