@@ -62,7 +62,8 @@ class DrillRun:
                                 env=self.handle.stack.region_envs[region], capture_output=True,
                                 text=True, timeout=300, check=False)
         accepted = (0, 1) if findings_ok else (0,)
-        assert result.returncode in accepted, f"manage.py {args}: {result.stderr[-2000:]}"
+        assert result.returncode in accepted, \
+            f"manage.py {args}: {result.stderr[-2000:]}{result.stdout[-2000:]}"
         return result.stdout
 
     def region(self, region: str) -> dict[str, Any]:

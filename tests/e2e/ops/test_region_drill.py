@@ -45,10 +45,14 @@ def test_partition_failover_heal_reconcile(tmp_path: Path) -> None:
         assert run.region(EAST)["role"] == "follower" and run.region(WEST)["epoch"] == 2
         drill.wait_for(lambda: run.region(EAST).get("replicationLagMs", 10**6) < 2000, 60,
                        "replication catches up after the heal")
-        run.manage(WEST, "reconcile", "--fix")
+        # The cut-off leader may have committed a tail before it stepped down (how long depends
+        # on the box: CI once found one): --fix compensates it, and the next run must be clean.
+        print("reconcile --fix:", run.manage(WEST, "reconcile", "--fix", findings_ok=True))
         figures = drill.assert_converged_and_sound(run)
         print("drill figures", figures)
         assert figures["acked"] == 24 and figures["epochs"] >= 2
+        drill.wait_for(lambda: "CLEAN" in run.manage(WEST, "reconcile", findings_ok=True), 30,
+                       "a reconcile after the fix finds nothing")
     finally:
         run.handle.stop()
 
