@@ -321,8 +321,10 @@ def check(snapshot: Snapshot, unseen_age_s: float) -> tuple[list[FindingData], l
         # (it sits in the deposed tail now) is history, not served, and must be made again.
         for key, named in resolved_names(symbol_snapshot.canonical_events).items():
             names[key] |= named
-    open_findings = [f for f in findings if not _resolved(f, names)]
-    done = [f for f in findings if _resolved(f, names)]
+    open_findings: list[FindingData] = []
+    done: list[FindingData] = []
+    for finding in findings:
+        (done if _resolved(finding, names) else open_findings).append(finding)
     return open_findings, done
 
 

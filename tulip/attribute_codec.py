@@ -82,43 +82,49 @@ def _items(member: Any) -> Any:
     return member
 
 
+def _direct_value(value: Any, blob: Callable[[Any], Any]) -> dict[str, Any] | None:
+    """One AttributeValue converted, or None: botocore's code is to take it."""
+    try:
+        return _convert(value, blob)
+    except _NotDirect:
+        return None
+
+
+def _direct_map(value: Any, blob: Callable[[Any], Any]) -> dict[str, Any] | None:
+    """A map of AttributeValues (an item, a key, expression values) converted, or None."""
+    if type(value) is not dict:
+        return None
+    try:
+        return {name: _convert(item, blob) for name, item in value.items()}
+    except _NotDirect:
+        return None
+
+
 class AttributeSerializer(_JSONSerializer):  # type: ignore[misc]
     def _serialize_type_structure(self, serialized: Any, value: Any, shape: Any, key: Any) -> None:
-        if key is not None and _is_attribute_value(shape):
-            try:
-                serialized[key] = _convert(value, self._get_base64)
-                return
-            except _NotDirect:
-                pass
-        super()._serialize_type_structure(serialized, value, shape, key)
+        direct = (_direct_value(value, self._get_base64)
+                  if key is not None and _is_attribute_value(shape) else None)
+        if direct is None:
+            super()._serialize_type_structure(serialized, value, shape, key)
+        else:
+            serialized[key] = direct
 
     def _serialize_type_map(self, serialized: Any, value: Any, shape: Any, key: Any) -> None:
-        if _is_attribute_value(shape.value) and type(value) is dict:
-            try:
-                serialized[key] = {name: _convert(item, self._get_base64)
-                                   for name, item in value.items()}
-                return
-            except _NotDirect:
-                pass
-        super()._serialize_type_map(serialized, value, shape, key)
+        direct = _direct_map(value, self._get_base64) if _is_attribute_value(shape.value) else None
+        if direct is None:
+            super()._serialize_type_map(serialized, value, shape, key)
+        else:
+            serialized[key] = direct
 
 
 class AttributeParser(_JSONParser):  # type: ignore[misc]
     def _handle_structure(self, shape: Any, value: Any) -> Any:
-        if _is_attribute_value(shape):
-            try:
-                return _convert(value, self._blob_parser)
-            except _NotDirect:
-                pass
-        return super()._handle_structure(shape, value)
+        direct = _direct_value(value, self._blob_parser) if _is_attribute_value(shape) else None
+        return super()._handle_structure(shape, value) if direct is None else direct
 
     def _handle_map(self, shape: Any, value: Any) -> Any:
-        if _is_attribute_value(shape.value) and type(value) is dict:
-            try:
-                return {name: _convert(item, self._blob_parser) for name, item in value.items()}
-            except _NotDirect:
-                pass
-        return super()._handle_map(shape, value)
+        direct = _direct_map(value, self._blob_parser) if _is_attribute_value(shape.value) else None
+        return super()._handle_map(shape, value) if direct is None else direct
 
 
 def install() -> None:
